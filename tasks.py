@@ -1,0 +1,50 @@
+"""Tasks for the todo-app suite: fresh clone → verified deployment on minikube.
+
+This file only declares tasks and their help; the work lives in ``todo_deploy``.
+Chain them: ``inv build secrets deploy verify`` (or ``inv up``). Configuration:
+``invoke.yaml`` < ``INVOKE_TODO_*`` environment < flags; see ``inv config``.
+Exit codes: 0 ok, 1 deployment/check failed, 2 config or input error, 3 prerequisite
+missing, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+from invoke import task
+from invoke.context import Context
+
+from todo_deploy import doctor as doctor_stage
+from todo_deploy import secrets as secrets_stage
+from todo_deploy.cli import session
+
+NO_COLOR = "plain output without colour (also: NO_COLOR=1)"
+NAMESPACE = "Kubernetes namespace (default from invoke.yaml: todo)"
+PROFILE = "minikube profile (default: minikube)"
+ENV_FILE = "path of the .env file to read (default: .env)"
+
+
+@task(help={"json": "print the resolved configuration as JSON", "no-color": NO_COLOR})
+def config(c: Context, json: bool = False, no_color: bool = False) -> None:
+    """Print the resolved configuration (invoke.yaml < INVOKE_TODO_* env < flags)."""
+    with session(c, no_color=no_color) as s:
+        doctor_stage.show_config(s, as_json=json)
+
+
+@task(help={"profile": PROFILE, "env-file": ENV_FILE, "no-color": NO_COLOR})
+def doctor(c: Context, profile: str | None = None, env_file: str | None = None,
+           no_color: bool = False) -> None:
+    """Check docker SDK, minikube, kubectl, helm, cluster size and .env; print fixes."""
+    with session(c, no_color=no_color, profile=profile, env_file=env_file) as s:
+        doctor_stage.run_doctor(s)
+
+
+@task(help={
+    "dry-run": "validate .env and show the masked Secret; touch no cluster and no file",
+    "env-file": ENV_FILE,
+    "namespace": NAMESPACE,
+    "no-color": NO_COLOR,
+})
+def secrets(c: Context, dry_run: bool = False, env_file: str | None = None,
+            namespace: str | None = None, no_color: bool = False) -> None:
+    """Create/update Secret todo-secrets from .env (server-side apply on stdin; never shown)."""
+    with session(c, no_color=no_color, env_file=env_file, namespace=namespace) as s:
+        secrets_stage.run_secrets(s, dry_run=dry_run)

@@ -1,0 +1,106 @@
+"""Shared fixtures.
+
+- ``fake_tools``: recording fakes for minikube/kubectl/helm on PATH (see tests/fakes).
+- ``need(what, reason)``: skip on a laptop, FAIL in CI (``TODO_CI_STRICT=1``, set by .ci/run)
+  when a real dependency (dockerd, helm, PostgreSQL) is missing.
+- ``helm_bins``: the real helm 3 and helm 4 binaries provisioned by scripts/test.sh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FAKE = Path(__file__).resolve().parent / "fakes" / "fake_tool.py"
+
+
+def strict() -> bool:
+    return os.environ.get("TODO_CI_STRICT") == "1"
+
+
+def need(what: str, reason: str) -> None:
+    """Call when ``what`` is unavailable: fails in CI, skips elsewhere."""
+    message = f"{what} unavailable: {reason}"
+    if strict():
+        pytest.fail(f"{message} (TODO_CI_STRICT=1: CI must provide it)", pytrace=False)
+    pytest.skip(message)
+
+
+@dataclass
+class FakeTools:
+    bin_dir: Path
+    log: Path
+    rules_file: Path
+    rules: list[dict[str, Any]] = field(default_factory=list)
+
+    def rule(self, tool: str | None, match: str = "", *, stdout: str = "", stderr: str = "",
+             code: int = 0, times: int | None = None) -> None:
+        """Answer calls of ``tool`` whose argv matches ``match`` (regex). First rule wins."""
+        entry: dict[str, Any] = {"tool": tool, "match": match, "stdout": stdout,
+                                 "stderr": stderr, "code": code}
+        if times is not None:
+            entry["times"] = times
+        self.rules.append(entry)
+        self.rules_file.write_text(json.dumps(self.rules), encoding="utf-8")
+
+    def calls(self, tool: str | None = None) -> list[dict[str, Any]]:
+        if not self.log.exists():
+            return []
+        entries = [json.loads(line) for line in self.log.read_text().splitlines() if line]
+        return [e for e in entries if tool is None or e["tool"] == tool]
+
+    def argvs(self, tool: str | None = None) -> list[list[str]]:
+        return [e["argv"] for e in self.calls(tool)]
+
+    def install(self, *tools: str) -> None:
+        """Put a copy of the fake on PATH as each ``tool`` (argv[0] names the tool)."""
+        body = FAKE.read_text(encoding="utf-8").split("\n", 1)[1]
+        for tool in tools:
+            target = self.bin_dir / tool
+            target.write_text(f"#!{sys.executable}\n{body}", encoding="utf-8")
+            target.chmod(0o755)
+
+    def remove(self, *tools: str) -> None:
+        for tool in tools:
+            (self.bin_dir / tool).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def fake_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTools]:
+    """Fake minikube, kubectl and helm first on PATH; real tools of those names hidden."""
+    bin_dir = tmp_path / "fakebin"
+    bin_dir.mkdir()
+    fakes = FakeTools(bin_dir, tmp_path / "calls.jsonl", tmp_path / "rules.json")
+    fakes.rules_file.write_text("[]")
+    fakes.install("minikube", "kubectl", "helm")
+    monkeypatch.setenv("FAKE_TOOLS_LOG", str(fakes.log))
+    monkeypatch.setenv("FAKE_TOOLS_RULES", str(fakes.rules_file))
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    yield fakes
+
+
+@pytest.fixture(scope="session")
+def helm_bins() -> dict[int, Path]:
+    """{3: helm 3.17 binary, 4: helm 4.1 binary}, provisioned by scripts/provision-tools.py."""
+    found: dict[int, Path] = {}
+    for major in (3, 4):
+        value = os.environ.get(f"TODO_HELM{major}_BIN") or str(
+            ROOT / ".cache" / "tools" / f"helm{major}" / "helm")
+        if Path(value).is_file() and os.access(value, os.X_OK):
+            found[major] = Path(value)
+    if len(found) < 2:
+        need("helm 3 and helm 4", "run scripts/test.sh (it provisions them into .cache/tools)")
+    return found
+
+
+def has_tool(name: str) -> bool:
+    return shutil.which(name) is not None

@@ -1,0 +1,132 @@
+"""Configuration, resolved in one place.
+
+Precedence is invoke's own: ``invoke.yaml`` < ``INVOKE_TODO_*`` environment < task flags.
+``Settings.from_config`` reads ``c.config.todo`` (invoke has already merged the yaml and
+the environment) and applies the flags a task passes as overrides (``None`` = not given).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    component: str  # "backend" | "frontend"
+    name: str  # image repository, e.g. todo-backend
+    context: Path  # source directory
+    dockerfile: Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    namespace: str = "todo"
+    release: str = "todo-app"
+    chart: Path = ROOT / "helm" / "todo-app"
+    env_file: Path = ROOT / ".env"
+    state_dir: Path = ROOT / ".todo-deploy"
+    field_manager: str = "todo-deploy"
+    secret_name: str = "todo-secrets"
+    profile: str = "minikube"
+    cpus: int = 2
+    memory: int = 4096
+    build_target: str = "minikube"
+    build_network: str = ""
+    tool_timeout: float = 120.0
+    deploy_timeout: float = 300.0
+    verify_timeout: float = 300.0
+    images: dict[str, ImageConfig] = field(default_factory=dict)
+    root: Path = ROOT
+
+    @classmethod
+    def from_config(cls, todo: Any, root: Path = ROOT, **overrides: Any) -> Settings:
+        """Build from invoke's merged ``todo`` config section plus CLI ``overrides``."""
+        cfg = _plain(todo) if todo is not None else {}
+
+        def get(path: str, default: Any) -> Any:
+            node: Any = cfg
+            for key in path.split("."):
+                if not isinstance(node, dict) or key not in node:
+                    return default
+                node = node[key]
+            return default if node is None else node
+
+        def resolve(value: Any) -> Path:
+            p = Path(str(value)).expanduser()
+            return p if p.is_absolute() else (root / p)
+
+        images = {}
+        for component in ("backend", "frontend"):
+            images[component] = ImageConfig(
+                component=component,
+                name=str(get(f"images.{component}.name", f"todo-{component}")),
+                context=resolve(get(f"images.{component}.context", f"app/{component}")),
+                dockerfile=resolve(
+                    get(f"images.{component}.dockerfile", f"docker/{component}/Dockerfile")
+                ),
+            )
+        try:
+            settings = cls(
+                namespace=str(get("namespace", "todo")),
+                release=str(get("release", "todo-app")),
+                chart=resolve(get("chart", "helm/todo-app")),
+                env_file=resolve(get("env_file", ".env")),
+                state_dir=resolve(get("state_dir", ".todo-deploy")),
+                field_manager=str(get("field_manager", "todo-deploy")),
+                secret_name=str(get("secret_name", "todo-secrets")),
+                profile=str(get("minikube.profile", "minikube")),
+                cpus=int(get("minikube.cpus", 2)),
+                memory=int(get("minikube.memory", 4096)),
+                build_target=str(get("build.target", "minikube")),
+                build_network=str(get("build.network", "")),
+                tool_timeout=float(get("timeouts.tool", 120)),
+                deploy_timeout=float(get("timeouts.deploy", 300)),
+                verify_timeout=float(get("timeouts.verify", 300)),
+                images=images,
+                root=root,
+            )
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"invalid value in invoke.yaml / INVOKE_TODO_*: {exc}",
+                              "inv config  # shows the resolved configuration") from None
+        return settings.override(**overrides)
+
+    def override(self, **overrides: Any) -> Settings:
+        """Apply CLI flags; ``None`` means the flag was not given."""
+        known = {f.name for f in fields(self)}
+        given = {k: v for k, v in overrides.items() if v is not None}
+        unknown = set(given) - known
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        for key in ("chart", "env_file", "state_dir"):
+            if key in given:
+                p = Path(str(given[key])).expanduser()
+                given[key] = p if p.is_absolute() else Path.cwd() / p
+        if "build_target" in given and given["build_target"] not in ("minikube", "host"):
+            raise ConfigError(f"--target must be 'minikube' or 'host', not {given['build_target']!r}")
+        return replace(self, **given)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly view for ``inv config``."""
+        raw = asdict(self)
+
+        def clean(value: Any) -> Any:
+            if isinstance(value, Path):
+                return str(value)
+            if isinstance(value, dict):
+                return {k: clean(v) for k, v in value.items()}
+            return value
+
+        return {k: clean(v) for k, v in raw.items()}
+
+
+def _plain(node: Any) -> Any:
+    """invoke's DataProxy → plain dicts."""
+    if hasattr(node, "items"):
+        return {k: _plain(v) for k, v in node.items()}
+    return node

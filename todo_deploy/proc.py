@@ -1,0 +1,94 @@
+"""The one helper that runs external tools (minikube, kubectl, helm).
+
+argv is a list (joined with ``shlex.join`` so invoke's ``MockContext`` can match the exact
+command), payloads travel on stdin only, output is captured, and failures become a typed
+:class:`ToolError` carrying the tool, exit code and the last lines of stderr.
+"""
+
+from __future__ import annotations
+
+import io
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from invoke.context import Context
+from invoke.exceptions import CommandTimedOut
+
+from .errors import PrereqError, StageFailed
+
+NOT_FOUND = 127
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    argv: tuple[str, ...]
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+
+def tail(text: str, lines: int = 8) -> str:
+    """The last ``lines`` non-empty lines of ``text``."""
+    kept = [line for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+class ToolError(StageFailed):
+    """A tool exited non-zero (or timed out)."""
+
+    def __init__(self, argv: Sequence[str], code: int, stderr: str, hint: str | None = None):
+        self.tool = argv[0]
+        self.argv = tuple(argv)
+        self.exit_code = code
+        self.stderr_tail = tail(stderr)
+        what = f"`{shlex.join(argv[:3])}{' …' if len(argv) > 3 else ''}` exited {code}"
+        message = f"{what}: {self.stderr_tail.splitlines()[-1]}" if self.stderr_tail else what
+        super().__init__(message, hint, details=self.stderr_tail or None)
+
+
+class ToolMissing(PrereqError):
+    def __init__(self, tool: str, hint: str | None = None):
+        self.tool = tool
+        super().__init__(f"`{tool}` is not installed or not on PATH", hint or "inv doctor")
+
+
+def run(
+    c: Context,
+    argv: Sequence[str],
+    *,
+    stdin: str | None = None,
+    timeout: float | None = None,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
+    hint: str | None = None,
+) -> ToolResult:
+    """Run ``argv`` through ``c.run`` with captured output.
+
+    ``stdin`` is fed to the process and never echoed. Exit 127 (command not found) raises
+    :class:`ToolMissing`; other non-zero exits raise :class:`ToolError` when ``check``.
+    """
+    cmd = shlex.join(argv)
+    try:
+        result = c.run(
+            cmd,
+            hide=True,
+            warn=True,
+            in_stream=io.StringIO(stdin) if stdin is not None else False,
+            echo_stdin=False,
+            timeout=timeout,
+            env=dict(env or {}),
+        )
+    except CommandTimedOut as exc:
+        raise ToolError(argv, -1, f"timed out after {exc.timeout}s", hint) from None
+    assert result is not None
+    out = ToolResult(tuple(argv), result.exited, result.stdout, result.stderr)
+    if out.code == NOT_FOUND and "not found" in out.stderr:
+        raise ToolMissing(argv[0])
+    if check and not out.ok:
+        raise ToolError(argv, out.code, out.stderr or out.stdout, hint)
+    return out
