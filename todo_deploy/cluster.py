@@ -176,6 +176,7 @@ def docker_endpoint(c: Context, settings: Settings) -> DockerEndpoint:
         raise PrereqError(
             f"cannot reach minikube's Docker daemon (`minikube docker-env` exited {result.code}: "
             f"{proc.tail(result.stderr, 1) or 'no DOCKER_HOST'})",
-            f"minikube -p {settings.profile} start   (or build on the host: inv build --target host)",
+            f"minikube -p {settings.profile} start   "
+            "(or build on the host: inv build --target host)",
         )
     return DockerEndpoint(target="minikube", environment=env)

@@ -108,7 +108,8 @@ class Settings:
                 p = Path(str(given[key])).expanduser()
                 given[key] = p if p.is_absolute() else Path.cwd() / p
         if "build_target" in given and given["build_target"] not in ("minikube", "host"):
-            raise ConfigError(f"--target must be 'minikube' or 'host', not {given['build_target']!r}")
+            raise ConfigError(
+                f"--target must be 'minikube' or 'host', not {given['build_target']!r}")
         return replace(self, **given)
 
     def as_dict(self) -> dict[str, Any]:

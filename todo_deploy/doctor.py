@@ -1,0 +1,316 @@
+"""`inv doctor` and the prerequisite checks every task runs first.
+
+Each check is a function returning a :class:`CheckResult` whose hint is the exact fix for
+Linux and for macOS. ``require(s, ...)`` runs the same checks for one task and stops with
+the same hint, so a missing tool reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import cluster, proc
+from .cli import Session
+from .console import CheckResult
+from .errors import ConfigError, PrereqError, SuiteError
+
+# What the cluster itself reserves on a single minikube node (kube-system requests:
+# apiserver 250m, controller-manager 200m, scheduler 100m, etcd 100m + 100Mi,
+# coredns 100m + 70Mi), on top of what the chart requests.
+SYSTEM_CPU_MILLI = 750
+SYSTEM_MEMORY_MIB = 170
+
+FIXES = {
+    "docker-sdk": ("scripts/onboard.sh   # or: .venv/bin/pip install -e .",
+                   "scripts/onboard.sh   # or: .venv/bin/pip install -e ."),
+    "minikube": (
+        "curl -LO https://storage.googleapis.com/minikube/releases/latest/"
+        "minikube-linux-amd64 && sudo install minikube-linux-amd64 /usr/local/bin/minikube",
+        "brew install minikube"),
+    "kubectl": (
+        'curl -LO "https://dl.k8s.io/release/$(curl -Ls https://dl.k8s.io/release/stable.txt)'
+        '/bin/linux/amd64/kubectl" && sudo install kubectl /usr/local/bin/kubectl',
+        "brew install kubectl"),
+    "helm": ("curl -fsSL https://raw.githubusercontent.com/helm/helm/main/scripts/get-helm-3"
+             " | bash",
+             "brew install helm"),
+}
+
+
+def fix(linux: str, macos: str | None = None) -> str:
+    """A hint with the Linux and macOS commands (one line when they are the same)."""
+    if macos is None or macos == linux:
+        return linux
+    return f"Linux: {linux}\nmacOS: {macos}"
+
+
+def tool_fix(tool: str) -> str:
+    return fix(*FIXES[tool])
+
+
+@dataclass(frozen=True)
+class HelmVersion:
+    version: str  # e.g. v3.17.3
+
+    @property
+    def major(self) -> int:
+        match = re.match(r"v?(\d+)", self.version)
+        return int(match.group(1)) if match else 0
+
+
+def parse_helm_version(text: str) -> HelmVersion:
+    return HelmVersion(text.strip().splitlines()[0].strip() if text.strip() else "")
+
+
+def chart_requests(values: dict[str, Any], *, embedded_db: bool = False) -> tuple[int, int]:
+    """Total (CPU millicores, memory MiB) the chart requests for ``values`` (pure)."""
+    cpu = mem = 0
+    parts = ["backend", "frontend"] + (["postgresql"] if embedded_db else [])
+    for part in parts:
+        block = values.get(part) or {}
+        replicas = int(block.get("replicas", 1))
+        requests = (block.get("resources") or {}).get("requests") or {}
+        cpu += replicas * parse_cpu(str(requests.get("cpu", "0")))
+        mem += replicas * parse_memory_mib(str(requests.get("memory", "0")))
+    return cpu, mem
+
+
+def parse_cpu(quantity: str) -> int:
+    """Kubernetes CPU quantity → millicores ("250m" → 250, "0.5" → 500)."""
+    q = quantity.strip()
+    if q.endswith("m"):
+        return int(float(q[:-1]))
+    return round(float(q or 0) * 1000)
+
+
+_MEM = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024 * 1024,
+        "K": 1000 / 1024 / 1024, "M": 1000 * 1000 / 1024 / 1024, "G": 1000**3 / 1024**2}
+
+
+def parse_memory_mib(quantity: str) -> int:
+    """Kubernetes memory quantity → MiB ("512Mi" → 512, "1Gi" → 1024)."""
+    q = quantity.strip()
+    for suffix in sorted(_MEM, key=len, reverse=True):
+        if q.endswith(suffix):
+            return round(float(q[: -len(suffix)]) * _MEM[suffix])
+    return round(float(q or 0) / 1024 / 1024)
+
+
+# -- checks -----------------------------------------------------------------------------------
+
+Check = Callable[[Session], CheckResult]
+
+
+def _timed(name: str, fn: Callable[[], tuple[bool, str, str | None]],
+           required: bool = True) -> CheckResult:
+    started = time.monotonic()
+    try:
+        ok, detail, hint = fn()
+    except proc.ToolMissing as exc:
+        ok, detail, hint = False, f"{exc.tool} not found on PATH", tool_fix(exc.tool)
+    except SuiteError as exc:
+        ok, detail, hint = False, exc.message, exc.hint
+    return CheckResult(name, ok, time.monotonic() - started, detail, None if ok else hint,
+                       required)
+
+
+def check_docker_sdk(s: Session) -> CheckResult:
+    def run() -> tuple[bool, str, str | None]:
+        if importlib.util.find_spec("docker") is None:
+            return False, "python package `docker` is not installed", tool_fix("docker-sdk")
+        import docker
+
+        return True, f"docker SDK {docker.__version__}", None
+
+    return _timed("docker SDK", run)
+
+
+def check_minikube(s: Session) -> CheckResult:
+    def run() -> tuple[bool, str, str | None]:
+        out = proc.run(s.c, ["minikube", "version", "--short"], timeout=s.settings.tool_timeout)
+        return True, f"minikube {out.stdout.strip()}", None
+
+    return _timed("minikube installed", run)
+
+
+def check_cluster(s: Session, *, required: bool = False) -> CheckResult:
+    """minikube is running and kubectl's current context points at it."""
+
+    def run() -> tuple[bool, str, str | None]:
+        st = cluster.status(s.c, s.settings)
+        if not st.running:
+            return False, st.describe(), fix(_start_command(s))
+        ctx = proc.run(s.c, ["kubectl", "config", "current-context"], check=False,
+                       timeout=s.settings.tool_timeout)
+        context = ctx.stdout.strip() if ctx.ok else ""
+        if context != s.settings.profile:
+            return False, (f"minikube is running but kubectl's context is "
+                           f"{context or 'unset'!r}, not {s.settings.profile!r}"), fix(
+                f"kubectl config use-context {s.settings.profile}")
+        return True, f"{st.describe()}; kubectl context {context}", None
+
+    return _timed(f"minikube {s.settings.profile} running", run, required)
+
+
+def _start_command(s: Session) -> str:
+    return (f"minikube -p {s.settings.profile} start --cpus {s.settings.cpus} "
+            f"--memory {s.settings.memory}   (or: inv up, which starts it)")
+
+
+def check_kubectl(s: Session) -> CheckResult:
+    def run() -> tuple[bool, str, str | None]:
+        out = proc.run(s.c, ["kubectl", "version", "--client", "-o", "json"],
+                       timeout=s.settings.tool_timeout)
+        version = (yaml.safe_load(out.stdout) or {}).get("clientVersion", {}).get(
+            "gitVersion", "?")
+        ctx = proc.run(s.c, ["kubectl", "config", "current-context"], check=False,
+                       timeout=s.settings.tool_timeout)
+        return True, f"kubectl {version}, context {ctx.stdout.strip() or 'unset'}", None
+
+    return _timed("kubectl installed", run)
+
+
+def helm_version(s: Session) -> HelmVersion:
+    out = proc.run(s.c, ["helm", "version", "--template", "{{.Version}}"],
+                   timeout=s.settings.tool_timeout)
+    return parse_helm_version(out.stdout)
+
+
+def check_helm(s: Session) -> CheckResult:
+    def run() -> tuple[bool, str, str | None]:
+        version = helm_version(s)
+        if version.major not in (3, 4):
+            return False, f"helm {version.version or '?'} (need 3 or 4)", tool_fix("helm")
+        return True, f"helm {version.version} (Helm {version.major})", None
+
+    return _timed("helm 3 or 4", run)
+
+
+def check_resources(s: Session) -> CheckResult:
+    def run() -> tuple[bool, str, str | None]:
+        values = _chart_values(s.settings.chart)
+        cpu, mem = chart_requests(values, embedded_db=_embedded_db_likely(s))
+        need_cpu, need_mem = cpu + SYSTEM_CPU_MILLI, mem + SYSTEM_MEMORY_MIB
+        info = cluster.profile_info(s.c, s.settings)
+        want = f"chart requests {cpu}m CPU / {mem}Mi (+ system: {need_cpu}m / {need_mem}Mi)"
+        if info is None:
+            have_cpu, have_mem = s.settings.cpus * 1000, s.settings.memory
+            ok = have_cpu >= need_cpu and have_mem >= need_mem
+            return ok, f"no profile yet; `inv up` will start it with {s.settings.cpus} CPU / " \
+                f"{s.settings.memory}Mi; {want}", None if ok else fix(
+                    "raise todo.minikube.cpus / memory in invoke.yaml")
+        ok = info.cpus * 1000 >= need_cpu and info.memory_mib >= need_mem
+        detail = f"minikube has {info.cpus} CPU / {info.memory_mib}Mi; {want}"
+        return ok, detail, None if ok else fix(
+            f"minikube -p {s.settings.profile} delete && minikube -p {s.settings.profile} "
+            f"start --cpus {max(2, -(-need_cpu // 1000))} --memory {max(4096, need_mem)}")
+
+    return _timed("cluster fits the chart", run, required=True)
+
+
+def _chart_values(chart: Path) -> dict[str, Any]:
+    path = chart / "values.yaml"
+    if not path.exists():
+        raise ConfigError(f"chart values not found: {path}", "inv config  # check todo.chart")
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def _embedded_db_likely(s: Session) -> bool:
+    from . import secrets
+
+    try:
+        env = secrets.parse_env(secrets.read_env_text(s.settings.env_file), s.settings.env_file)
+    except SuiteError:
+        return True
+    return not env.value(secrets.DATABASE_URL).strip()
+
+
+def check_env(s: Session) -> CheckResult:
+    from . import secrets
+
+    def run() -> tuple[bool, str, str | None]:
+        env = secrets.load(s.settings)
+        keys = sorted(k for k in env.entries if k in secrets.KNOWN_KEYS)
+        extra = f"; {len(env.warnings)} warning(s): inv secrets --dry-run" if env.warnings else ""
+        return True, f"{s.settings.env_file.name}: {', '.join(keys)}{extra}", None
+
+    result = _timed(".env present and valid", run)
+    if not result.ok and result.hint and "fix the lines" in result.hint:
+        return CheckResult(result.name, False, result.seconds, result.detail,
+                           "inv secrets --dry-run   # lists each problem with its line")
+    return result
+
+
+CHECKS: dict[str, Check] = {
+    "docker-sdk": check_docker_sdk,
+    "minikube": check_minikube,
+    "kubectl": check_kubectl,
+    "helm": check_helm,
+    "cluster": lambda s: check_cluster(s, required=True),
+    "env": check_env,
+}
+
+
+def all_checks(s: Session) -> list[CheckResult]:
+    results = [check_docker_sdk(s), check_minikube(s)]
+    if results[-1].ok:
+        results.append(check_cluster(s, required=False))
+        results.append(check_resources(s))
+    results += [check_kubectl(s), check_helm(s), check_env(s)]
+    return results
+
+
+def run_doctor(s: Session) -> list[CheckResult]:
+    with s.console.status("checking tools, cluster and .env"):
+        results = all_checks(s)
+    s.console.checks("inv doctor", results)
+    s.console.summary(results, what="checks")
+    if any(not r.ok and r.required for r in results):
+        raise _DoctorFailed()
+    return results
+
+
+class _DoctorFailed(PrereqError):
+    """The table already said everything: exit 3 without repeating it."""
+
+    def __init__(self) -> None:
+        super().__init__("doctor found missing prerequisites (see the fixes above)",
+                         "run the fix commands above, then: inv doctor")
+
+
+def require(s: Session, *needs: str) -> None:
+    """Run the doctor checks a task needs; stop at the first failure with doctor's hint."""
+    for need in needs:
+        result = CHECKS[need](s)
+        if not result.ok:
+            raise PrereqError(f"{result.name}: {result.detail}",
+                              result.hint or "inv doctor")
+
+
+def show_config(s: Session, *, as_json: bool = False) -> None:
+    data = s.settings.as_dict()
+    if as_json:
+        s.console.json(data)
+        return
+    rows: list[tuple[str, str]] = []
+
+    def flatten(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                flatten(f"{prefix}.{k}" if prefix else k, v)
+        else:
+            rows.append((prefix, str(value)))
+
+    flatten("", data)
+    s.console.table("resolved configuration (invoke.yaml < INVOKE_TODO_* < flags)",
+                    ("setting", "value"), rows)
+
+
