@@ -22,6 +22,7 @@ class ImageConfig:
     name: str  # image repository, e.g. todo-backend
     context: Path  # source directory
     dockerfile: Path
+    build_args: dict[str, str] = field(default_factory=dict)  # build.args.<component>
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ class Settings:
                 dockerfile=resolve(
                     get(f"images.{component}.dockerfile", f"docker/{component}/Dockerfile")
                 ),
+                build_args={str(k): str(v) for k, v in
+                            (get(f"build.args.{component}", {}) or {}).items()},
             )
         try:
             settings = cls(
