@@ -1,0 +1,375 @@
+"""Why pods are not becoming ready: one named cause per pod, with the fix.
+
+Shared by ``inv deploy`` (on failure) and ``inv verify`` (fail fast while watching a rollout).
+
+- :func:`classify_pod` is pure: a pod object and the namespace's events (the shapes of
+  ``kubectl get pods -o json`` / ``kubectl get events -o json``) → a :class:`Finding` or None.
+- :func:`diagnose` reads those from the cluster, classifies every pod of the app, and adds the
+  last log lines (current and ``--previous``) for crash-looping containers.
+- :func:`report` prints the findings through the console: cause, informative events, logs, fix.
+
+Causes, as kubelet and the scheduler name them:
+
+============================  =====================================  ============================
+cause                         kubelet / scheduler words              fix
+============================  =====================================  ============================
+image-missing                 ErrImageNeverPull, ImagePullBackOff,   ``inv build``
+                              ErrImagePull, InvalidImageName
+crash-loop                    CrashLoopBackOff, or a container that  exit code + last log lines
+                              just terminated non-zero
+config-error                  CreateContainerConfigError             ``inv secrets``
+readiness                     Unhealthy "Readiness probe failed"     probe path + last event
+unschedulable                 PodScheduled=False Unschedulable       minikube's CPU / memory
+============================  =====================================  ============================
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from invoke.context import Context
+
+from . import proc
+from .config import Settings
+from .console import Console
+
+APP_SELECTOR = "app=todo-app"
+LOG_TAIL = 20
+EVENTS_SHOWN = 5
+# A readiness probe that keeps failing this long after its first failure is a verdict, not a
+# pod that is still starting (the chart probes every 5 s; the backend's start-up takes < 10 s).
+READINESS_GRACE_SECONDS = 60.0
+
+IMAGE_REASONS = ("ErrImageNeverPull", "ImagePullBackOff", "ErrImagePull", "InvalidImageName")
+# Event reasons that say nothing is wrong: hidden from the user.
+ROUTINE_REASONS = frozenset({
+    "Scheduled", "Pulling", "Pulled", "Created", "Started", "Killing", "SuccessfulCreate",
+    "SuccessfulDelete", "ScalingReplicaSet", "SandboxChanged", "AddedInterface",
+})
+# Event reasons worth showing even when kubelet files them as Normal.
+INFORMATIVE_REASONS = frozenset({
+    "Failed", "BackOff", "Unhealthy", "FailedScheduling", "FailedMount", "FailedAttachVolume",
+    "FailedCreate", "FailedCreatePodSandBox", "ErrImageNeverPull", "OOMKilling", "Evicted",
+    "ProgressDeadlineExceeded", "FailedKillPod", "ProvisioningFailed",
+})
+
+
+class Cause(StrEnum):
+    IMAGE_MISSING = "image-missing"
+    CRASH_LOOP = "crash-loop"
+    CONFIG_ERROR = "config-error"
+    READINESS = "readiness"
+    UNSCHEDULABLE = "unschedulable"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One pod's problem: what kubelet says, in our words, with the next command."""
+
+    cause: Cause
+    pod: str
+    component: str  # backend | frontend | postgresql | the pod's name
+    container: str | None
+    reason: str  # kubelet's or the scheduler's own word, e.g. ErrImageNeverPull
+    message: str  # one line naming the cause
+    hint: str
+    fatal: bool = True  # False: may still resolve itself; a verdict only at the timeout
+    exit_code: int | None = None
+    events: tuple[str, ...] = ()  # informative events of the pod, oldest first
+    logs: tuple[str, ...] = ()  # last log lines (filled in by ``diagnose``)
+    also: tuple[str, ...] = ()  # other pods with the same cause (``group``)
+
+    def details(self) -> str:
+        parts: list[str] = []
+        if self.events:
+            parts.append("events:")
+            parts += [f"  {line}" for line in self.events]
+        if self.logs:
+            parts += list(self.logs)
+        return "\n".join(parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "cause": str(self.cause), "pod": self.pod, "component": self.component,
+            "container": self.container, "reason": self.reason, "message": self.message,
+            "hint": self.hint, "fatal": self.fatal, "exit_code": self.exit_code,
+            "events": list(self.events), "logs": list(self.logs), "also": list(self.also),
+        }
+
+
+# -- events (pure) ----------------------------------------------------------------------------
+
+
+def is_informative(event: dict[str, Any]) -> bool:
+    """Warnings and failure reasons; never the routine Scheduled/Pulled/Created/Started."""
+    reason = str(event.get("reason", ""))
+    if reason in ROUTINE_REASONS:
+        return False
+    return event.get("type") == "Warning" or reason in INFORMATIVE_REASONS
+
+
+def event_count(event: dict[str, Any]) -> int:
+    series = event.get("series") or {}
+    return int(event.get("count") or series.get("count") or 1)
+
+
+def _ts(value: Any) -> datetime | None:
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def event_last_seen(event: dict[str, Any]) -> datetime | None:
+    series = event.get("series") or {}
+    return (_ts(event.get("lastTimestamp")) or _ts(series.get("lastObservedTime"))
+            or _ts(event.get("eventTime")) or _ts((event.get("metadata") or {}).get(
+                "creationTimestamp")))
+
+
+def event_first_seen(event: dict[str, Any]) -> datetime | None:
+    return (_ts(event.get("firstTimestamp")) or _ts(event.get("eventTime"))
+            or event_last_seen(event))
+
+
+def pod_events(events: Iterable[dict[str, Any]], pod_name: str) -> list[dict[str, Any]]:
+    """The events about ``pod_name``, oldest first."""
+    mine = [e for e in events
+            if (e.get("involvedObject") or e.get("regarding") or {}).get("kind") == "Pod"
+            and (e.get("involvedObject") or e.get("regarding") or {}).get("name") == pod_name]
+    epoch = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
+    return sorted(mine, key=lambda e: event_last_seen(e) or epoch)
+
+
+def render_event(event: dict[str, Any]) -> str:
+    count = event_count(event)
+    times = f" (x{count})" if count > 1 else ""
+    message = " ".join(str(event.get("message") or event.get("note") or "").split())
+    return f"{event.get('type', 'Normal')} {event.get('reason', '?')}{times}: {message}"
+
+
+def informative_events(events: Iterable[dict[str, Any]], pod_name: str,
+                       limit: int = EVENTS_SHOWN) -> tuple[str, ...]:
+    shown = [render_event(e) for e in pod_events(events, pod_name) if is_informative(e)]
+    return tuple(shown[-limit:])
+
+
+# -- classification (pure) --------------------------------------------------------------------
+
+
+def component_of(pod: dict[str, Any]) -> str:
+    meta = pod.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    return str(labels.get("component") or labels.get("app.kubernetes.io/component")
+               or meta.get("name", "?"))
+
+
+def _container_specs(pod: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    spec = pod.get("spec") or {}
+    return {c.get("name", ""): c
+            for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])}
+
+
+def _statuses(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    status = pod.get("status") or {}
+    return list(status.get("initContainerStatuses") or []) + list(
+        status.get("containerStatuses") or [])
+
+
+def probe_target(container: dict[str, Any] | None) -> str:
+    """``GET /health on port 7860`` from the container's readinessProbe."""
+    probe = (container or {}).get("readinessProbe") or {}
+    http = probe.get("httpGet")
+    if http:
+        return f"GET {http.get('path', '/')} on port {http.get('port', '?')}"
+    if probe.get("tcpSocket"):
+        return f"TCP port {probe['tcpSocket'].get('port', '?')}"
+    if probe.get("exec"):
+        return "exec " + " ".join(str(a) for a in probe["exec"].get("command") or [])
+    return "its readiness probe"
+
+
+def resources_hint(profile: str) -> str:
+    return (f"minikube needs more CPU/memory (inv doctor shows what the chart requests): "
+            f"minikube -p {profile} delete && INVOKE_TODO_MINIKUBE_CPUS=4 "
+            f"INVOKE_TODO_MINIKUBE_MEMORY=6144 inv up   "
+            f"(or lower the chart's resources.requests)")
+
+
+def classify_pod(pod: dict[str, Any], events: list[dict[str, Any]], *,
+                 profile: str = "minikube",
+                 readiness_grace: float = READINESS_GRACE_SECONDS) -> Finding | None:
+    """The cause that keeps ``pod`` from becoming ready, or None when nothing is wrong (yet).
+
+    ``events`` may hold the whole namespace's events; only this pod's are used.
+    """
+    meta = pod.get("metadata") or {}
+    name = str(meta.get("name", "?"))
+    namespace = str(meta.get("namespace", "default"))
+    component = component_of(pod)
+    shown = informative_events(events, name)
+    specs = _container_specs(pod)
+
+    scheduled = next((c for c in (pod.get("status") or {}).get("conditions") or []
+                      if c.get("type") == "PodScheduled"), None)
+    if scheduled and scheduled.get("status") == "False" and \
+            scheduled.get("reason") == "Unschedulable":
+        why = " ".join(str(scheduled.get("message", "")).split())
+        insufficient = "Insufficient" in why
+        return Finding(
+            Cause.UNSCHEDULABLE, name, component, None, "Unschedulable",
+            f"pod {name} cannot be scheduled: {why or 'no node fits it'}",
+            resources_hint(profile), fatal=insufficient, events=shown)
+
+    for status in _statuses(pod):
+        container = str(status.get("name", ""))
+        state = status.get("state") or {}
+        waiting = state.get("waiting") or {}
+        reason = str(waiting.get("reason", ""))
+        text = " ".join(str(waiting.get("message", "")).split())
+        if reason in IMAGE_REASONS:
+            image = status.get("image") or specs.get(container, {}).get("image", "?")
+            return Finding(
+                Cause.IMAGE_MISSING, name, component, container, reason,
+                f"image {image} is not in minikube's Docker daemon ({reason})",
+                "inv build   # builds into minikube's daemon; then: inv deploy",
+                events=shown)
+        if reason == "CreateContainerConfigError":
+            about_secret = "secret" in text.lower() or "key" in text.lower()
+            return Finding(
+                Cause.CONFIG_ERROR, name, component, container, reason,
+                f"container {container} cannot be created: {text or reason}"
+                + (" (a Secret or one of its keys is missing)" if about_secret else ""),
+                "inv secrets   # creates todo-secrets with every key; then: inv deploy"
+                if about_secret else "inv deploy   # re-creates the chart's ConfigMap",
+                events=shown)
+        last = (status.get("lastState") or {}).get("terminated") or {}
+        now = state.get("terminated") or {}
+        crashed = reason == "CrashLoopBackOff" or (now and int(now.get("exitCode", 0)) != 0)
+        if crashed:
+            term = now if now and int(now.get("exitCode", 0)) != 0 else last
+            code = term.get("exitCode")
+            why = term.get("reason") or "Error"
+            restarts = int(status.get("restartCount", 0))
+            hint = ("the container ran out of memory: raise its resources.limits.memory in "
+                    "helm/todo-app/values.yaml, then: inv deploy" if why == "OOMKilled" else
+                    f"read the log lines above; more: inv logs {component}   "
+                    f"(kubectl -n {namespace} logs {name} -c {container} --previous)")
+            return Finding(
+                Cause.CRASH_LOOP, name, component, container, reason or why,
+                f"container {container} keeps crashing: exit code {code} ({why}), "
+                f"{restarts} restart(s)",
+                hint, exit_code=None if code is None else int(code), events=shown)
+
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        running = (status.get("state") or {}).get("running")
+        if not running or status.get("ready"):
+            continue
+        container = str(status.get("name", ""))
+        probes = [e for e in pod_events(events, name)
+                  if e.get("reason") == "Unhealthy"
+                  and "Readiness probe failed" in str(e.get("message", ""))]
+        if not probes:
+            continue
+        last_event = probes[-1]
+        first, last_seen = event_first_seen(probes[0]), event_last_seen(last_event)
+        failing_for = (last_seen - first).total_seconds() if first and last_seen else 0.0
+        target = probe_target(specs.get(container))
+        words = " ".join(str(last_event.get("message", "")).split())
+        return Finding(
+            Cause.READINESS, name, component, container, "Unhealthy",
+            f"readiness probe {target} keeps failing for container {container} "
+            f"({event_count(last_event)}x in {failing_for:.0f}s); last: {words}",
+            f"inv logs {component}   # why does {target.split(' on ')[0]} not answer 200?",
+            fatal=failing_for >= readiness_grace, events=shown)
+    return None
+
+
+def classify_pods(pods: Iterable[dict[str, Any]], events: list[dict[str, Any]], *,
+                  profile: str = "minikube") -> list[Finding]:
+    found = (classify_pod(pod, events, profile=profile) for pod in pods)
+    return [f for f in found if f is not None]
+
+
+def group(findings: Sequence[Finding]) -> list[Finding]:
+    """One finding per (component, cause); the other pods are listed in ``also``."""
+    first: dict[tuple[str, Cause], Finding] = {}
+    for f in findings:
+        key = (f.component, f.cause)
+        if key in first:
+            first[key] = replace(first[key], also=(*first[key].also, f.pod))
+        else:
+            first[key] = f
+    return list(first.values())
+
+
+def items(stdout: str) -> list[dict[str, Any]]:
+    """``items`` of a kubectl ``-o json`` List (empty on anything else)."""
+    try:
+        data = json.loads(stdout or "{}")
+    except json.JSONDecodeError:
+        return []
+    return list(data.get("items") or []) if isinstance(data, dict) else []
+
+
+# -- the cluster side -------------------------------------------------------------------------
+
+
+def get_pods(c: Context, settings: Settings) -> list[dict[str, Any]]:
+    result = proc.run(c, ["kubectl", "get", "pods", "-n", settings.namespace, "-l",
+                          APP_SELECTOR, "-o", "json"], timeout=settings.tool_timeout,
+                      hint="inv doctor   # is the cluster up and kubectl pointed at it?")
+    return items(result.stdout)
+
+
+def get_events(c: Context, settings: Settings) -> list[dict[str, Any]]:
+    result = proc.run(c, ["kubectl", "get", "events", "-n", settings.namespace,
+                          "--field-selector", "involvedObject.kind=Pod", "-o", "json"],
+                      timeout=settings.tool_timeout, check=False)
+    return items(result.stdout) if result.ok else []
+
+
+def logs_argv(settings: Settings, pod: str, container: str | None, *,
+              previous: bool) -> list[str]:
+    argv = ["kubectl", "logs", pod, "-n", settings.namespace]
+    if container:
+        argv += ["-c", container]
+    return argv + [f"--tail={LOG_TAIL}"] + (["--previous"] if previous else [])
+
+
+def with_logs(c: Context, settings: Settings, finding: Finding) -> Finding:
+    """Add the last log lines of a crash-looping container: the crashed run, then the current."""
+    if finding.cause is not Cause.CRASH_LOOP:
+        return finding
+    lines: list[str] = []
+    for previous, label in ((True, "--previous (the run that crashed)"), (False, "current")):
+        result = proc.run(c, logs_argv(settings, finding.pod, finding.container,
+                                       previous=previous),
+                          timeout=settings.tool_timeout, check=False)
+        text = proc.tail(result.stdout, LOG_TAIL) if result.ok else ""
+        if text:
+            lines.append(f"logs {label}:")
+            lines += [f"  {line}" for line in text.splitlines()]
+    return replace(finding, logs=tuple(lines))
+
+
+def diagnose(c: Context, settings: Settings) -> list[Finding]:
+    """Classify every pod of the app (``-l app=todo-app``); crash loops get their logs."""
+    pods = get_pods(c, settings)
+    events = get_events(c, settings)
+    found = group(classify_pods(pods, events, profile=settings.profile))
+    return [with_logs(c, settings, f) for f in found]
+
+
+def report(console: Console, findings: Sequence[Finding]) -> None:
+    """Each cause, its informative events and logs, and the fix (nothing when all is well)."""
+    for f in findings:
+        others = f" (also: {', '.join(f.also)})" if f.also else ""
+        console.error(f"{f.component}: {f.message}{others}", f.hint, f.details() or None)
