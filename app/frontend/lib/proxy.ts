@@ -1,0 +1,154 @@
+/**
+ * Server-side proxy from `/api/backend/*` to the backend.
+ *
+ * The browser only ever talks to this Next.js server; `http://todo-backend:7860` resolves only
+ * inside the cluster. The backend URL is read from the environment on every request (never at
+ * build time), so the same image works in any cluster:
+ *
+ *   BACKEND_URL  >  NEXT_PUBLIC_API_URL (the name the spec uses)  >  http://todo-backend:7860
+ *
+ * When the incoming request has no Authorization header, a short-lived demo token is signed with
+ * BETTER_AUTH_SECRET (see demo-token.ts).
+ */
+import { DEMO_USER_ID, signDemoToken } from './demo-token';
+import { type Env, readEnv, runtimeEnv } from './env';
+
+export const PROXY_PREFIX = '/api/backend';
+export const DEFAULT_BACKEND_URL = 'http://todo-backend:7860';
+export const BACKEND_URL_VARIABLES = ['BACKEND_URL', 'NEXT_PUBLIC_API_URL'] as const;
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** Request headers passed on to the backend; everything else (cookies, hop-by-hop) stays here. */
+const FORWARDED_REQUEST_HEADERS = [
+  'accept',
+  'accept-language',
+  'authorization',
+  'content-type',
+  'x-request-id',
+];
+
+/** Response headers not copied back: hop-by-hop, or describing a body fetch() already decoded. */
+const DROPPED_RESPONSE_HEADERS = new Set([
+  'connection',
+  'content-encoding',
+  'content-length',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+export interface ProxyOptions {
+  env?: Env;
+  fetchImpl?: typeof fetch;
+}
+
+function problem(status: number, detail: string): Response {
+  return Response.json({ detail }, { status, headers: { 'cache-control': 'no-store' } });
+}
+
+/** The backend base URL for this request, without a trailing slash. Throws on a malformed URL. */
+export function resolveBackendUrl(env: Env = runtimeEnv()): string {
+  for (const name of BACKEND_URL_VARIABLES) {
+    const value = readEnv(name, env);
+    if (value === undefined) continue;
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new Error(`${name} is not a valid URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new Error(`${name} must be an http:// or https:// URL`);
+    }
+    return value.replace(/\/+$/, '');
+  }
+  return DEFAULT_BACKEND_URL;
+}
+
+/** The part of the path after `/api/backend`, or null when it is not safe to forward. */
+export function backendPath(pathname: string): string | null {
+  if (!pathname.startsWith(`${PROXY_PREFIX}/`)) return null;
+  const rest = pathname.slice(PROXY_PREFIX.length);
+  for (const segment of rest.split('/')) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      return null;
+    }
+    if (decoded === '.' || decoded === '..' || decoded.includes('/') || decoded.includes('\\')) {
+      return null;
+    }
+  }
+  return rest;
+}
+
+export async function proxyToBackend(request: Request, options: ProxyOptions = {}): Promise<Response> {
+  const env = options.env ?? runtimeEnv();
+  const fetchImpl = options.fetchImpl ?? fetch;
+  const incoming = new URL(request.url);
+
+  const path = backendPath(incoming.pathname);
+  if (path === null) return problem(400, 'Invalid backend path');
+
+  let base: string;
+  try {
+    base = resolveBackendUrl(env);
+  } catch (error) {
+    return problem(500, `Proxy misconfigured: ${(error as Error).message}`);
+  }
+  const target = `${base}${path}${incoming.search}`;
+
+  const headers = new Headers();
+  for (const name of FORWARDED_REQUEST_HEADERS) {
+    const value = request.headers.get(name);
+    if (value !== null) headers.set(name, value);
+  }
+  if (!headers.has('authorization')) {
+    const secret = readEnv('BETTER_AUTH_SECRET', env);
+    if (secret !== undefined) {
+      const sub = readEnv('DEMO_USER_ID', env) ?? DEMO_USER_ID;
+      headers.set('authorization', `Bearer ${signDemoToken(secret, { sub })}`);
+    }
+  }
+  headers.set('x-forwarded-host', incoming.host);
+  headers.set('x-forwarded-proto', incoming.protocol.replace(':', ''));
+
+  const method = request.method.toUpperCase();
+  const body = method === 'GET' || method === 'HEAD' ? undefined : await request.arrayBuffer();
+  const timeoutMs = Number(readEnv('BACKEND_TIMEOUT_MS', env) ?? DEFAULT_TIMEOUT_MS);
+
+  let upstream: Response;
+  try {
+    upstream = await fetchImpl(target, {
+      method,
+      headers,
+      body,
+      redirect: 'manual',
+      cache: 'no-store',
+      signal: AbortSignal.timeout(Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : DEFAULT_TIMEOUT_MS),
+    });
+  } catch (error) {
+    const origin = new URL(base).origin;
+    if ((error as Error)?.name === 'TimeoutError') {
+      return problem(504, `Backend at ${origin} did not answer in time`);
+    }
+    return problem(502, `Backend unreachable at ${origin}`);
+  }
+
+  const responseHeaders = new Headers();
+  upstream.headers.forEach((value, name) => {
+    if (!DROPPED_RESPONSE_HEADERS.has(name.toLowerCase())) responseHeaders.set(name, value);
+  });
+  responseHeaders.set('cache-control', 'no-store');
+  const noBody = method === 'HEAD' || upstream.status === 204 || upstream.status === 304;
+  return new Response(noBody ? null : upstream.body, {
+    status: upstream.status,
+    statusText: upstream.statusText,
+    headers: responseHeaders,
+  });
+}
