@@ -32,6 +32,14 @@ class ToolResult:
         return self.code == 0
 
 
+class _Payload(io.StringIO):
+    """stdin for ``c.run``: invoke asks for 1 byte every 10 ms (≈100 B/s) from non-TTY
+    streams; this hands over the whole payload on the first read."""
+
+    def read(self, size: int | None = -1) -> str:
+        return super().read(-1)
+
+
 def tail(text: str, lines: int = 8) -> str:
     """The last ``lines`` non-empty lines of ``text``."""
     kept = [line for line in text.strip().splitlines() if line.strip()]
@@ -69,7 +77,8 @@ def run(
 ) -> ToolResult:
     """Run ``argv`` through ``c.run`` with captured output.
 
-    ``stdin`` is fed to the process and never echoed. Exit 127 (command not found) raises
+    ``stdin`` is fed to the process and never echoed; without it the child gets an empty,
+    closed stdin. Exit 127 (command not found) raises
     :class:`ToolMissing`; other non-zero exits raise :class:`ToolError` when ``check``.
     """
     cmd = shlex.join(argv)
@@ -78,7 +87,9 @@ def run(
             cmd,
             hide=True,
             warn=True,
-            in_stream=io.StringIO(stdin) if stdin is not None else False,
+            # always a stream: at its end invoke closes the child's stdin, so no tool can
+            # hang waiting for input (CI has none)
+            in_stream=_Payload(stdin or ""),
             echo_stdin=False,
             timeout=timeout,
             env=dict(env or {}),

@@ -214,6 +214,8 @@ def validate(env: EnvFile) -> list[Problem]:
 
 def database_url_problem(url: str) -> str | None:
     """Why ``url`` is not a usable PostgreSQL URL (the message never contains the URL)."""
+    if "#" in url:
+        return "contains '#': percent-encode it in the password as %23"
     try:
         parts = urlsplit(url.strip())
         host = parts.hostname

@@ -1,0 +1,190 @@
+"""Pure functions of the secrets stage: parsing, validation, plan, digest, manifest."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+import yaml
+
+from todo_deploy import secrets
+from todo_deploy.config import Settings
+from todo_deploy.errors import ConfigError
+
+GOOD_URL = "postgresql://app:pw@db.example.com:5432/todo?sslmode=require"
+AUTH = "a" * 40
+ENV = Path("/work/.env")
+
+
+def parsed(text: str) -> secrets.EnvFile:
+    return secrets.parse_env(text, ENV)
+
+
+def problems(text: str) -> list[secrets.Problem]:
+    return secrets.validate(parsed(text))
+
+
+def full(url: str = GOOD_URL, cohere: str = "ck", auth: str = AUTH) -> str:
+    return f"DATABASE_URL={url}\nCOHERE_API_KEY={cohere}\nBETTER_AUTH_SECRET={auth}\n"
+
+
+def test_example_file_is_valid_and_fully_generated() -> None:
+    env = parsed(Path(__file__).parents[2].joinpath(".env.example").read_text())
+    assert secrets.validate(env) == []
+    plan = secrets.plan(env)
+    assert plan.embedded_db and not plan.chat_enabled
+    assert set(plan.generated) == {"BETTER_AUTH_SECRET", "POSTGRES_PASSWORD"}
+    assert set(plan.data()) == {"database-url", "cohere-api-key", "better-auth-secret",
+                                "postgres-password"}
+
+
+def test_embedded_database_url_uses_generated_password() -> None:
+    plan = secrets.plan(parsed(full(url="", auth="")))
+    password = plan.data()["postgres-password"]
+    assert plan.data()["database-url"] == (
+        f"postgresql://todo:{password}@todo-postgres:5432/todo")
+    assert len(plan.data()["better-auth-secret"]) >= secrets.MIN_AUTH_SECRET
+
+
+def test_values_from_env_are_kept_and_nothing_generated() -> None:
+    plan = secrets.plan(parsed(full()))
+    assert plan.generated == {}
+    assert plan.data() == {"database-url": GOOD_URL, "cohere-api-key": "ck",
+                           "better-auth-secret": AUTH}
+    assert not plan.embedded_db and plan.chat_enabled
+
+
+def test_crlf_bom_export_and_quoted_hash_are_understood() -> None:
+    text = ("\ufeffexport DATABASE_URL='postgresql://u:p%23w@h:5432/db'\r\n"
+            "COHERE_API_KEY=\"key # with hash\"  # a comment\r\n"
+            f"BETTER_AUTH_SECRET={AUTH}\r\n")
+    env = parsed(text)
+    assert secrets.validate(env) == []
+    assert env.value("DATABASE_URL") == "postgresql://u:p%23w@h:5432/db"
+    assert env.value("COHERE_API_KEY") == "key # with hash"
+    assert env.value("BETTER_AUTH_SECRET") == AUTH
+
+
+def test_values_are_not_interpolated() -> None:
+    env = parsed(full(auth="${HOME}" + "x" * 40))
+    assert env.value("BETTER_AUTH_SECRET").startswith("${HOME}")
+
+
+def test_malformed_line_is_reported_with_its_line_and_key_but_not_its_value() -> None:
+    found = problems(full() + "BROKEN='unterminated secret-value\n")
+    assert [(p.line, p.key) for p in found] == [(4, "BROKEN")]
+    assert "secret-value" not in found[0].render(ENV)
+
+
+def test_missing_key_is_a_problem() -> None:
+    found = problems("DATABASE_URL=\nCOHERE_API_KEY=\n")
+    assert [(p.key, p.message) for p in found] == [("BETTER_AUTH_SECRET", "is missing")]
+
+
+def test_key_without_equals_sign_is_a_problem() -> None:
+    found = problems("DATABASE_URL\nCOHERE_API_KEY=\nBETTER_AUTH_SECRET=\n")
+    assert [(p.line, p.key) for p in found] == [(1, "DATABASE_URL")]
+
+
+def test_blank_value_of_spaces_is_a_problem() -> None:
+    found = problems(full(cohere="'   '"))
+    assert [(p.line, p.key) for p in found] == [(2, "COHERE_API_KEY")]
+
+
+@pytest.mark.parametrize(("url", "reason"), [
+    ("mysql://u:p@h/db", "must start with postgresql://"),
+    ("postgresql:///db", "has no host"),
+    ("postgresql://u:p@h:5432/", "has no database name"),
+    ("postgresql://u:p@h:99999999/db", "is not a valid URL"),
+    ("postgresql://u:p#w@h/db", "percent-encode"),
+])
+def test_bad_database_url_names_the_reason_without_the_url(url: str, reason: str) -> None:
+    found = problems(full(url=url))
+    assert len(found) == 1 and found[0].key == "DATABASE_URL"
+    assert reason in found[0].message
+    assert url not in found[0].render(ENV)
+
+
+def test_postgres_scheme_is_accepted() -> None:
+    assert problems(full(url="postgres://u:p@h/db")) == []
+
+
+def test_short_auth_secret_reports_length_only() -> None:
+    found = problems(full(auth="short-secret"))
+    assert found[0].key == "BETTER_AUTH_SECRET"
+    assert "12 characters" in found[0].message
+    assert "short-secret" not in found[0].render(ENV)
+
+
+def test_duplicate_key_warns_which_line_wins() -> None:
+    env = parsed(full() + f"BETTER_AUTH_SECRET={'b' * 40}\n")
+    assert env.value("BETTER_AUTH_SECRET") == "b" * 40
+    assert any("line 4 wins" in w and "line 3" in w for w in env.warnings)
+
+
+def test_unknown_key_warns_with_a_suggestion() -> None:
+    env = parsed(full() + "DATABSE_URL=x\n")
+    assert secrets.validate(env) == []
+    assert any("DATABSE_URL" in w and "did you mean DATABASE_URL" in w for w in env.warnings)
+
+
+def test_digest_is_stable_and_changes_with_any_value() -> None:
+    a = secrets.digest_of({"x": "1", "y": "2"})
+    assert a == secrets.digest_of({"y": "2", "x": "1"})
+    assert a != secrets.digest_of({"x": "1", "y": "3"})
+    assert len(a.value) == 64
+
+
+def test_manifest_holds_namespace_and_secret_with_spec_keys(tmp_path: Path) -> None:
+    settings = Settings.from_config(None, root=tmp_path, namespace="demo")
+    plan = secrets.plan(parsed(full()))
+    doc = yaml.safe_load(secrets.manifest(settings, plan))
+    namespace, secret = doc["items"]
+    assert namespace == {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}
+    assert secret["metadata"]["name"] == "todo-secrets"
+    assert secret["metadata"]["namespace"] == "demo"
+    assert secret["metadata"]["annotations"][secrets.DIGEST_ANNOTATION] == plan.digest.value
+    assert secret["metadata"]["annotations"][secrets.EMBEDDED_ANNOTATION] == "false"
+    decoded = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    assert decoded == {"database-url": GOOD_URL, "cohere-api-key": "ck",
+                       "better-auth-secret": AUTH}
+
+
+def test_missing_file_hints_at_example_and_onboarding(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        secrets.read_env_text(tmp_path / ".env")
+    assert "cp .env.example" in (err.value.hint or "")
+    assert "onboard" in (err.value.hint or "")
+
+
+def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"DATABASE_URL=\xff\xfe\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        secrets.read_env_text(tmp_path / ".env")
+    with pytest.raises(ConfigError, match="cannot read"):
+        secrets.read_env_text(tmp_path)  # a directory
+
+
+def test_load_lists_every_problem_in_one_error(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    path.write_text("DATABASE_URL=mysql://h/db\nCOHERE_API_KEY=\nBETTER_AUTH_SECRET=short\n")
+    settings = Settings.from_config(None, root=tmp_path)
+    with pytest.raises(ConfigError) as err:
+        secrets.load(settings)
+    assert "2 problem(s)" in err.value.message
+    assert f"{path}:1 DATABASE_URL" in (err.value.details or "")
+    assert f"{path}:3 BETTER_AUTH_SECRET" in (err.value.details or "")
+    assert err.value.code == 2
+
+
+def test_persist_generated_updates_env_in_place(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    path.write_text("# keep me\nDATABASE_URL=\nBETTER_AUTH_SECRET=\nCOHERE_API_KEY=\n")
+    secrets.persist_generated(path, {"BETTER_AUTH_SECRET": "g" * 64, "POSTGRES_PASSWORD": "p" * 20})
+    text = path.read_text()
+    assert text.startswith("# keep me\nDATABASE_URL=\n")
+    env = parsed(text)
+    assert env.value("BETTER_AUTH_SECRET") == "g" * 64
+    assert env.value("POSTGRES_PASSWORD") == "p" * 20
+    assert path.stat().st_mode & 0o777 == 0o600

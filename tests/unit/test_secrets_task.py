@@ -1,0 +1,173 @@
+"""`inv secrets` as a task: exact commands (MockContext) and what reaches kubectl (fake).
+
+The fake kubectl/minikube (tests/fakes/fake_tool.py) stand in for a cluster, which cannot
+run here; they record argv and stdin and replay the real tools' output shapes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from invoke import MockContext, Result
+from invoke.exceptions import Exit
+
+import tasks
+from tests.conftest import ROOT, FakeTools
+
+MINIKUBE_RUNNING = json.dumps({"Name": "minikube", "Host": "Running", "Kubelet": "Running",
+                               "APIServer": "Running", "Kubeconfig": "Configured",
+                               "Worker": False})
+KUBECTL_VERSION = json.dumps({"clientVersion": {"gitVersion": "v1.31.0"}})
+APPLY_OK = "namespace/todo serverside-applied\nsecret/todo-secrets serverside-applied\n"
+URL = "postgresql://app:s3cr3t-pw@db.example.com:5432/todo?sslmode=require"
+AUTH = "auth-secret-value-" + "z" * 30
+COHERE = "cohere-key-value-123"
+
+
+def write_env(path: Path, url: str = URL, cohere: str = COHERE, auth: str = AUTH) -> Path:
+    path.write_text(f"DATABASE_URL={url}\nCOHERE_API_KEY={cohere}\nBETTER_AUTH_SECRET={auth}\n")
+    return path
+
+
+def cluster_up(fake: FakeTools) -> None:
+    fake.rule("minikube", r"status -o json", stdout=MINIKUBE_RUNNING)
+    fake.rule("kubectl", r"^version --client", stdout=KUBECTL_VERSION)
+    fake.rule("kubectl", r"^config current-context", stdout="minikube\n")
+    fake.rule("kubectl", r"^apply --server-side", stdout=APPLY_OK)
+
+
+def inv(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def test_secrets_runs_exactly_the_checks_then_one_server_side_apply(tmp_path: Path) -> None:
+    env = write_env(tmp_path / ".env")
+    c = MockContext(run={
+        "kubectl version --client -o json": Result(KUBECTL_VERSION),
+        "minikube -p minikube status -o json": Result(MINIKUBE_RUNNING),
+        "kubectl config current-context": Result("minikube\n"),
+        "kubectl apply --server-side --field-manager=todo-deploy -f -": Result(APPLY_OK),
+    })
+    tasks.secrets(c, env_file=str(env))
+    commands = [call.args[0] for call in c.run.call_args_list]  # type: ignore[attr-defined]
+    assert commands == [
+        "kubectl version --client -o json",
+        "kubectl config current-context",
+        "minikube -p minikube status -o json",
+        "kubectl config current-context",
+        "kubectl apply --server-side --field-manager=todo-deploy -f -",
+    ]
+
+
+def test_dry_run_runs_no_command(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text((ROOT / ".env.example").read_text())
+    c = MockContext(run={})
+    tasks.secrets(c, env_file=str(env), dry_run=True)
+    assert c.run.call_args_list == []  # type: ignore[attr-defined]
+    assert env.read_text() == (ROOT / ".env.example").read_text()  # nothing stored
+
+
+def test_bad_env_exits_2_and_applies_nothing(tmp_path: Path) -> None:
+    env = write_env(tmp_path / ".env", auth="too-short")
+    c = MockContext(run={})
+    with pytest.raises(Exit) as err:
+        tasks.secrets(c, env_file=str(env))
+    assert err.value.code == 2
+    assert c.run.call_args_list == []  # type: ignore[attr-defined]
+
+
+def test_manifest_reaches_kubectl_on_stdin_and_never_in_argv(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    cluster_up(fake_tools)
+    env = write_env(tmp_path / ".env")
+    result = inv("secrets", "--env-file", str(env), "--namespace", "demo")
+    assert result.returncode == 0, result.stderr
+    applies = [c for c in fake_tools.calls("kubectl") if c["argv"][0] == "apply"]
+    assert len(applies) == 1
+    items = yaml.safe_load(applies[0]["stdin"])["items"]
+    assert [i["kind"] for i in items] == ["Namespace", "Secret"]
+    data = {k: base64.b64decode(v).decode() for k, v in items[1]["data"].items()}
+    assert data == {"database-url": URL, "cohere-api-key": COHERE, "better-auth-secret": AUTH}
+    everything_argv = json.dumps([c["argv"] for c in fake_tools.calls()])
+    printed = result.stdout + result.stderr
+    for value in (URL, COHERE, AUTH, "s3cr3t-pw"):
+        assert value not in everything_argv
+        assert value not in printed
+    assert "database-url" in printed and "chars" in printed
+
+
+def test_zero_credential_env_generates_once_and_rerun_keeps_digest(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    cluster_up(fake_tools)
+    env = tmp_path / ".env"
+    env.write_text((ROOT / ".env.example").read_text())
+    first = inv("secrets", "--env-file", str(env))
+    assert first.returncode == 0, first.stderr
+    stored = env.read_text()
+    assert "stored in" in first.stdout and str(env) in first.stdout
+    second = inv("secrets", "--env-file", str(env))
+    assert second.returncode == 0, second.stderr
+    assert env.read_text() == stored  # no rotation
+    digests = [line for r in (first, second) for line in r.stdout.splitlines()
+               if line.startswith("secret digest:")]
+    assert len(digests) == 2 and digests[0] == digests[1]
+    applies = [c["stdin"] for c in fake_tools.calls("kubectl") if c["argv"][0] == "apply"]
+    assert applies[0] == applies[1]
+    secret = yaml.safe_load(applies[0])["items"][1]
+    assert secret["metadata"]["annotations"]["todo-app.dev/embedded-db"] == "true"
+    for line in stored.splitlines():  # generated values never printed
+        key, _, value = line.partition("=")
+        if value and not key.startswith("#"):
+            assert value not in first.stdout + first.stderr
+
+
+def test_changed_env_changes_the_digest(fake_tools: FakeTools, tmp_path: Path) -> None:
+    cluster_up(fake_tools)
+    env = write_env(tmp_path / ".env")
+    first = inv("secrets", "--env-file", str(env), "--dry-run")
+    write_env(env, cohere="another-key")
+    second = inv("secrets", "--env-file", str(env), "--dry-run")
+    digest = [[x for x in r.stdout.splitlines() if x.startswith("secret digest")]
+              for r in (first, second)]
+    assert digest[0] != digest[1]
+    assert fake_tools.calls() == []  # dry run: no tool called
+
+
+def test_missing_env_exits_2_with_hint(fake_tools: FakeTools, tmp_path: Path) -> None:
+    cluster_up(fake_tools)
+    result = inv("secrets", "--env-file", str(tmp_path / ".env"))
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr and "cp .env.example" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert fake_tools.calls("kubectl") == []
+
+
+def test_cluster_not_running_exits_3_before_apply(fake_tools: FakeTools, tmp_path: Path) -> None:
+    fake_tools.rule("kubectl", r"^version --client", stdout=KUBECTL_VERSION)
+    stopped = json.dumps({"Name": "minikube", "Host": "Stopped", "Kubelet": "Stopped",
+                          "APIServer": "Stopped", "Kubeconfig": "Stopped", "Worker": False})
+    fake_tools.rule("minikube", r"status -o json", stdout=stopped, code=7)
+    result = inv("secrets", "--env-file", str(write_env(tmp_path / ".env")))
+    assert result.returncode == 3
+    assert "minikube -p minikube start" in result.stderr
+    assert not [c for c in fake_tools.calls("kubectl") if c["argv"][0] == "apply"]
+
+
+def test_apply_failure_exits_1_with_kubectl_words(fake_tools: FakeTools, tmp_path: Path) -> None:
+    fake_tools.rule("kubectl", r"^apply", code=1,
+                    stderr='error: Apply failed with 1 conflict: conflict with "helm" '
+                           'using v1: .data.database-url\n')
+    cluster_up(fake_tools)
+    result = inv("secrets", "--env-file", str(write_env(tmp_path / ".env")))
+    assert result.returncode == 1
+    assert "conflict" in result.stderr and "secrets.create=false" in result.stderr
