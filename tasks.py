@@ -14,6 +14,7 @@ from invoke.context import Context
 
 from todo_deploy import doctor as doctor_stage
 from todo_deploy import secrets as secrets_stage
+from todo_deploy import verify as verify_stage
 from todo_deploy.cli import session
 
 NO_COLOR = "plain output without colour (also: NO_COLOR=1)"
@@ -48,3 +49,18 @@ def secrets(c: Context, dry_run: bool = False, env_file: str | None = None,
     """Create/update Secret todo-secrets from .env (server-side apply on stdin; never shown)."""
     with session(c, no_color=no_color, env_file=env_file, namespace=namespace) as s:
         secrets_stage.run_secrets(s, dry_run=dry_run)
+
+@task(help={
+    "json": "print one JSON document (checks and findings) instead of the table",
+    "timeout": "overall seconds to wait for the rollout (default: timeouts.verify = 300)",
+    "namespace": NAMESPACE,
+    "profile": PROFILE,
+    "no-color": NO_COLOR,
+})
+def verify(c: Context, json: bool = False, timeout: float | None = None,
+           namespace: str | None = None, profile: str | None = None,
+           no_color: bool = False) -> None:
+    """Watch the rollout (fail fast with the cause), then check the app over HTTP."""
+    with session(c, no_color=no_color, verify_timeout=timeout, namespace=namespace,
+                 profile=profile) as s:
+        verify_stage.run_verify(s, as_json=json)

@@ -1,0 +1,266 @@
+"""`inv verify`: rollout logic on real kubectl shapes, exact commands, verdicts and output.
+
+No API server can run here: the workloads/pods/events JSON in tests/fixtures/kubectl/ replays
+the shapes kubectl prints for a minikube cluster, and MockContext answers the exact commands.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from invoke import MockContext, Result
+from invoke.exceptions import Exit
+
+import tasks
+from todo_deploy import verify
+from todo_deploy.cli import Session
+from todo_deploy.config import Settings
+from todo_deploy.console import Console
+from todo_deploy.diagnose import Cause
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "kubectl"
+WORKLOADS = "kubectl get deployments,replicasets,pods -n todo -l app=todo-app -o json"
+EVENTS = "kubectl get events -n todo --field-selector involvedObject.kind=Pod -o json"
+RAW = "kubectl get --raw /api/v1/namespaces/todo/services/"
+BACKEND_HEALTH = RAW + "todo-backend:7860/proxy/health"
+FRONTEND_HEALTH = RAW + "todo-frontend:3000/proxy/api/health"
+ROUND_TRIP = RAW + "todo-frontend:3000/proxy/api/backend/api/todos"
+HEALTHY = '{"status":"healthy"}'
+MINIKUBE_RUNNING = json.dumps({"Name": "minikube", "Host": "Running", "Kubelet": "Running",
+                               "APIServer": "Running", "Kubeconfig": "Configured"})
+PREREQS = {
+    "kubectl version --client -o json": Result('{"clientVersion": {"gitVersion": "v1.31.0"}}'),
+    "kubectl config current-context": Result("minikube\n"),
+    "minikube -p minikube status -o json": Result(MINIKUBE_RUNNING),
+}
+CRASH_POD = "todo-backend-7d9c6b5f4-x2x9k"
+
+
+def text(name: str) -> str:
+    return (FIXTURES / f"{name}.json").read_text()
+
+
+def objects(name: str) -> list[dict[str, Any]]:
+    return json.loads(text(name))["items"]
+
+
+class FakeClock:
+    """Time that only moves when verify sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+# -- rollout state (pure) ----------------------------------------------------------------------
+
+
+def test_complete_rollout_is_done_with_ready_count_and_revision() -> None:
+    state = verify.rollout_state("backend", "todo-backend", objects("workloads-complete"))
+    assert state.done
+    assert state.detail == "2/2 ready (revision 2)"
+    assert {p["metadata"]["labels"]["pod-template-hash"] for p in state.pods} == {"7d9c6b5f4"}
+
+
+def test_rollout_with_old_pods_still_serving_is_not_done_and_watches_only_new_pods() -> None:
+    state = verify.rollout_state("backend", "todo-backend",
+                                 objects("workloads-backend-crashloop"))
+    assert not state.done
+    assert [p["metadata"]["name"] for p in state.pods] == [CRASH_POD]
+    assert state.detail == "0/2 ready; 1 of 2 new replicas updated"
+
+
+def test_unobserved_generation_is_waiting_for_the_controller() -> None:
+    objs = objects("workloads-complete")
+    objs[0]["metadata"]["generation"] = 3
+    state = verify.rollout_state("backend", "todo-backend", objs)
+    assert not state.done
+    assert "waiting for the new spec to be observed" in state.detail
+
+
+def test_progress_deadline_exceeded_is_a_failed_rollout() -> None:
+    state = verify.rollout_state("backend", "todo-backend",
+                                 objects("workloads-progress-deadline"))
+    assert state.failed == 'ReplicaSet "todo-backend-7d9c6b5f4" has timed out progressing.'
+
+
+def test_missing_deployment_is_reported_as_not_found() -> None:
+    state = verify.rollout_state("backend", "todo-backend", [])
+    assert not state.found
+
+
+# -- HTTP judgement (pure) ----------------------------------------------------------------------
+
+
+def test_health_body_must_say_healthy() -> None:
+    probe = verify.PROBES[0]
+    assert verify.judge(probe, HEALTHY)[0]
+    ok, detail = verify.judge(probe, '{"status": "starting"}')
+    assert not ok and "expected" in detail
+
+
+def test_round_trip_expects_a_json_list_of_todos() -> None:
+    probe = verify.PROBES[2]
+    assert verify.judge(probe, '[{"id": 1, "title": "a", "completed": false}]') == (
+        True, "200, 1 todo(s) for the demo user: proxy, JWT (BETTER_AUTH_SECRET) and "
+              "database agree")
+    assert not verify.judge(probe, "<html>")[0]
+
+
+def test_401_on_the_round_trip_points_at_better_auth_secret() -> None:
+    detail, hint = verify.explain_error(
+        verify.PROBES[2],
+        "error: You must be logged in to the server (the server has asked for the client to "
+        "provide credentials)\n", Settings())
+    assert detail.startswith("401: the backend rejected the frontend's demo token")
+    assert hint.startswith("frontend and backend must share BETTER_AUTH_SECRET")
+
+
+def test_503_names_the_service_and_its_endpoints() -> None:
+    detail, hint = verify.explain_error(
+        verify.PROBES[0],
+        "Error from server (ServiceUnavailable): the server is currently unable to handle the "
+        "request\n", Settings())
+    assert "todo-backend" in detail
+    assert hint.startswith("kubectl -n todo get endpoints todo-backend")
+
+
+# -- the watch and the checks (exact commands) --------------------------------------------------
+
+
+def test_crash_loop_stops_the_watch_at_once_with_exit_code_and_previous_logs() -> None:
+    clock = FakeClock()
+    c = MockContext(run={
+        WORKLOADS: Result(text("workloads-backend-crashloop")),
+        EVENTS: Result(text("events-crashloop")),
+        f"kubectl logs {CRASH_POD} -n todo -c backend --tail=20 --previous": Result(
+            "todo-api: configuration error: missing required environment variable "
+            "DATABASE_URL\n"),
+        f"kubectl logs {CRASH_POD} -n todo -c backend --tail=20": Result(""),
+    })
+    watch = verify.watch_rollout(c, Settings(), clock=clock, sleep=clock.sleep)
+    assert clock.now == 0.0  # no waiting: the first poll already has the verdict
+    assert [f.cause for f in watch.findings] == [Cause.CRASH_LOOP]
+    assert watch.findings[0].exit_code == 2
+    assert "DATABASE_URL" in "\n".join(watch.findings[0].logs)
+
+
+def test_pods_still_starting_are_polled_again_until_ready() -> None:
+    clock = FakeClock()
+    c = MockContext(run={
+        WORKLOADS: [Result(text("workloads-backend-starting")),
+                    Result(text("workloads-complete"))],
+        EVENTS: Result(text("events-healthy")),
+    })
+    watch = verify.watch_rollout(c, Settings(), poll=2.0, clock=clock, sleep=clock.sleep)
+    assert watch.ok
+    assert clock.now == 2.0
+
+
+def test_rollout_that_never_finishes_times_out_at_the_configured_timeout() -> None:
+    clock = FakeClock()
+    c = MockContext(run={
+        WORKLOADS: Result(text("workloads-backend-starting")),
+        EVENTS: Result(text("events-healthy")),
+    })
+    settings = Settings(verify_timeout=10)
+    watch = verify.watch_rollout(c, settings, poll=3.0, clock=clock, sleep=clock.sleep)
+    assert watch.timed_out and not watch.ok
+    assert clock.now == 10.0
+    checks = verify.rollout_checks(watch, settings)
+    assert checks[0].detail.startswith("timed out after 10s: 0/2 ready")
+    assert checks[0].hint is not None and checks[0].hint.startswith("inv verify --timeout 20")
+
+
+def test_readiness_failing_past_the_grace_period_is_a_verdict() -> None:
+    objs = objects("workloads-backend-starting")
+    running = objects("pods-readiness-failing")[0]
+    running["metadata"]["name"] = objs[4]["metadata"]["name"]
+    objs[4] = running
+    c = MockContext(run={
+        WORKLOADS: Result(json.dumps({"kind": "List", "items": objs})),
+        EVENTS: Result(text("events-readiness-failing").replace(
+            "todo-backend-7d9c6b5f4-x2x9k", running["metadata"]["name"])),
+    })
+    clock = FakeClock()
+    watch = verify.watch_rollout(c, Settings(), clock=clock, sleep=clock.sleep)
+    assert [f.cause for f in watch.findings] == [Cause.READINESS]
+    assert "GET /health on port 7860" in watch.findings[0].message
+
+
+def run_task(c: MockContext, as_json: bool = False) -> tuple[str, str, int]:
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    console = Console(no_color=True, file=out, err_file=err)
+    s = Session(c, Settings(), console)
+    try:
+        verify.run_verify(s, as_json=as_json)
+    except verify.VerifyFailed as exc:
+        console.error(exc.message, exc.hint)
+        code = int(exc.code)
+    return out.getvalue(), err.getvalue(), code
+
+
+def healthy_cluster(**extra: Result) -> MockContext:
+    return MockContext(run={
+        **PREREQS,
+        WORKLOADS: Result(text("workloads-complete")),
+        BACKEND_HEALTH: Result(HEALTHY),
+        FRONTEND_HEALTH: Result(HEALTHY),
+        ROUND_TRIP: Result('[]'),
+        **extra,
+    })
+
+
+def test_healthy_release_passes_all_five_checks_with_a_table_and_summary() -> None:
+    out, _, code = run_task(healthy_cluster())
+    assert code == 0
+    for name in ("rollout todo-backend", "rollout todo-frontend", "backend GET /health",
+                 "frontend GET /api/health", "frontend → backend"):
+        assert name in out
+    assert "Result: SUCCESS — 5 of 5 checks passed" in out
+
+
+def test_failed_http_check_exits_1_and_the_summary_says_why(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    c = healthy_cluster(**{BACKEND_HEALTH: Result(
+        "", stderr="Error from server (ServiceUnavailable): the server is currently unable "
+                   "to handle the request\n", exited=1)})
+    monkeypatch.setattr(verify, "HTTP_RETRY_SECONDS", 0.0)
+    out, err, code = run_task(c)
+    assert code == 1
+    assert "Result: FAILURE — 1 of 5 checks failed" in out
+    assert "backend GET /health: 503 or no ready endpoint" in out
+    assert "verify failed: 1 of 5 checks (first: backend GET /health)" in err
+
+
+def test_json_output_is_one_document_with_checks_and_findings() -> None:
+    out, _, code = run_task(healthy_cluster(), as_json=True)
+    data = json.loads(out)
+    assert code == 0
+    assert data["ok"] is True
+    assert [c["status"] for c in data["checks"]] == ["pass"] * 5
+    assert data["findings"] == []
+
+
+def test_verify_task_exits_1_on_a_crash_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    c = MockContext(run={
+        **PREREQS,
+        WORKLOADS: Result(text("workloads-backend-crashloop")),
+        EVENTS: Result(text("events-crashloop")),
+        f"kubectl logs {CRASH_POD} -n todo -c backend --tail=20 --previous": Result("boom\n"),
+        f"kubectl logs {CRASH_POD} -n todo -c backend --tail=20": Result(""),
+    })
+    monkeypatch.setenv("NO_COLOR", "1")
+    with pytest.raises(Exit) as exc:
+        tasks.verify(c)
+    assert exc.value.code == 1

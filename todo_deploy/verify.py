@@ -1,0 +1,370 @@
+"""`inv verify`: watch the rollout, fail fast with a named cause, then check the app over HTTP.
+
+1. Rollout watch (krane-style): poll ``kubectl get deployments,replicasets,pods`` for the
+   pods of each Deployment's newest ReplicaSet (by ``pod-template-hash``) until both
+   Deployments are complete, a pod has a fatal cause (:mod:`todo_deploy.diagnose`), or the
+   overall timeout (``timeouts.verify`` / ``--timeout``) runs out.
+2. HTTP checks through the API server's service proxy, which works with every minikube driver
+   (no NodePort, tunnel or port-forward): ``kubectl get --raw
+   /api/v1/namespaces/NS/services/NAME:PORT/proxy/PATH``.
+3. A table (check, status, time, detail) and a summary of what passed and what failed and why;
+   ``--json`` prints one JSON document instead. Any failure exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from invoke.context import Context
+
+from . import diagnose, doctor, proc
+from .cli import Session
+from .config import Settings
+from .console import CheckResult
+from .diagnose import Finding
+from .errors import StageFailed
+
+DEPLOYMENTS = (("backend", "todo-backend"), ("frontend", "todo-frontend"))
+REVISION = "deployment.kubernetes.io/revision"
+POLL_SECONDS = 2.0
+HTTP_RETRY_SECONDS = 15.0  # endpoints can trail a finished rollout by a few seconds
+
+
+# -- rollout (pure) ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RolloutState:
+    component: str
+    deployment: str
+    found: bool
+    done: bool = False
+    ready: int = 0
+    desired: int = 0
+    detail: str = ""
+    failed: str | None = None  # the Deployment itself gave up (ProgressDeadlineExceeded)
+    pods: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+
+
+def _by_kind(objects: Sequence[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o.get("kind") == kind]
+
+
+def _owned_by(obj: dict[str, Any], owner: dict[str, Any]) -> bool:
+    meta = owner.get("metadata") or {}
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("kind") == owner.get("kind") and (
+                ref.get("uid") == meta.get("uid") or ref.get("name") == meta.get("name")):
+            return True
+    return False
+
+
+def newest_replicaset(deployment: dict[str, Any],
+                      replicasets: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The ReplicaSet of the Deployment's current revision (the highest revision as fallback)."""
+    owned = [rs for rs in replicasets if _owned_by(rs, deployment)]
+    if not owned:
+        return None
+
+    def revision(obj: dict[str, Any]) -> int:
+        value = ((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION, "0")
+        return int(value) if str(value).isdigit() else 0
+
+    current = revision(deployment)
+    exact = [rs for rs in owned if revision(rs) == current]
+    return exact[0] if exact else max(owned, key=revision)
+
+
+def rollout_state(component: str, name: str,
+                  objects: Sequence[dict[str, Any]]) -> RolloutState:
+    """Where the rollout of Deployment ``name`` stands (the logic of ``kubectl rollout status``),
+    with the pods of its newest ReplicaSet."""
+    deployment = next((d for d in _by_kind(objects, "Deployment")
+                       if (d.get("metadata") or {}).get("name") == name), None)
+    if deployment is None:
+        return RolloutState(component, name, found=False, detail="Deployment not found")
+    spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
+    desired = int(spec.get("replicas", 1))
+    rs = newest_replicaset(deployment, _by_kind(objects, "ReplicaSet"))
+    pod_hash = ((rs or {}).get("metadata") or {}).get("labels", {}).get("pod-template-hash")
+    pods = tuple(p for p in _by_kind(objects, "Pod")
+                 if pod_hash and (p.get("metadata") or {}).get("labels", {}).get(
+                     "pod-template-hash") == pod_hash
+                 and not (p.get("metadata") or {}).get("deletionTimestamp"))
+    ready = sum(1 for p in pods if _pod_ready(p))
+    base = RolloutState(component, name, found=True, ready=ready, desired=desired, pods=pods)
+    if int((deployment.get("metadata") or {}).get("generation", 0)) > int(
+            status.get("observedGeneration", 0)):
+        return replace(base, detail="waiting for the new spec to be observed")
+    progressing: dict[str, Any] = next((cond for cond in status.get("conditions") or []
+                        if cond.get("type") == "Progressing"), {})
+    if progressing.get("reason") == "ProgressDeadlineExceeded":
+        return replace(base, failed=str(progressing.get("message", "")),
+                       detail="exceeded its progress deadline")
+    updated = int(status.get("updatedReplicas", 0))
+    total = int(status.get("replicas", 0))
+    available = int(status.get("availableReplicas", 0))
+    if updated < desired:
+        detail = f"{updated} of {desired} new replicas updated"
+    elif total > updated:
+        detail = f"{total - updated} old replica(s) pending termination"
+    elif available < updated:
+        detail = f"{available} of {updated} updated replicas available"
+    else:
+        return replace(base, done=True, detail=f"{ready}/{desired} ready"
+                       + (f" (revision {_rev(deployment)})" if _rev(deployment) else ""))
+    return replace(base, detail=f"{ready}/{desired} ready; {detail}")
+
+
+def _rev(obj: dict[str, Any]) -> str:
+    return str(((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION, ""))
+
+
+def _pod_ready(pod: dict[str, Any]) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+# -- HTTP through the API server's service proxy (pure parts) --------------------------------
+
+
+@dataclass(frozen=True)
+class HttpProbe:
+    name: str
+    component: str
+    service: str
+    port: int
+    path: str
+    expect: str  # "healthy": {"status": "healthy"}; "todo-list": a JSON list of todos
+
+
+PROBES = (
+    HttpProbe("backend GET /health", "backend", "todo-backend", 7860, "/health", "healthy"),
+    HttpProbe("frontend GET /api/health", "frontend", "todo-frontend", 3000, "/api/health",
+              "healthy"),
+    HttpProbe("frontend → backend: GET /api/backend/api/todos", "frontend", "todo-frontend",
+              3000, "/api/backend/api/todos", "todo-list"),
+)
+
+
+def proxy_path(namespace: str, service: str, port: int, path: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/services/{service}:{port}/proxy{path}"
+
+
+def judge(probe: HttpProbe, body: str) -> tuple[bool, str]:
+    """(ok, detail) for a 2xx response body."""
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError:
+        return False, f"not JSON: {body.strip()[:80]!r}"
+    if probe.expect == "healthy":
+        if isinstance(data, dict) and data.get("status") == "healthy":
+            return True, '{"status": "healthy"}'
+        return False, f'expected {{"status": "healthy"}}, got {json.dumps(data)[:80]}'
+    if isinstance(data, list):
+        return True, (f"200, {len(data)} todo(s) for the demo user: proxy, JWT "
+                      "(BETTER_AUTH_SECRET) and database agree")
+    return False, f"expected a JSON list of todos, got {json.dumps(data)[:80]}"
+
+
+def explain_error(probe: HttpProbe, stderr: str, settings: Settings) -> tuple[str, str]:
+    """(detail, hint) for a failed ``kubectl get --raw`` (kubectl hides the body of non-2xx)."""
+    line = proc.tail(stderr, 1) or "no output"
+    ns = settings.namespace
+    if "must be logged in" in line or "(Unauthorized)" in line:
+        if probe.expect == "todo-list":
+            return (f"401: the backend rejected the frontend's demo token ({line})",
+                    "frontend and backend must share BETTER_AUTH_SECRET: inv secrets && "
+                    "inv deploy")
+        return line, "inv doctor   # kubectl's credentials for the cluster"
+    if "(ServiceUnavailable)" in line:
+        return (f"503 or no ready endpoint behind service {probe.service} ({line})",
+                f"kubectl -n {ns} get endpoints {probe.service}; inv logs {probe.component}")
+    if "(NotFound)" in line:
+        return (f"404 from {probe.service} or no such service ({line})",
+                f"kubectl -n {ns} get svc {probe.service}; inv deploy")
+    if "(InternalError)" in line:
+        return (f"5xx from {probe.service} ({line})", f"inv logs {probe.component}")
+    return line, f"inv logs {probe.component}"
+
+
+# -- the stage --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WatchResult:
+    states: tuple[RolloutState, ...]
+    findings: tuple[Finding, ...]
+    seconds: float
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return all(st.done for st in self.states)
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    checks: tuple[CheckResult, ...]
+    findings: tuple[Finding, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks if c.required)
+
+    def as_dict(self, settings: Settings) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "namespace": settings.namespace,
+            "release": settings.release,
+            "checks": [{"name": c.name, "ok": c.ok, "status": c.status,
+                        "seconds": round(c.seconds, 3), "detail": c.detail, "hint": c.hint}
+                       for c in self.checks],
+            "findings": [f.as_dict() for f in self.findings],
+        }
+
+
+def get_workloads(c: Context, settings: Settings) -> list[dict[str, Any]]:
+    result = proc.run(c, ["kubectl", "get", "deployments,replicasets,pods", "-n",
+                          settings.namespace, "-l", diagnose.APP_SELECTOR, "-o", "json"],
+                      timeout=settings.tool_timeout,
+                      hint="inv doctor   # is the cluster up and kubectl pointed at it?")
+    return diagnose.items(result.stdout)
+
+
+def watch_rollout(c: Context, settings: Settings, *, poll: float = POLL_SECONDS,
+                  progress: Callable[[str], None] | None = None,
+                  clock: Callable[[], float] = time.monotonic,
+                  sleep: Callable[[float], None] = time.sleep) -> WatchResult:
+    """Poll until both rollouts complete, a pod has a fatal cause, or the timeout passes."""
+    started = clock()
+    deadline = started + settings.verify_timeout
+    last_line = ""
+    while True:
+        objects = get_workloads(c, settings)
+        states = tuple(rollout_state(comp, name, objects) for comp, name in DEPLOYMENTS)
+        line = "; ".join(f"{st.component} {st.detail}" for st in states)
+        if progress and line != last_line:
+            progress(line)
+            last_line = line
+        if all(st.done for st in states):
+            return WatchResult(states, (), clock() - started)
+        if any(not st.found for st in states):
+            return WatchResult(states, (), clock() - started)
+        pending = [p for st in states if not st.done for p in st.pods]
+        events = diagnose.get_events(c, settings)
+        findings = diagnose.group(diagnose.classify_pods(pending, events,
+                                                         profile=settings.profile))
+        gave_up = any(st.failed for st in states)
+        timed_out = clock() >= deadline
+        if gave_up or timed_out or any(f.fatal for f in findings):
+            chosen = [f for f in findings if f.fatal] or findings
+            with_logs = tuple(diagnose.with_logs(c, settings, f) for f in chosen)
+            return WatchResult(states, with_logs, clock() - started, timed_out=timed_out)
+        sleep(max(0.0, min(poll, deadline - clock())))
+
+
+def rollout_checks(watch: WatchResult, settings: Settings) -> list[CheckResult]:
+    results = []
+    for st in watch.states:
+        name = f"rollout {st.deployment}"
+        if st.done:
+            results.append(CheckResult(name, True, watch.seconds, st.detail))
+            continue
+        if not st.found:
+            results.append(CheckResult(
+                name, False, watch.seconds,
+                f"Deployment {st.deployment} not found in namespace {settings.namespace}",
+                "inv deploy"))
+            continue
+        mine = [f for f in watch.findings if f.component == st.component]
+        if mine:
+            f = mine[0]
+            results.append(CheckResult(name, False, watch.seconds,
+                                       f"{f.cause}: {f.message}", f.hint))
+        elif st.failed:
+            results.append(CheckResult(name, False, watch.seconds, st.failed,
+                                       f"inv status; inv logs {st.component}"))
+        elif watch.timed_out:
+            results.append(CheckResult(
+                name, False, watch.seconds,
+                f"timed out after {settings.verify_timeout:.0f}s: {st.detail}",
+                f"inv verify --timeout {int(settings.verify_timeout * 2)}   "
+                f"# or: inv status; inv logs {st.component}"))
+        else:
+            results.append(CheckResult(name, False, watch.seconds,
+                                       f"stopped while waiting ({st.detail}): another "
+                                       "component failed", None))
+    return results
+
+
+def http_check(c: Context, settings: Settings, probe: HttpProbe, *, deadline: float,
+               clock: Callable[[], float] = time.monotonic,
+               sleep: Callable[[float], None] = time.sleep) -> CheckResult:
+    """One proxied GET, retried for a few seconds while endpoints catch up."""
+    started = clock()
+    retry_until = min(deadline, started + HTTP_RETRY_SECONDS)
+    argv = ["kubectl", "get", "--raw",
+            proxy_path(settings.namespace, probe.service, probe.port, probe.path)]
+    while True:
+        result = proc.run(c, argv, timeout=settings.tool_timeout, check=False)
+        if result.ok:
+            ok, detail = judge(probe, result.stdout)
+            hint = None
+        else:
+            ok = False
+            detail, hint = explain_error(probe, result.stderr or result.stdout, settings)
+        if ok or clock() >= retry_until:
+            return CheckResult(probe.name, ok, clock() - started, detail,
+                               None if ok else hint or f"inv logs {probe.component}")
+        sleep(1.0)
+
+
+def verify(c: Context, settings: Settings, *, poll: float = POLL_SECONDS,
+           progress: Callable[[str], None] | None = None) -> VerifyReport:
+    started = time.monotonic()
+    watch = watch_rollout(c, settings, poll=poll, progress=progress)
+    checks = rollout_checks(watch, settings)
+    if watch.ok:
+        deadline = started + settings.verify_timeout
+        checks += [http_check(c, settings, probe, deadline=max(deadline, time.monotonic()))
+                   for probe in PROBES]
+    return VerifyReport(tuple(checks), watch.findings)
+
+
+class VerifyFailed(StageFailed):
+    """The table and summary already said what failed and why."""
+
+    def __init__(self, report: VerifyReport):
+        self.report = report
+        failed = [c for c in report.checks if not c.ok and c.required]
+        first = failed[0] if failed else None
+        super().__init__(
+            f"verify failed: {len(failed)} of {len(report.checks)} checks"
+            + (f" (first: {first.name})" if first else ""),
+            (first.hint if first and first.hint else "inv status"))
+
+
+def run_verify(s: Session, *, as_json: bool = False,
+               poll: float = POLL_SECONDS) -> list[CheckResult]:
+    """Entry point of ``inv verify``: rollout, HTTP checks, table + summary (or JSON)."""
+    doctor.require(s, "kubectl", "cluster")
+    console, settings = s.console, s.settings
+    if not as_json:
+        console.heading(f"verify release {settings.release} in namespace {settings.namespace} "
+                        f"(timeout {settings.verify_timeout:.0f}s)")
+    report = verify(s.c, settings, poll=poll,
+                    progress=None if as_json else console.detail)
+    if as_json:
+        console.json(report.as_dict(settings))
+    else:
+        diagnose.report(console, report.findings)
+        console.checks("inv verify", report.checks)
+        console.summary(report.checks, what="checks")
+    if not report.ok:
+        raise VerifyFailed(report)
+    return list(report.checks)
