@@ -1,0 +1,180 @@
+"""`inv doctor`, `inv config` and the task list.
+
+minikube and a cluster cannot run here: the fake minikube/kubectl/helm (tests/fakes) replay
+the real tools' output shapes (`minikube status -o json` with its bitmask exit code,
+`minikube profile list -o json`, `kubectl version --client -o json`, `helm version`).
+PATH holds only the fakes, so a tool installed on the developer's machine cannot leak in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, FakeTools
+from todo_deploy import doctor
+from todo_deploy.cluster import parse_status
+
+RUNNING = {"Name": "minikube", "Host": "Running", "Kubelet": "Running", "APIServer": "Running",
+           "Kubeconfig": "Configured", "Worker": False}
+PROFILES = {"invalid": [], "valid": [{"Name": "minikube", "Status": "OK", "Config": {
+    "Name": "minikube", "Driver": "docker", "CPUs": 2, "Memory": 4000,
+    "KubernetesConfig": {"KubernetesVersion": "v1.31.0", "ContainerRuntime": "docker"},
+    "Nodes": [{"Name": "", "ControlPlane": True, "Worker": True}]}}]}
+SPEC_VALUES = {
+    "backend": {"replicas": 2, "resources": {"requests": {"memory": "512Mi", "cpu": "250m"}}},
+    "frontend": {"replicas": 2, "resources": {"requests": {"memory": "256Mi", "cpu": "100m"}}},
+    "postgresql": {"resources": {"requests": {"memory": "128Mi", "cpu": "100m"}}},
+}
+
+
+def inv(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1", **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def only_fakes(fake_tools: FakeTools, monkeypatch: pytest.MonkeyPatch) -> FakeTools:
+    """PATH = the fakes plus a shell (invoke runs commands through bash)."""
+    (fake_tools.bin_dir / "bash").symlink_to(shutil.which("bash") or "/bin/bash")
+    monkeypatch.setenv("PATH", str(fake_tools.bin_dir))
+    return fake_tools
+
+
+def healthy(fake: FakeTools) -> None:
+    fake.rule("minikube", r"^version --short", stdout="v1.34.0\n")
+    fake.rule("minikube", r"status -o json", stdout=json.dumps(RUNNING))
+    fake.rule("minikube", r"^profile list -o json", stdout=json.dumps(PROFILES))
+    fake.rule("kubectl", r"^version --client",
+              stdout=json.dumps({"clientVersion": {"gitVersion": "v1.31.0"}}))
+    fake.rule("kubectl", r"^config current-context", stdout="minikube\n")
+    fake.rule("helm", r"^version", stdout="v3.17.3")
+
+
+def env_file(tmp_path: Path) -> Path:
+    path = tmp_path / ".env"
+    path.write_text((ROOT / ".env.example").read_text())
+    return path
+
+
+def test_chart_requests_add_up_to_the_spec_total() -> None:
+    assert doctor.chart_requests(SPEC_VALUES) == (700, 1536)
+    assert doctor.chart_requests(SPEC_VALUES, embedded_db=True) == (800, 1664)
+
+
+@pytest.mark.parametrize(("quantity", "milli"), [("250m", 250), ("0.5", 500), ("2", 2000)])
+def test_cpu_quantities(quantity: str, milli: int) -> None:
+    assert doctor.parse_cpu(quantity) == milli
+
+
+@pytest.mark.parametrize(("quantity", "mib"), [("512Mi", 512), ("1Gi", 1024), ("128M", 122)])
+def test_memory_quantities(quantity: str, mib: int) -> None:
+    assert doctor.parse_memory_mib(quantity) == mib
+
+
+@pytest.mark.parametrize(("text", "major"), [("v3.17.3", 3), ("v4.1.4+g1234", 4), ("", 0)])
+def test_helm_major_is_detected(text: str, major: int) -> None:
+    assert doctor.parse_helm_version(text).major == major
+
+
+def test_status_bitmask_exit_code_still_parses_json() -> None:
+    stopped = {**RUNNING, "Host": "Stopped", "Kubelet": "Stopped", "APIServer": "Stopped"}
+    status = parse_status(json.dumps(stopped), 7, "minikube")
+    assert status.exists and not status.running and status.down_mask == 7
+
+
+def test_missing_profile_is_not_running() -> None:
+    status = parse_status("", 85, "dev")
+    assert not status.exists and not status.running
+
+
+def test_doctor_without_minikube_exits_3_with_table_and_both_fixes(
+        only_fakes: FakeTools, tmp_path: Path) -> None:
+    healthy(only_fakes)
+    only_fakes.remove("minikube", "helm")
+    result = inv("doctor", "--env-file", str(env_file(tmp_path)))
+    assert result.returncode == 3
+    out = result.stdout
+    assert "minikube installed" in out and "FAIL" in out
+    assert "Linux: curl -LO https://storage.googleapis.com/minikube" in out
+    assert "macOS: brew install minikube" in out
+    assert "macOS: brew install helm" in out
+    assert "Traceback" not in result.stderr
+
+
+def test_doctor_passes_when_everything_is_there(only_fakes: FakeTools, tmp_path: Path) -> None:
+    healthy(only_fakes)
+    result = inv("doctor", "--env-file", str(env_file(tmp_path)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Result: SUCCESS" in result.stdout
+    assert "Helm 3" in result.stdout and "minikube has 2 CPU / 4000Mi" in result.stdout
+
+
+def test_doctor_flags_a_cluster_too_small_for_the_chart(
+        only_fakes: FakeTools, tmp_path: Path) -> None:
+    small = json.loads(json.dumps(PROFILES))
+    small["valid"][0]["Config"].update(CPUs=1, Memory=1024)
+    only_fakes.rule("minikube", r"^profile list", stdout=json.dumps(small))
+    healthy(only_fakes)
+    result = inv("doctor", "--env-file", str(env_file(tmp_path)))
+    assert result.returncode == 3
+    assert "cluster fits the chart" in result.stdout
+    assert "minikube -p minikube delete && minikube -p minikube start --cpus 2" in result.stdout
+
+
+def test_stopped_cluster_is_only_a_warning_in_doctor(
+        only_fakes: FakeTools, tmp_path: Path) -> None:
+    stopped = {**RUNNING, "Host": "Stopped", "Kubelet": "Stopped", "APIServer": "Stopped"}
+    only_fakes.rule("minikube", r"status -o json", stdout=json.dumps(stopped), code=7)
+    healthy(only_fakes)
+    result = inv("doctor", "--env-file", str(env_file(tmp_path)))
+    assert result.returncode == 0, result.stdout
+    assert "warn" in result.stdout and "inv up, which starts it" in result.stdout
+
+
+def test_doctor_reports_a_bad_env(only_fakes: FakeTools, tmp_path: Path) -> None:
+    healthy(only_fakes)
+    path = tmp_path / ".env"
+    path.write_text("DATABASE_URL=mysql://x/y\nCOHERE_API_KEY=\nBETTER_AUTH_SECRET=\n")
+    result = inv("doctor", "--env-file", str(path))
+    assert result.returncode == 3
+    assert ".env present and valid" in result.stdout
+    assert "inv secrets --dry-run" in result.stdout
+
+
+def test_config_precedence_yaml_then_env_then_flag() -> None:
+    from_yaml = json.loads(inv("config", "--json").stdout)
+    assert from_yaml["namespace"] == "todo" and from_yaml["release"] == "todo-app"
+    from_env = json.loads(inv("config", "--json",
+                              env_extra={"INVOKE_TODO_NAMESPACE": "envns"}).stdout)
+    assert from_env["namespace"] == "envns"
+    flagged = inv("doctor", "--help")  # flags override both; shown per task
+    assert "--profile" in flagged.stdout
+
+
+def test_every_task_is_listed_with_help() -> None:
+    listing = inv("--list").stdout
+    for name in ("config", "doctor", "secrets"):
+        line = next((x for x in listing.splitlines() if x.strip().startswith(name + " ")), "")
+        assert len(line.split()) > 1, f"{name} has no help line"
+
+
+def test_every_flag_of_every_task_has_help() -> None:
+    import tasks
+
+    missing = []
+    for obj in vars(tasks).values():
+        body = getattr(obj, "body", None)
+        if body is None or not hasattr(obj, "help"):
+            continue
+        for arg in obj.get_arguments():
+            if not arg.help:
+                missing.append(f"{obj.name} --{arg.name}")
+    assert missing == []
