@@ -7,6 +7,7 @@ through :meth:`Console.redact`, so a registered secret value can never be printe
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -98,6 +99,29 @@ class StepTracker:
             self._live.update(self._render())
 
 
+class _LineSink(io.TextIOBase):
+    """File-like adapter for streamed tool output (see ``Console.line_sink``)."""
+
+    def __init__(self, console: Console):
+        self._console = console
+        self._buffer = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._buffer += text
+        *lines, self._buffer = self._buffer.split("\n")
+        for line in lines:
+            self._console.info(line)
+        return len(text)
+
+    def flush(self) -> None:
+        if self._buffer:
+            self._console.info(self._buffer)
+            self._buffer = ""
+
+
 class Console:
     def __init__(self, *, no_color: bool = False, file: IO[str] | None = None,
                  err_file: IO[str] | None = None):
@@ -157,6 +181,16 @@ class Console:
                 self._print(f"  │ {line}", "red", err=True)
         if hint:
             self._print(f"  fix: {hint}", "bold", err=True)
+
+    def confirm(self, question: str, *, default: bool = False) -> bool:
+        """Ask yes/no on the terminal (callers refuse up front when not interactive)."""
+        from rich.prompt import Confirm
+
+        return Confirm.ask(self.redact(question), console=self._err, default=default)
+
+    def line_sink(self) -> io.TextIOBase:
+        """A writable stream whose complete lines are printed (redacted) like ``info``."""
+        return _LineSink(self)
 
     def json(self, payload: Any) -> None:
         """Machine output: one JSON document on stdout, nothing else decorated."""

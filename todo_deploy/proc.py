@@ -11,6 +11,7 @@ import io
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import IO
 
 from invoke.context import Context
 from invoke.exceptions import CommandTimedOut
@@ -74,8 +75,12 @@ def run(
     check: bool = True,
     env: Mapping[str, str] | None = None,
     hint: str | None = None,
+    stream: IO[str] | io.TextIOBase | None = None,
 ) -> ToolResult:
     """Run ``argv`` through ``c.run`` with captured output.
+
+    ``stream``: also write stdout there as it arrives (e.g. ``Console.line_sink()`` for
+    ``kubectl logs -f``); stderr stays captured.
 
     ``stdin`` is fed to the process and never echoed; without it the child gets an empty,
     closed stdin. Exit 127 (command not found) raises
@@ -85,7 +90,8 @@ def run(
     try:
         result = c.run(
             cmd,
-            hide=True,
+            hide=True if stream is None else "stderr",
+            out_stream=stream,
             warn=True,
             # always a stream: at its end invoke closes the child's stdin, so no tool can
             # hang waiting for input (CI has none)
