@@ -25,6 +25,9 @@ const nextConfig = {
   },
   poweredByHeader: false,
   reactStrictMode: true,
+  // The pod's root filesystem is read-only (only /tmp and .next/cache are writable): keep the
+  // incremental (ISR/404) cache in memory instead of writing under .next/server.
+  experimental: { isrFlushToDisk: false },
   // ESLint is not a dependency of this app; `tsc` still type-checks during `next build`.
   eslint: { ignoreDuringBuilds: true },
   // There are deliberately no rewrites(): they are frozen into the build. The backend URL is read
