@@ -12,7 +12,9 @@ from __future__ import annotations
 from invoke import task
 from invoke.context import Context
 
+from todo_deploy import day2 as day2_stage
 from todo_deploy import doctor as doctor_stage
+from todo_deploy import pipeline as pipeline_stage
 from todo_deploy import secrets as secrets_stage
 from todo_deploy import verify as verify_stage
 from todo_deploy.cli import session
@@ -64,3 +66,73 @@ def verify(c: Context, json: bool = False, timeout: float | None = None,
     with session(c, no_color=no_color, verify_timeout=timeout, namespace=namespace,
                  profile=profile) as s:
         verify_stage.run_verify(s, as_json=json)
+
+
+@task(help={
+    "skip-build": "do not build images (use the tags already in minikube)",
+    "skip-secrets": "do not apply the Secret from .env",
+    "skip-deploy": "do not run helm upgrade --install",
+    "skip-verify": "do not watch the rollout nor run the HTTP checks",
+    "cpus": "CPUs for minikube when up has to start it (default: minikube.cpus = 2)",
+    "memory": "MiB for minikube when up has to start it (default: minikube.memory = 4096)",
+    "timeout": "seconds verify waits for the rollout (default: timeouts.verify = 300)",
+    "env-file": ENV_FILE,
+    "namespace": NAMESPACE,
+    "profile": PROFILE,
+    "no-color": NO_COLOR,
+})
+def up(c: Context, skip_build: bool = False, skip_secrets: bool = False,
+       skip_deploy: bool = False, skip_verify: bool = False, cpus: int | None = None,
+       memory: int | None = None, timeout: float | None = None, env_file: str | None = None,
+       namespace: str | None = None, profile: str | None = None, no_color: bool = False) -> None:
+    """Fresh clone to verified app: doctor, minikube, build, secrets, deploy, verify, URL."""
+    with session(c, no_color=no_color, cpus=cpus, memory=memory, verify_timeout=timeout,
+                 env_file=env_file, namespace=namespace, profile=profile) as s:
+        pipeline_stage.run_up(s, pipeline_stage.UpOptions(
+            skip_build=skip_build, skip_secrets=skip_secrets, skip_deploy=skip_deploy,
+            skip_verify=skip_verify))
+
+
+@task(help={"namespace": NAMESPACE, "profile": PROFILE, "no-color": NO_COLOR})
+def status(c: Context, namespace: str | None = None, profile: str | None = None,
+           no_color: bool = False) -> None:
+    """Release and revision, images and tags, pods and readiness, and the URL."""
+    with session(c, no_color=no_color, namespace=namespace, profile=profile) as s:
+        day2_stage.run_status(s)
+
+
+@task(positional=["component"], help={
+    "component": "backend, frontend or all",
+    "follow": "keep streaming new lines (Ctrl-C to stop)",
+    "tail": "lines per container to start with (default 100)",
+    "namespace": NAMESPACE,
+    "no-color": NO_COLOR,
+})
+def logs(c: Context, component: str, follow: bool = False, tail: int = 100,
+         namespace: str | None = None, no_color: bool = False) -> None:
+    """Logs of the backend or frontend pods (inv logs backend -f; inv logs all)."""
+    with session(c, no_color=no_color, namespace=namespace) as s:
+        day2_stage.run_logs(s, None if component == "all" else component, follow=follow,
+                            tail=tail)
+
+
+@task(help={"namespace": NAMESPACE, "profile": PROFILE, "no-color": NO_COLOR})
+def url(c: Context, namespace: str | None = None, profile: str | None = None,
+        no_color: bool = False) -> None:
+    """Print the app's URL: http://$(minikube ip):30080 (macOS docker driver: see the note)."""
+    with session(c, no_color=no_color, namespace=namespace, profile=profile) as s:
+        day2_stage.run_url(s)
+
+
+@task(help={
+    "purge": "also delete the Secret, the PostgreSQL volume (its data) and the built images",
+    "yes": "do not ask before deleting data (required with --purge when not on a terminal)",
+    "namespace": NAMESPACE,
+    "profile": PROFILE,
+    "no-color": NO_COLOR,
+})
+def down(c: Context, purge: bool = False, yes: bool = False, namespace: str | None = None,
+         profile: str | None = None, no_color: bool = False) -> None:
+    """helm uninstall the release; --purge also removes the Secret, data volume and images."""
+    with session(c, no_color=no_color, namespace=namespace, profile=profile) as s:
+        day2_stage.run_down(s, purge=purge, yes=yes)

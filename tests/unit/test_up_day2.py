@@ -1,0 +1,179 @@
+"""Day-2 tasks (status, logs, url, down): exact commands with MockContext.
+
+minikube, helm and the API server cannot run here; the answers replay the real tools' output
+shapes (``minikube ip``, ``helm status -o json``, ``kubectl ... -o json``/jsonpath,
+``minikube image ls``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from invoke import MockContext, Result
+from invoke.exceptions import Exit
+
+import tasks
+from todo_deploy import day2
+from todo_deploy.cli import Session
+from todo_deploy.config import Settings
+from todo_deploy.console import Console
+from todo_deploy.errors import ConfigError
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "kubectl"
+MINIKUBE_RUNNING = json.dumps({"Name": "minikube", "Host": "Running", "Kubelet": "Running",
+                               "APIServer": "Running", "Kubeconfig": "Configured"})
+PROFILES = json.dumps({"invalid": [], "valid": [{"Name": "minikube", "Status": "OK", "Config": {
+    "Driver": "docker", "CPUs": 2, "Memory": 4096,
+    "KubernetesConfig": {"ContainerRuntime": "docker"}, "Nodes": [{"Name": ""}]}}]})
+PREREQS = {
+    "minikube version --short": Result("v1.35.0\n"),
+    "kubectl version --client -o json": Result('{"clientVersion": {"gitVersion": "v1.31.0"}}'),
+    "kubectl config current-context": Result("minikube\n"),
+    "minikube -p minikube status -o json": Result(MINIKUBE_RUNNING),
+    "helm version --template '{{.Version}}'": Result("v3.17.3"),
+}
+URL_CMDS = {
+    "minikube -p minikube ip": Result("192.168.49.2\n"),
+    "kubectl get service todo-frontend -n todo -o 'jsonpath={.spec.ports[0].nodePort}'":
+        Result("30080"),
+    "minikube profile list -o json": Result(PROFILES),
+}
+HELM_STATUS = json.dumps({
+    "name": "todo-app", "namespace": "todo", "version": 3,
+    "info": {"first_deployed": "2026-02-07T09:00:00.120934+00:00",
+             "last_deployed": "2026-02-07T10:00:00.398841+00:00", "deleted": "",
+             "description": "Upgrade complete", "status": "deployed"},
+    "chart": {"metadata": {"name": "todo-app", "version": "1.0.0", "appVersion": "1.0.0",
+                           "apiVersion": "v2", "type": "application"}},
+    "config": {"backend": {"image": {"tag": "3f9a1c2b7d4e"}}},
+})
+
+
+def session(c: MockContext, **settings: object) -> tuple[Session, io.StringIO, io.StringIO]:
+    out, err = io.StringIO(), io.StringIO()
+    return Session(c, Settings.from_config(None, **settings),
+                   Console(no_color=True, file=out, err_file=err)), \
+        out, err
+
+
+def test_url_is_the_minikube_ip_and_the_frontend_node_port() -> None:
+    s, out, _ = session(MockContext(run={**PREREQS, **URL_CMDS}))
+    assert day2.run_url(s).url == "http://192.168.49.2:30080"
+    assert out.getvalue() == "http://192.168.49.2:30080\n"
+
+
+def test_url_on_macos_docker_driver_explains_the_tunnel() -> None:
+    note = day2.url_note("docker", "darwin", "minikube", "todo")
+    assert note is not None
+    assert "minikube -p minikube service todo-frontend -n todo --url" in note
+    assert day2.url_note("docker", "linux", "minikube", "todo") is None
+
+
+def test_url_without_the_frontend_service_says_inv_deploy() -> None:
+    c = MockContext(run={**PREREQS, **URL_CMDS,
+                         "kubectl get service todo-frontend -n todo -o "
+                         "'jsonpath={.spec.ports[0].nodePort}'": Result(
+                             "", stderr='Error from server (NotFound): services "todo-frontend" '
+                                        'not found\n', exited=1)})
+    s, _, _ = session(c)
+    with pytest.raises(day2.StageFailed) as exc:
+        day2.run_url(s)
+    assert exc.value.hint == "inv deploy   (or: inv up)"
+
+
+def test_logs_select_the_component_by_label_with_a_prefix() -> None:
+    argv = day2.logs_argv(Settings(), "backend", follow=True)
+    assert argv == ["kubectl", "logs", "-n", "todo", "-l", "app=todo-app,component=backend",
+                    "--all-containers", "--prefix", "--tail=100", "--max-log-requests=10", "-f"]
+
+
+def test_logs_print_each_line_through_the_console_with_secrets_masked() -> None:
+    c = MockContext(run={**PREREQS,
+                         "kubectl logs -n todo -l app=todo-app,component=frontend "
+                         "--all-containers --prefix --tail=100 --max-log-requests=10":
+                             Result("[pod/todo-frontend-1/frontend] ready on :3000\n"
+                                    "[pod/todo-frontend-1/frontend] token hunter2-secret\n")})
+    s, out, _ = session(c)
+    s.console.register_secret("hunter2-secret")
+    day2.run_logs(s, "frontend")
+    assert out.getvalue().splitlines() == ["[pod/todo-frontend-1/frontend] ready on :3000",
+                                           "[pod/todo-frontend-1/frontend] token ••••"]
+
+
+def test_logs_reject_an_unknown_component_with_exit_2() -> None:
+    with pytest.raises(Exit) as exc:
+        tasks.logs(MockContext(), "db")
+    assert exc.value.code == 2
+
+
+def test_status_shows_release_revision_images_pods_and_url() -> None:
+    c = MockContext(run={**PREREQS, **URL_CMDS,
+                         "helm status todo-app -n todo -o json": Result(HELM_STATUS),
+                         "kubectl get deployments,replicasets,pods -n todo -l app=todo-app "
+                         "-o json": Result((FIXTURES / "workloads-complete.json").read_text())})
+    s, out, _ = session(c)
+    release = day2.run_status(s)
+    text = out.getvalue()
+    assert release == day2.ReleaseInfo("todo-app", "todo", 3, "deployed", "todo-app-1.0.0",
+                                       "2026-02-07T10:00:00.398841+00:00")
+    assert "todo-backend:3f9a1c2b7d4e" in text
+    assert "todo-backend-7d9c6b5f4-x2x9k" in text and "1/1" in text
+    assert "URL: http://192.168.49.2:30080" in text
+
+
+def test_status_without_a_release_says_inv_up() -> None:
+    c = MockContext(run={**PREREQS, "helm status todo-app -n todo -o json": Result(
+        "", stderr="Error: release: not found\n", exited=1)})
+    s, _, err = session(c)
+    assert day2.run_status(s) is None
+    assert "fix: inv up" in err.getvalue()
+
+
+def test_purge_without_yes_off_a_terminal_refuses_before_touching_anything() -> None:
+    s, _, _ = session(MockContext())  # any command would raise NotImplementedError
+    with pytest.raises(ConfigError) as exc:
+        day2.run_down(s, purge=True)
+    assert exc.value.hint == "inv down --purge --yes"
+
+
+def test_purge_with_yes_uninstalls_then_deletes_secret_volume_and_images() -> None:
+    calls: list[str] = []
+    answers = {
+        **PREREQS,
+        "helm uninstall todo-app -n todo --wait": Result(
+            'release "todo-app" uninstalled\n'),
+        "kubectl delete secret todo-secrets -n todo --ignore-not-found": Result(
+            'secret "todo-secrets" deleted\n'),
+        "kubectl delete pvc -n todo -l app=todo-app,component=postgresql --ignore-not-found":
+            Result('persistentvolumeclaim "data-todo-postgres-0" deleted\n'),
+        "minikube -p minikube image ls": Result(
+            "registry.k8s.io/pause:3.10\ndocker.io/library/todo-backend:3f9a1c2b7d4e\n"
+            "docker.io/library/todo-backend:latest\ndocker.io/library/todo-frontend:latest\n"
+            "docker.io/library/postgres:16-alpine\n"),
+        "minikube -p minikube image rm todo-backend:3f9a1c2b7d4e todo-backend:latest "
+        "todo-frontend:latest": Result(""),
+    }
+
+    class Recording(MockContext):
+        def run(self, command: str, *args: object, **kwargs: object) -> Result:
+            calls.append(command)
+            return super().run(command, *args, **kwargs)
+
+    s, out, _ = session(Recording(run=answers))
+    day2.run_down(s, purge=True, yes=True)
+    destructive = [name for name in answers if name not in PREREQS]
+    assert [c for c in calls if c not in PREREQS] == destructive
+    assert "images removed: todo-backend:3f9a1c2b7d4e, todo-backend:latest, " \
+           "todo-frontend:latest" in out.getvalue()
+
+
+def test_down_without_purge_only_uninstalls() -> None:
+    c = MockContext(run={**PREREQS, "helm uninstall todo-app -n todo --wait": Result(
+        "", stderr="Error: uninstall: Release not loaded: todo-app: release: not found\n",
+        exited=1)})
+    s, out, _ = session(c)
+    day2.run_down(s)
+    assert "release todo-app is not installed in namespace todo" in out.getvalue()

@@ -1,0 +1,263 @@
+"""Day-2 tasks: ``inv status``, ``inv logs``, ``inv url``, ``inv down``.
+
+- The URL is ``http://$(minikube -p P ip):<nodePort of todo-frontend>`` (30080 by the spec).
+  ``minikube service --url`` is not used: on macOS with the docker driver it holds a tunnel
+  open and never returns; there the node IP is not reachable from the host either, so the
+  user is told to run that command in a second terminal (or ``kubectl port-forward``).
+- ``inv down`` uninstalls the release. ``--purge`` also deletes the Secret, the embedded
+  PostgreSQL's volume (its data) and the built images; it asks first unless ``--yes``, and
+  refuses when nobody can answer (no terminal, or CI).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from invoke.context import Context
+
+from . import cluster, diagnose, doctor, proc, verify
+from .cli import Session
+from .config import Settings
+from .errors import ConfigError, StageFailed
+
+FRONTEND_SERVICE = "todo-frontend"
+DEFAULT_NODE_PORT = 30080
+COMPONENTS = ("backend", "frontend")
+LOG_TAIL = 100
+
+
+@dataclass(frozen=True)
+class AppUrl:
+    url: str
+    note: str | None = None  # how to reach it when the node IP is not routable
+
+
+@dataclass(frozen=True)
+class ReleaseInfo:
+    name: str
+    namespace: str
+    revision: int
+    status: str
+    chart: str
+    updated: str
+
+
+@dataclass(frozen=True)
+class PodRow:
+    name: str
+    component: str
+    ready: str  # "1/1"
+    status: str  # Running, CrashLoopBackOff, Pending, ...
+    restarts: int
+    image: str
+
+
+# -- pure helpers -----------------------------------------------------------------------------
+
+
+def parse_release(stdout: str) -> ReleaseInfo:
+    """``helm status NAME -o json`` (Helm 3 and 4 print the release object)."""
+    data = json.loads(stdout)
+    info = data.get("info") or {}
+    meta = (data.get("chart") or {}).get("metadata") or {}
+    chart = f"{meta.get('name', '?')}-{meta.get('version', '?')}" if meta else "?"
+    return ReleaseInfo(name=str(data.get("name", "?")), namespace=str(data.get("namespace", "")),
+                       revision=int(data.get("version", 0)), status=str(info.get("status", "?")),
+                       chart=chart, updated=str(info.get("last_deployed", "")))
+
+
+def pod_row(pod: dict[str, Any]) -> PodRow:
+    meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+    containers = status.get("containerStatuses") or []
+    ready = sum(1 for c in containers if c.get("ready"))
+    total = len((pod.get("spec") or {}).get("containers") or containers) or len(containers)
+    shown = str(status.get("phase", "?"))
+    for c in containers:
+        state = c.get("state") or {}
+        why = (state.get("waiting") or {}).get("reason") or (
+            state.get("terminated") or {}).get("reason")
+        if why:
+            shown = str(why)
+            break
+    if meta.get("deletionTimestamp"):
+        shown = "Terminating"
+    images = sorted({str(c.get("image", "")) for c in (pod.get("spec") or {}).get(
+        "containers") or []})
+    return PodRow(str(meta.get("name", "?")), diagnose.component_of(pod), f"{ready}/{total}",
+                  shown, sum(int(c.get("restartCount", 0)) for c in containers),
+                  ", ".join(images))
+
+
+def url_note(driver: str, platform: str, profile: str, namespace: str) -> str | None:
+    if driver == "docker" and platform == "darwin":
+        return (f"macOS + docker driver: the node IP is not reachable from the host. In a "
+                f"second terminal run `minikube -p {profile} service {FRONTEND_SERVICE} -n "
+                f"{namespace} --url` (it keeps a tunnel open and prints the URL), or "
+                f"`kubectl -n {namespace} port-forward svc/{FRONTEND_SERVICE} 3000:3000` and "
+                f"open http://127.0.0.1:3000")
+    return None
+
+
+def logs_argv(settings: Settings, component: str | None, *, follow: bool,
+              tail: int = LOG_TAIL) -> list[str]:
+    selector = diagnose.APP_SELECTOR + (f",component={component}" if component else "")
+    argv = ["kubectl", "logs", "-n", settings.namespace, "-l", selector, "--all-containers",
+            "--prefix", f"--tail={tail}", "--max-log-requests=10"]
+    return argv + (["-f"] if follow else [])
+
+
+def non_interactive(console_interactive: bool, env: dict[str, str] | None = None) -> bool:
+    env = dict(os.environ) if env is None else env
+    return not console_interactive or env.get("CI", "").lower() in ("1", "true", "yes")
+
+
+# -- cluster reads ------------------------------------------------------------------------------
+
+
+def frontend_url(c: Context, settings: Settings) -> AppUrl:
+    ip = proc.run(c, cluster.minikube(settings, "ip"), timeout=settings.tool_timeout,
+                  hint=f"minikube -p {settings.profile} start   (or: inv up)").stdout.strip()
+    svc = proc.run(c, ["kubectl", "get", "service", FRONTEND_SERVICE, "-n", settings.namespace,
+                       "-o", "jsonpath={.spec.ports[0].nodePort}"],
+                   timeout=settings.tool_timeout, check=False)
+    if not svc.ok:
+        raise StageFailed(f"service {FRONTEND_SERVICE} not found in namespace "
+                          f"{settings.namespace}: {proc.tail(svc.stderr, 1)}",
+                          "inv deploy   (or: inv up)")
+    port = svc.stdout.strip() or str(DEFAULT_NODE_PORT)
+    info = cluster.profile_info(c, settings)
+    note = url_note(info.driver if info else "", sys.platform, settings.profile,
+                    settings.namespace)
+    return AppUrl(f"http://{ip}:{port}", note)
+
+
+def release_info(c: Context, settings: Settings) -> ReleaseInfo | None:
+    result = proc.run(c, ["helm", "status", settings.release, "-n", settings.namespace,
+                          "-o", "json"], timeout=settings.tool_timeout, check=False)
+    if not result.ok:
+        if "not found" in result.stderr:
+            return None
+        raise proc.ToolError(["helm", "status", settings.release], result.code, result.stderr,
+                             "inv doctor")
+    return parse_release(result.stdout)
+
+
+# -- the tasks ----------------------------------------------------------------------------------
+
+
+def run_status(s: Session) -> ReleaseInfo | None:
+    """Release, revision, images and tags, pods and readiness, URL."""
+    doctor.require(s, "helm", "kubectl", "cluster")
+    console, settings = s.console, s.settings
+    release = release_info(s.c, settings)
+    if release is None:
+        console.warn(f"release {settings.release} is not installed in namespace "
+                     f"{settings.namespace}", "inv up   (or: inv deploy)")
+        return None
+    console.table(f"release {release.name}", ("namespace", "revision", "status", "chart",
+                                              "updated"),
+                  [(release.namespace or settings.namespace, release.revision, release.status,
+                    release.chart, release.updated)])
+    objects = verify.get_workloads(s.c, settings)
+    states = [verify.rollout_state(comp, name, objects) for comp, name in verify.DEPLOYMENTS]
+    images = {d["metadata"]["name"]: ", ".join(
+        c.get("image", "") for c in d["spec"]["template"]["spec"].get("containers", []))
+        for d in objects if d.get("kind") == "Deployment"}
+    console.table("deployments", ("deployment", "image:tag", "rollout"),
+                  [(st.deployment, images.get(st.deployment, "-"),
+                    ("complete, " if st.done else "") + st.detail) for st in states])
+    rows = [pod_row(p) for p in objects if p.get("kind") == "Pod"]
+    console.table("pods", ("pod", "component", "ready", "status", "restarts"),
+                  [(r.name, r.component, r.ready, r.status, r.restarts) for r in rows])
+    url = frontend_url(s.c, settings)
+    console.info(f"URL: {url.url}")
+    if url.note:
+        console.warn(url.note)
+    return release
+
+
+def run_logs(s: Session, component: str | None = None, *, follow: bool = False,
+             tail: int = LOG_TAIL) -> None:
+    if component is not None and component not in COMPONENTS:
+        raise ConfigError(f"component must be one of {', '.join(COMPONENTS)}, not "
+                          f"{component!r}", "inv logs backend -f")
+    doctor.require(s, "kubectl", "cluster")
+    argv = logs_argv(s.settings, component, follow=follow, tail=tail)
+    if follow:
+        sink = s.console.line_sink()
+        result = proc.run(s.c, argv, stream=sink, check=False)
+        sink.flush()
+    else:
+        result = proc.run(s.c, argv, timeout=s.settings.tool_timeout, check=False)
+        for line in result.stdout.splitlines():
+            s.console.info(line)
+    if not result.ok:
+        raise StageFailed(f"kubectl logs failed: {proc.tail(result.stderr, 1)}",
+                          "inv status   # are the pods there?")
+
+
+def run_url(s: Session) -> AppUrl:
+    doctor.require(s, "minikube", "kubectl", "cluster")
+    url = frontend_url(s.c, s.settings)
+    s.console.info(url.url)
+    if url.note:
+        s.console.warn(url.note)
+    return url
+
+
+def image_refs_to_remove(listed: set[str], repositories: Sequence[str]) -> list[str]:
+    """Every tag of our repositories among ``minikube image ls`` refs (pure)."""
+    return sorted(ref for ref in listed if ref.rsplit(":", 1)[0] in repositories)
+
+
+def run_down(s: Session, *, purge: bool = False, yes: bool = False) -> None:
+    """helm uninstall; with ``purge`` also the Secret, the database volume and the images."""
+    console, settings = s.console, s.settings
+    if purge and not yes:
+        what = (f"the Secret {settings.secret_name}, the PostgreSQL volume (all todos) and "
+                f"the built images")
+        if non_interactive(console.interactive):
+            raise ConfigError(f"inv down --purge deletes {what}; refusing without "
+                              "confirmation (no terminal or CI)", "inv down --purge --yes")
+        if not console.confirm(f"Delete release {settings.release} and {what}?"):
+            console.info("nothing deleted")
+            return
+    doctor.require(s, "helm", "kubectl", "cluster")
+    ns = settings.namespace
+    result = proc.run(s.c, ["helm", "uninstall", settings.release, "-n", ns, "--wait"],
+                      timeout=settings.deploy_timeout, check=False)
+    if result.ok:
+        console.success(f"release {settings.release} uninstalled from namespace {ns}")
+    elif "not found" in result.stderr:
+        console.info(f"release {settings.release} is not installed in namespace {ns}")
+    else:
+        raise proc.ToolError(["helm", "uninstall", settings.release], result.code,
+                             result.stderr, "inv status")
+    if not purge:
+        return
+    proc.run(s.c, ["kubectl", "delete", "secret", settings.secret_name, "-n", ns,
+                   "--ignore-not-found"], timeout=settings.tool_timeout)
+    console.success(f"Secret {settings.secret_name} deleted")
+    proc.run(s.c, ["kubectl", "delete", "pvc", "-n", ns, "-l",
+                   f"{diagnose.APP_SELECTOR},component=postgresql", "--ignore-not-found"],
+             timeout=settings.tool_timeout)
+    console.success("PostgreSQL volume deleted")
+    repositories = [image.name for image in settings.images.values()]
+    if settings.build_target == "host":
+        console.warn("images were built in the host's Docker daemon; remove them there",
+                     "docker image rm $(docker image ls -q " + " ".join(repositories) + ")")
+        return
+    from .images import parse_image_list
+
+    listed = proc.run(s.c, cluster.minikube(settings, "image", "ls"),
+                      timeout=settings.tool_timeout)
+    refs = image_refs_to_remove(parse_image_list(listed.stdout), repositories)
+    if refs:
+        proc.run(s.c, cluster.minikube(settings, "image", "rm", *refs),
+                 timeout=settings.tool_timeout)
+    console.success(f"images removed: {', '.join(refs) if refs else 'none found'}")

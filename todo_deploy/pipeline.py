@@ -1,0 +1,128 @@
+"""`inv up`: doctor → minikube → build → secrets → deploy → verify → the URL to open.
+
+Each stage is the public entry point of its module (the same one its own task calls), so
+``inv up`` and ``inv build secrets deploy verify`` do the same work. Re-running with nothing
+changed rebuilds nothing and restarts no pod: image tags are content digests (present tags
+are skipped), the Secret's digest only changes with its data, and ``helm upgrade`` with
+identical values leaves the pod template — and so the pods — alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import cluster, day2, doctor, secrets, verify
+from .cli import Session
+from .console import CheckResult
+
+STAGES = ("doctor", "minikube", "build", "secrets", "deploy", "verify", "url")
+SKIPPABLE = ("build", "secrets", "deploy", "verify")
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    skip_build: bool = False
+    skip_secrets: bool = False
+    skip_deploy: bool = False
+    skip_verify: bool = False
+
+    def skips(self, stage: str) -> bool:
+        return bool(getattr(self, f"skip_{stage}", False))
+
+
+@dataclass(frozen=True)
+class StageRun:
+    name: str
+    ran: bool
+    seconds: float
+    detail: str
+
+
+def plan(options: UpOptions) -> list[tuple[str, bool]]:
+    """(stage, runs?) in order (pure)."""
+    return [(stage, not options.skips(stage)) for stage in STAGES]
+
+
+def _doctor(s: Session) -> str:
+    results = doctor.run_doctor(s)
+    return f"{sum(r.ok for r in results)}/{len(results)} checks passed"
+
+
+def _minikube(s: Session) -> str:
+    st = cluster.status(s.c, s.settings)
+    if st.running:
+        return f"profile {s.settings.profile} already running"
+    with s.console.status(f"starting minikube -p {s.settings.profile} with "
+                          f"{s.settings.cpus} CPUs / {s.settings.memory} MiB"):
+        cluster.start(s.c, s.settings)
+    doctor.require(s, "cluster")
+    return f"started profile {s.settings.profile} ({s.settings.cpus} CPUs, " \
+           f"{s.settings.memory} MiB)"
+
+
+def _build(s: Session) -> str:
+    from . import images
+
+    built = images.run_build(s)
+    fresh = [b for b in built if b.built]
+    return (f"built {', '.join(b.repository + ':' + b.tag for b in fresh)}" if fresh
+            else "nothing to build: " + ", ".join(f"{b.repository}:{b.tag}" for b in built))
+
+
+def _secrets(s: Session) -> str:
+    result = secrets.run_secrets(s, dry_run=False)
+    return f"Secret {s.settings.secret_name} digest {result.digest.short}"
+
+
+def _deploy(s: Session) -> str:
+    deploy = importlib.import_module(f"{__package__}.deploy")  # issue 5's stage module
+    release = deploy.run_deploy(s)
+    return f"release {release.name} revision {release.revision} in {release.namespace}"
+
+
+def _verify(s: Session) -> str:
+    results: list[CheckResult] = verify.run_verify(s)
+    return f"{len(results)} checks passed"
+
+
+def _url(s: Session) -> str:
+    return day2.run_url(s).url
+
+
+RUNNERS: dict[str, Callable[[Session], str]] = {
+    "doctor": _doctor, "minikube": _minikube, "build": _build, "secrets": _secrets,
+    "deploy": _deploy, "verify": _verify, "url": _url,
+}
+TITLES = {
+    "doctor": "Doctor: tools, cluster, .env",
+    "minikube": "minikube: start it if it is not running",
+    "build": "Build images (skipped when their digest tags exist)",
+    "secrets": "Secret todo-secrets from .env",
+    "deploy": "Deploy the Helm release",
+    "verify": "Verify: rollout and HTTP checks",
+    "url": "The URL to open",
+}
+
+
+def run_up(s: Session, options: UpOptions | None = None) -> list[StageRun]:
+    """Run the chain; a failing stage stops it with that stage's own message and hint."""
+    options = options or UpOptions()
+    steps = plan(options)
+    runs: list[StageRun] = []
+    for n, (stage, runs_it) in enumerate(steps, start=1):
+        if not runs_it:
+            s.console.step(n, len(steps), f"{TITLES[stage]} — skipped (--skip-{stage})")
+            runs.append(StageRun(stage, False, 0.0, f"skipped (--skip-{stage})"))
+            continue
+        s.console.step(n, len(steps), TITLES[stage])
+        started = time.monotonic()
+        detail = RUNNERS[stage](s)
+        runs.append(StageRun(stage, True, time.monotonic() - started, detail))
+    s.console.table("inv up", ("stage", "result", "time"),
+                    [(r.name, r.detail, f"{r.seconds:.1f}s" if r.ran else "-") for r in runs])
+    url = next((r.detail for r in runs if r.name == "url"), "")
+    s.console.success(f"Todo app is up: open {url}")
+    return runs
