@@ -2,7 +2,7 @@
 
 PostgreSQL comes from ``TODO_TEST_POSTGRES_URL`` (``scripts/ci/start-postgres.sh`` starts one).
 When it is missing or unreachable the Postgres tests skip with the reason, unless
-``TODO_REQUIRE_POSTGRES=1`` (set in CI), where they fail.
+``TODO_REQUIRE_POSTGRES=1`` or ``TODO_CI_STRICT=1`` (both set in CI), where they fail.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 def _postgres_unavailable(reason: str) -> None:
-    if os.environ.get(REQUIRE_POSTGRES_VAR) == "1":
-        pytest.fail(f"{reason} ({REQUIRE_POSTGRES_VAR}=1, so PostgreSQL tests must run)")
+    if os.environ.get(REQUIRE_POSTGRES_VAR) == "1" or os.environ.get("TODO_CI_STRICT") == "1":
+        pytest.fail(f"{reason} (CI requires the PostgreSQL tests to run)", pytrace=False)
     pytest.skip(f"{reason}; run scripts/ci/start-postgres.sh and set {POSTGRES_URL_VAR}")
 
 
