@@ -28,6 +28,7 @@ echo "==> mypy"
 "$PY" -m mypy
 
 echo "==> frontend: npm ci, npm test, npm run build"
+export NEXT_TELEMETRY_DISABLED=1
 (
   cd app/frontend
   stamp=node_modules/.package-lock.sha256
