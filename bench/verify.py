@@ -1,0 +1,265 @@
+"""Benchmarks for issue 6: verify's crash-loop verdict time, and the suite's own overhead in a
+no-op ``inv up``. Run: ``.venv/bin/python bench/verify.py [--runs N]``.
+
+No cluster can run here, so both use recording fakes that replay real kubectl/minikube/helm
+output shapes (tests/fixtures/kubectl/) and say so:
+
+1. **Crash-loop verdict.** A fake ``kubectl`` serves a rollout whose new backend pod is still
+   being created until T0, then has crashed (first a terminated container with exit 1, after
+   10 s kubelet's ``CrashLoopBackOff``). ``verify.watch_rollout`` runs with its real poll
+   interval; the figure is verdict time − T0 (T0 at a random offset, so polling phase
+   varies). Target: ≤ 20 s.
+2. **No-op ``inv up`` overhead.** ``pipeline.run_up`` with every stage answered "nothing
+   changed" by the fakes (images present, same Secret, helm release at the same values,
+   rollout complete, HTTP checks healthy). The tools' own time is measured around each
+   ``c.run`` (process start included); overhead = wall time − tools' time. The docker side is
+   stubbed at the images module boundary (a builder whose images all exist). Target: ≤ 1 s.
+   Printed next to it: the CLI's start-up (``inv --list``), which a user also waits for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from invoke.context import Context  # noqa: E402
+
+from todo_deploy import verify  # noqa: E402
+from todo_deploy.config import Settings  # noqa: E402
+from todo_deploy.diagnose import Cause  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures" / "kubectl"
+
+CRASH_KUBECTL = r'''#!{python}
+"""Fake kubectl (bench): before $BENCH_T0 the new backend pod is being created; after it the
+container has crashed (terminated, exit 1), and from T0+10 s kubelet reports CrashLoopBackOff.
+Shapes: tests/fixtures/kubectl/."""
+import json, os, sys, time
+F = "{fixtures}"
+argv = sys.argv[1:]
+t0 = float(os.environ["BENCH_T0"])
+def load(name):
+    with open(os.path.join(F, name + ".json")) as fh:
+        return json.load(fh)
+if argv[:2] == ["get", "deployments,replicasets,pods"]:
+    if time.time() < t0:
+        print(json.dumps(load("workloads-backend-starting")))
+    else:
+        doc = load("workloads-backend-crashloop")
+        if time.time() < t0 + 10:
+            first = load("pods-first-crash")["items"][0]
+            doc["items"] = [first if i.get("kind") == "Pod" and
+                            i["metadata"]["name"] == first["metadata"]["name"] else i
+                            for i in doc["items"]]
+        print(json.dumps(doc))
+elif argv[:2] == ["get", "events"]:
+    print(json.dumps(load("events-crashloop" if time.time() >= t0 else "events-healthy")))
+elif argv[:1] == ["logs"]:
+    print("todo-api: configuration error: missing required environment variable DATABASE_URL")
+'''
+
+
+@contextmanager
+def fake_path(scripts: dict[str, str]) -> Iterator[Path]:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-verify-"))
+    for name, body in scripts.items():
+        path = tmp / name
+        path.write_text(body)
+        path.chmod(0o755)
+    saved = os.environ["PATH"]
+    os.environ["PATH"] = f"{tmp}{os.pathsep}{saved}"
+    try:
+        yield tmp
+    finally:
+        os.environ["PATH"] = saved
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def crash_verdict(runs: int) -> list[float]:
+    body = CRASH_KUBECTL.replace("{python}", sys.executable).replace("{fixtures}",
+                                                                      str(FIXTURES))
+    figures = []
+    with fake_path({"kubectl": body}):
+        for _ in range(runs):
+            t0 = time.time() + random.uniform(1.0, 1.0 + verify.POLL_SECONDS)
+            os.environ["BENCH_T0"] = str(t0)
+            watch = verify.watch_rollout(Context(), Settings())
+            verdict = time.time()
+            assert [f.cause for f in watch.findings] == [Cause.CRASH_LOOP], watch
+            figures.append(verdict - t0)
+    return figures
+
+
+# -- no-op inv up -------------------------------------------------------------------------------
+
+
+class TimedContext(Context):
+    """Counts the time spent inside tools (every proc.run goes through c.run)."""
+
+    tool_seconds = 0.0
+    calls = 0
+
+    def run(self, command: str, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return super().run(command, **kwargs)
+        finally:
+            TimedContext.tool_seconds += time.perf_counter() - started
+            TimedContext.calls += 1
+
+
+def noop_rules(images: list[Any], digest: str) -> list[dict[str, Any]]:
+    running = json.dumps({"Name": "minikube", "Host": "Running", "Kubelet": "Running",
+                          "APIServer": "Running", "Kubeconfig": "Configured"})
+    profiles = json.dumps({"invalid": [], "valid": [{"Name": "minikube", "Config": {
+        "Driver": "docker", "CPUs": 4, "Memory": 8192,
+        "KubernetesConfig": {"ContainerRuntime": "docker"}, "Nodes": [{}]}}]})
+    workloads = (FIXTURES / "workloads-complete.json").read_text()
+    annotations = json.dumps({"todo-app.dev/secret-digest": digest,
+                              "todo-app.dev/embedded-db": "false"})
+
+    def rule(tool: str, match: str, stdout: str = "", code: int = 0) -> dict[str, Any]:
+        return {"tool": tool, "match": match, "stdout": stdout, "code": code}
+
+    helm_status = json.dumps({"name": "todo-app", "namespace": "todo", "version": 3,
+                              "info": {"status": "deployed"}})
+    return [
+        rule("minikube", r"status -o json", running),
+        rule("minikube", r"^version", "v1.35.0\n"),
+        rule("minikube", r"profile list", profiles),
+        rule("minikube", r"docker-env", "DOCKER_HOST=tcp://192.168.49.2:2376\n"),
+        rule("minikube", r" ip$", "192.168.49.2\n"),
+        rule("kubectl", r"^version --client", '{"clientVersion": {"gitVersion": "v1.31.0"}}'),
+        rule("kubectl", r"^config current-context", "minikube\n"),
+        rule("kubectl", r"^apply --server-side",
+             "namespace/todo serverside-applied\nsecret/todo-secrets serverside-applied\n"),
+        rule("kubectl", r"^get secret", annotations),
+        rule("kubectl", r"^get deployments,replicasets,pods", workloads),
+        rule("kubectl", r"^get --raw .*/api/backend/", "[]"),
+        rule("kubectl", r"^get --raw ", '{"status":"healthy"}'),
+        rule("kubectl", r"^get service todo-frontend", "30080"),
+        rule("helm", r"^version", "v3.17.3"),
+        rule("helm", r"^status", helm_status),
+        rule("helm", r"", ""),
+    ]
+
+
+def noop_up(runs: int) -> tuple[list[float], list[float], int]:
+    from tests.conftest import FakeTools
+    from todo_deploy import images, pipeline, secrets
+    from todo_deploy.cli import Session
+    from todo_deploy.console import Console
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-up-"))
+    try:
+        bin_dir = tmp / "bin"
+        bin_dir.mkdir()
+        fakes = FakeTools(bin_dir, tmp / "calls.jsonl", tmp / "rules.json")
+        fakes.install("minikube", "kubectl", "helm")
+        env_file = tmp / ".env"
+        env_file.write_text("DATABASE_URL=postgresql://app:pw-123456789@db.example.com:5432/"
+                            "todo?sslmode=require\nCOHERE_API_KEY=\nBETTER_AUTH_SECRET="
+                            + "b" * 40 + "\n")
+        settings = Settings.from_config(None, env_file=str(env_file),
+                                        state_dir=str(tmp / "state"))
+        plan = secrets.plan(secrets.load(settings))
+        fakes.rules_file.write_text(json.dumps(noop_rules([], plan.digest.value)))
+        os.environ.update(FAKE_TOOLS_LOG=str(fakes.log), FAKE_TOOLS_RULES=str(fakes.rules_file),
+                          PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+        class PresentBuilder:
+            """The docker side, stubbed: every image already exists (a no-op build)."""
+
+            where = "stub daemon"
+
+            def inspect(self, ref: str) -> Any:
+                return images.ImageInfo("sha256:" + "0" * 64, 100_000_000)
+
+            def build(self, *args: Any, **kwargs: Any) -> None:
+                raise AssertionError("a no-op up must not build")
+
+            def tag_latest(self, ctx: Any) -> None:
+                return None
+
+            def close(self) -> None:
+                return None
+
+        @contextmanager
+        def open_builder(s: Any) -> Iterator[Any]:
+            yield PresentBuilder()
+
+        images.open_builder = open_builder  # type: ignore[assignment]
+        walls, overheads = [], []
+        calls = 0
+        for _ in range(runs):
+            TimedContext.tool_seconds, TimedContext.calls = 0.0, 0
+            s = Session(TimedContext(), settings, Console(no_color=True, file=io.StringIO(),
+                                                          err_file=io.StringIO()))
+            started = time.perf_counter()
+            pipeline.run_up(s)
+            wall = time.perf_counter() - started
+            walls.append(wall)
+            overheads.append(wall - TimedContext.tool_seconds)
+            calls = TimedContext.calls
+        return walls, overheads, calls
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cli_startup(runs: int) -> list[float]:
+    inv = Path(sys.executable).parent / "inv"
+    figures = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([str(inv), "--list"], cwd=ROOT, capture_output=True, check=True)
+        figures.append(time.perf_counter() - started)
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+
+    crash = crash_verdict(args.runs)
+    print(f"crash-loop verdict (first failure → verify's verdict), poll "
+          f"{verify.POLL_SECONDS:.1f}s, {args.runs} runs:")
+    print(f"  median {statistics.median(crash):.2f}s  max {max(crash):.2f}s  "
+          f"(target ≤ 20 s: {'met' if max(crash) <= 20 else 'MISSED'})")
+
+    import importlib.util
+
+    if importlib.util.find_spec("todo_deploy.deploy") is None:
+        print("no-op inv up: not measured (todo_deploy/deploy.py, issue 5, is not there yet)")
+        return 0
+    walls, overheads, calls = noop_up(args.runs)
+    tools = [w - o for w, o in zip(walls, overheads, strict=True)]
+    print(f"no-op inv up with recording fakes, {args.runs} runs, {calls} tool calls per run:")
+    print(f"  wall median {statistics.median(walls):.2f}s, tools' own time median "
+          f"{statistics.median(tools):.2f}s, suite overhead median "
+          f"{statistics.median(overheads):.3f}s max {max(overheads):.3f}s "
+          f"(target ≤ 1 s: {'met' if max(overheads) <= 1 else 'MISSED'}); "
+          f"overhead/wall {statistics.median(overheads) / statistics.median(walls):.1%}")
+    startup = cli_startup(args.runs)
+    print(f"  plus CLI start-up (inv --list): median {statistics.median(startup):.2f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
