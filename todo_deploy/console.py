@@ -192,6 +192,22 @@ class Console:
         """A writable stream whose complete lines are printed (redacted) like ``info``."""
         return _LineSink(self)
 
+    def diff(self, lines: Iterable[str]) -> None:
+        """A unified diff: additions green, removals red, file and hunk headers styled."""
+        for line in lines:
+            line = line.rstrip("\n")
+            if line.startswith(("+++", "---")):
+                style = "bold"
+            elif line.startswith("@@"):
+                style = "cyan"
+            elif line.startswith("+"):
+                style = "green"
+            elif line.startswith("-"):
+                style = "red"
+            else:
+                style = "dim"
+            self._print(line, style)
+
     def json(self, payload: Any) -> None:
         """Machine output: one JSON document on stdout, nothing else decorated."""
         self._out.print(self.redact(json.dumps(payload, indent=2, sort_keys=True)),
