@@ -216,3 +216,24 @@ def test_second_up_with_nothing_changed_builds_nothing_and_restarts_no_pod(
     assert len(applies) == 2 and applies[0] == applies[1]  # the same Secret, byte for byte
     assert not any("restart" in c["argv"] or c["argv"][:2] == ["delete", "pod"] for c in second)
     assert not any(c["tool"] == "minikube" and "start" in c["argv"] for c in second)
+
+
+def test_chained_tasks_build_secrets_deploy_verify_do_what_up_does(
+        chain: tuple[FakeTools, list[str], Settings], tmp_path: Path) -> None:
+    """`inv build secrets deploy verify` calls the same stage entry points as `inv up`."""
+    pytest.importorskip("todo_deploy.deploy", reason="issue 5's deploy stage not there yet")
+    from invoke.config import Config
+
+    import tasks
+
+    f, built, settings = chain
+    up(settings)
+    marks_up = [m for m in stage_marks(f) if m not in ("minikube start", "url")]
+    f.log.unlink()
+    built.clear()
+    config = {"env_file": str(settings.env_file), "state_dir": str(tmp_path / "state2"),
+              "images": {c: {"context": str(i.context), "dockerfile": str(i.dockerfile)}
+                         for c, i in settings.images.items()}}
+    for name in ("build", "secrets", "deploy", "verify"):
+        getattr(tasks, name)(Context(config=Config(overrides={"todo": config})))
+    assert stage_marks(f) == marks_up
