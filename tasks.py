@@ -12,8 +12,11 @@ from __future__ import annotations
 from invoke import task
 from invoke.context import Context
 
+from todo_deploy import chart as chart_stage
 from todo_deploy import day2 as day2_stage
+from todo_deploy import deploy as deploy_stage
 from todo_deploy import doctor as doctor_stage
+from todo_deploy import images as images_stage
 from todo_deploy import pipeline as pipeline_stage
 from todo_deploy import secrets as secrets_stage
 from todo_deploy import verify as verify_stage
@@ -51,6 +54,58 @@ def secrets(c: Context, dry_run: bool = False, env_file: str | None = None,
     """Create/update Secret todo-secrets from .env (server-side apply on stdin; never shown)."""
     with session(c, no_color=no_color, env_file=env_file, namespace=namespace) as s:
         secrets_stage.run_secrets(s, dry_run=dry_run)
+
+
+@task(iterable=["build_arg"], help={
+    "target": "where to build: minikube (its Docker daemon; default) or host",
+    "force": "rebuild even when the content-digest tag already exists",
+    "no-cache": "build without the daemon's layer cache",
+    "only": "build one image only: backend or frontend",
+    "build-arg": "KEY=VALUE (both images) or backend:KEY=VALUE; repeatable; part of the "
+                 "digest; never secrets (visible in image history)",
+    "network": "network mode for RUN steps, e.g. host (default: build.network)",
+    "profile": PROFILE,
+    "no-color": NO_COLOR,
+})
+def build(c: Context, target: str | None = None, force: bool = False, no_cache: bool = False,
+          only: str | None = None, build_arg: list[str] | None = None,
+          network: str | None = None, profile: str | None = None,
+          no_color: bool = False) -> None:
+    """Build todo-backend/todo-frontend:<digest12> (+ :latest); skip tags that already exist."""
+    with session(c, no_color=no_color, build_target=target, build_network=network,
+                 profile=profile) as s:
+        images_stage.run_build(s, force=force, no_cache=no_cache, only=only,
+                               build_args=build_arg or [])
+
+
+@task(help={
+    "dry-run": "render the chart with the deploy's values and diff it against the release; "
+               "change nothing",
+    "force": "replace resources that cannot be patched (Helm 3 --force, Helm 4 --force-replace)",
+    "timeout": "seconds helm waits for ready pods (default: timeouts.deploy = 300)",
+    "release": "Helm release name (default: todo-app)",
+    "namespace": NAMESPACE,
+    "profile": PROFILE,
+    "no-color": NO_COLOR,
+})
+def deploy(c: Context, dry_run: bool = False, force: bool = False, timeout: float | None = None,
+           release: str | None = None, namespace: str | None = None,
+           profile: str | None = None, no_color: bool = False) -> None:
+    """helm upgrade --install (digest tags, Secret digest); on failure diagnose, roll back."""
+    with session(c, no_color=no_color, deploy_timeout=timeout, release=release,
+                 namespace=namespace, profile=profile) as s:
+        deploy_stage.run_deploy(s, dry_run=dry_run, force=force)
+
+
+@task(help={
+    "check": "only compare: exit 1 when k8s/ differs from the chart's default render",
+    "no-color": NO_COLOR,
+})
+def manifests(c: Context, check: bool = False, no_color: bool = False) -> None:
+    """Regenerate the plain manifests in k8s/ from the chart's default render (helm template)."""
+    with session(c, no_color=no_color) as s:
+        chart_stage.run_manifests(s, check=check)
+
 
 @task(help={
     "json": "print one JSON document (checks and findings) instead of the table",

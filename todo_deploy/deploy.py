@@ -1,0 +1,352 @@
+"""`inv deploy`: ``helm upgrade --install`` of the chart with the built images and the Secret.
+
+Flow: prerequisites (kubectl, helm, cluster) → Helm major → image tags (recomputed digests)
+present in the target daemon → the Secret's digest and embedded-db flag → ``helm upgrade
+--install --namespace NS --create-namespace --wait --timeout`` → the new revision.
+
+Helm 3 vs 4 lives here, behind :func:`helm_major` and the flag table :data:`HELM_FLAGS`:
+Helm 4 renamed ``--force`` to ``--force-replace`` and ``--atomic`` to
+``--rollback-on-failure``; bare ``--wait`` and ``--timeout`` are valid on both. Neither
+``--atomic`` nor ``--rollback-on-failure`` is used: Helm would roll back *before* the suite
+can see why the pods failed. Instead, on failure the suite
+
+1. diagnoses the release's pods (:mod:`todo_deploy.diagnose`, shared with ``inv verify``),
+2. rolls back to the last good revision, or, when the very first install failed, says so and
+   how to clean up (``helm uninstall``),
+3. exits non-zero.
+
+``--dry-run`` renders the chart with the same values and prints a per-object unified diff
+against the release's current manifest (the chart renders no Secret data by default).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from . import chart, diagnose, doctor, images, proc, secrets
+from .chart import ChartValues
+from .cli import Session
+from .config import Settings
+from .errors import PrereqError, StageFailed, SuiteError
+
+# The flags whose names differ between the majors (only these are ever looked up by major).
+HELM_FLAGS: dict[int, dict[str, str]] = {
+    3: {"force": "--force"},
+    4: {"force": "--force-replace"},
+}
+GOOD_STATUSES = ("deployed", "superseded")
+TIMEOUT_MARGIN = 60.0  # seconds the subprocess may outlive helm's own --timeout
+
+
+@dataclass(frozen=True)
+class Release:
+    """What ``inv deploy`` leaves behind (``revision`` 0 for a dry run)."""
+
+    name: str
+    namespace: str
+    revision: int
+    status: str = "deployed"
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    release: str
+    namespace: str
+    chart: Path
+    values: ChartValues
+    timeout: float  # seconds, helm's --timeout
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One row of ``helm history -o json``."""
+
+    number: int
+    status: str
+    description: str = ""
+
+
+class Recovery(StrEnum):
+    ROLLBACK = "rollback"  # a new revision failed: go back to the last good one
+    UNCHANGED = "unchanged"  # helm failed before creating a revision: nothing to undo
+    FIRST_INSTALL = "first-install"  # no good revision exists: clean up by hand
+
+
+@dataclass(frozen=True)
+class RecoveryPlan:
+    action: Recovery
+    failed: int | None = None  # the revision that failed
+    target: int | None = None  # the revision to roll back to
+
+
+# -- pure functions ------------------------------------------------------------------------------
+
+
+def helm_major(version: doctor.HelmVersion) -> int:
+    """3 or 4; anything else is a prerequisite error."""
+    if version.major not in HELM_FLAGS:
+        raise PrereqError(f"helm {version.version or '(unknown)'} is not Helm 3 or 4",
+                          doctor.tool_fix("helm"))
+    return version.major
+
+
+def timeout_flag(seconds: float) -> str:
+    return f"{max(1, round(seconds))}s"
+
+
+def upgrade_argv(plan: DeployPlan, major: int) -> list[str]:
+    """``helm upgrade --install`` for ``major`` (3 or 4): only flags that major knows."""
+    flags = HELM_FLAGS[major]
+    argv = ["helm", "upgrade", "--install", plan.release, str(plan.chart),
+            "--namespace", plan.namespace, "--create-namespace",
+            "--wait", "--timeout", timeout_flag(plan.timeout),
+            "--output", "json"]
+    if plan.force:
+        argv.append(flags["force"])
+    return argv + plan.values.set_flags()
+
+
+def rollback_argv(release: str, namespace: str, revision: int, timeout: float) -> list[str]:
+    """``helm rollback`` (same on both majors)."""
+    return ["helm", "rollback", release, str(revision), "--namespace", namespace,
+            "--wait", "--timeout", timeout_flag(timeout)]
+
+
+def history_argv(release: str, namespace: str) -> list[str]:
+    return ["helm", "history", release, "--namespace", namespace, "--max", "20",
+            "--output", "json"]
+
+
+def uninstall_hint(release: str, namespace: str) -> str:
+    return (f"helm uninstall {release} --namespace {namespace}   # removes the failed release;"
+            " fix the cause above, then: inv deploy")
+
+
+def parse_history(stdout: str) -> list[Revision]:
+    """``helm history -o json`` → revisions, oldest first (empty on anything else)."""
+    try:
+        data = json.loads(stdout or "[]")
+    except json.JSONDecodeError:
+        return []
+    rows = [Revision(int(row.get("revision", 0)), str(row.get("status", "")),
+                     str(row.get("description", "")))
+            for row in data if isinstance(row, dict)] if isinstance(data, list) else []
+    return sorted(rows, key=lambda r: r.number)
+
+
+def recovery_plan(history: Sequence[Revision], before: int | None) -> RecoveryPlan:
+    """What to do after a failed upgrade, from the history now and the revision before it.
+
+    ``before`` is the latest revision number before this deploy (None: no release yet).
+    """
+    newer = [r for r in history if before is None or r.number > before]
+    if not newer:
+        return RecoveryPlan(Recovery.UNCHANGED)
+    failed = newer[-1].number
+    good = [r for r in history if r.number < failed and r.status in GOOD_STATUSES]
+    if not good:
+        return RecoveryPlan(Recovery.FIRST_INSTALL, failed=failed)
+    return RecoveryPlan(Recovery.ROLLBACK, failed=failed, target=good[-1].number)
+
+
+def parse_release(stdout: str, fallback: Release) -> tuple[Release, str]:
+    """``helm upgrade -o json`` → (Release, NOTES text)."""
+    try:
+        data: Any = json.loads(stdout or "{}")
+    except json.JSONDecodeError:
+        return fallback, ""
+    if not isinstance(data, dict):
+        return fallback, ""
+    info = data.get("info") or {}
+    release = Release(name=str(data.get("name") or fallback.name),
+                      namespace=str(data.get("namespace") or fallback.namespace),
+                      revision=int(data.get("version") or fallback.revision),
+                      status=str(info.get("status") or fallback.status))
+    return release, str(info.get("notes") or "")
+
+
+def chart_values(refs: Sequence[images.ImageRef], secret: secrets.ClusterSecret | None,
+                 settings: Settings) -> ChartValues:
+    by_component = {ref.component: ref for ref in refs}
+    backend, frontend = by_component["backend"], by_component["frontend"]
+    return ChartValues(
+        backend_repository=backend.repository, backend_tag=backend.tag,
+        frontend_repository=frontend.repository, frontend_tag=frontend.tag,
+        secret_digest=secret.digest if secret else "",
+        embedded_db=secret.embedded_db if secret else False,
+        existing_secret=settings.secret_name,
+    )
+
+
+@dataclass(frozen=True)
+class Change:
+    key: str  # Kind/name
+    kind: str  # "add" | "change" | "remove"
+    diff: tuple[str, ...]
+
+
+def manifest_changes(current: str, rendered: str) -> list[Change]:
+    """Per-object unified diffs from the release's manifest to the new render (pure)."""
+    before = {d.key: d.text for d in chart.split_documents(current)}
+    after = {d.key: d.text for d in chart.split_documents(rendered)}
+    changes: list[Change] = []
+    for key in [*after, *(k for k in before if k not in after)]:
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        kind = "add" if old is None else "remove" if new is None else "change"
+        lines = difflib.unified_diff(
+            (old or "").splitlines(), (new or "").splitlines(),
+            fromfile=f"current  {key}" if old is not None else "/dev/null",
+            tofile=f"would be {key}" if new is not None else "/dev/null", lineterm="")
+        changes.append(Change(key, kind, tuple(lines)))
+    return changes
+
+
+# -- the stage ---------------------------------------------------------------------------------
+
+
+def run_deploy(s: Session, *, dry_run: bool = False, force: bool = False) -> Release:
+    """Deploy (or, with ``dry_run``, show what would change) and return the release."""
+    settings = s.settings
+    if dry_run:
+        return _dry_run(s)
+    doctor.require(s, "kubectl", "helm", "cluster")
+    major = helm_major(doctor.helm_version(s))
+    refs = images.current_images(settings)
+    missing = images.missing_images(s, refs)
+    if missing:
+        raise PrereqError(
+            "image(s) not in the target daemon: " + ", ".join(ref.ref for ref in missing),
+            "inv build   # builds exactly these digest tags")
+    secret = secrets.cluster_secret(s)
+    if secret is None:
+        raise PrereqError(
+            f"Secret {settings.secret_name} not found in namespace {settings.namespace} "
+            "(or it has no digest annotation)",
+            "inv secrets   # creates it from .env")
+    plan = DeployPlan(settings.release, settings.namespace, settings.chart,
+                      chart_values(refs, secret, settings), settings.deploy_timeout, force)
+    return _upgrade(s, plan, major)
+
+
+def _upgrade(s: Session, plan: DeployPlan, major: int) -> Release:
+    before = _latest_revision(s, plan)
+    s.console.info(f"Helm {major}: release {plan.release} in namespace {plan.namespace}; "
+                   f"images {plan.values.backend_repository}:{plan.values.backend_tag}, "
+                   f"{plan.values.frontend_repository}:{plan.values.frontend_tag}; "
+                   f"secret digest {plan.values.secret_digest[:12]}; embedded PostgreSQL "
+                   f"{'on' if plan.values.embedded_db else 'off'}")
+    with s.console.status(f"helm upgrade --install {plan.release} "
+                          f"(waiting up to {timeout_flag(plan.timeout)} for ready pods)"):
+        result = proc.run(s.c, upgrade_argv(plan, major), check=False,
+                          timeout=plan.timeout + TIMEOUT_MARGIN)
+    if not result.ok:
+        _recover(s, plan, before, result)
+    release, notes = parse_release(result.stdout, Release(plan.release, plan.namespace,
+                                                          (before or 0) + 1))
+    s.console.success(f"release {release.name} revision {release.revision} "
+                      f"{release.status} in namespace {release.namespace}")
+    for line in notes.strip().splitlines():
+        s.console.detail(line)
+    return release
+
+
+def _latest_revision(s: Session, plan: DeployPlan) -> int | None:
+    result = proc.run(s.c, history_argv(plan.release, plan.namespace), check=False,
+                      timeout=s.settings.tool_timeout)
+    history = parse_history(result.stdout) if result.ok else []
+    return history[-1].number if history else None
+
+
+def _recover(s: Session, plan: DeployPlan, before: int | None,
+             result: proc.ToolResult) -> None:
+    """Diagnose, roll back (or say how to clean up), and raise: never returns."""
+    why = proc.tail(result.stderr or result.stdout, 3) or f"exit {result.code}"
+    s.console.error(f"helm upgrade --install {plan.release} failed", details=why)
+    try:
+        findings = diagnose.diagnose(s.c, s.settings)
+    except SuiteError as exc:
+        s.console.warn(f"could not read the pods for a diagnosis: {exc.message}")
+        findings = []
+    if findings:
+        diagnose.report(s.console, findings)
+    else:
+        s.console.warn("no failing pod found (the failure may be in the chart or the API call)")
+    hint = findings[0].hint if findings else "inv verify   # or: kubectl get pods -n " \
+        + plan.namespace
+    history = parse_history(proc.run(s.c, history_argv(plan.release, plan.namespace),
+                                     check=False, timeout=s.settings.tool_timeout).stdout)
+    recovery = recovery_plan(history, before)
+    if recovery.action is Recovery.UNCHANGED:
+        raise StageFailed(f"deploy failed before Helm changed anything: {why.splitlines()[-1]}",
+                          hint)
+    if recovery.action is Recovery.FIRST_INSTALL:
+        raise StageFailed(
+            f"the first install of {plan.release} failed (revision {recovery.failed}); "
+            "there is no earlier revision to roll back to",
+            f"{hint}\nclean up: {uninstall_hint(plan.release, plan.namespace)}")
+    assert recovery.target is not None
+    with s.console.status(f"rolling back {plan.release} to revision {recovery.target}"):
+        back = proc.run(s.c, rollback_argv(plan.release, plan.namespace, recovery.target,
+                                           plan.timeout), check=False,
+                        timeout=plan.timeout + TIMEOUT_MARGIN)
+    if not back.ok:
+        raise StageFailed(
+            f"revision {recovery.failed} failed and the rollback to revision "
+            f"{recovery.target} failed too: {proc.tail(back.stderr, 1)}",
+            f"{hint}\nthen: helm rollback {plan.release} {recovery.target} "
+            f"--namespace {plan.namespace}   (or: {uninstall_hint(plan.release, plan.namespace)})")
+    s.console.warn(f"rolled back {plan.release} to revision {recovery.target}; "
+                   f"revision {recovery.failed} stays in `helm history` as failed")
+    raise StageFailed(f"deploy failed (revision {recovery.failed}); the release runs revision "
+                      f"{recovery.target} again", hint)
+
+
+def _dry_run(s: Session) -> Release:
+    """Render with the values a deploy would use and diff against the current release."""
+    settings = s.settings
+    doctor.require(s, "helm")
+    refs = images.current_images(settings)
+    secret: secrets.ClusterSecret | None = None
+    try:
+        secret = secrets.cluster_secret(s)
+    except SuiteError as exc:
+        s.console.warn(f"cannot read Secret {settings.secret_name}: {exc.message}")
+    if secret is None:
+        s.console.warn(f"no Secret {settings.secret_name} yet: a deploy would refuse",
+                       "inv secrets")
+    try:
+        missing = images.missing_images(s, refs)
+    except SuiteError as exc:
+        s.console.warn(f"cannot check the images in the target daemon: {exc.message}")
+        missing = []
+    if missing:
+        s.console.warn("not built yet: " + ", ".join(r.ref for r in missing), "inv build")
+    values = chart_values(refs, secret, settings)
+    rendered = chart.render(s.c, settings, values)
+    current = proc.run(s.c, ["helm", "get", "manifest", settings.release,
+                             "--namespace", settings.namespace], check=False,
+                       timeout=settings.tool_timeout)
+    if not current.ok:
+        s.console.info(f"release {settings.release} is not installed in "
+                       f"{settings.namespace} (or the cluster is unreachable): "
+                       "everything would be created")
+    changes = manifest_changes(current.stdout if current.ok else "", rendered)
+    for change in changes:
+        s.console.heading(f"{change.kind}: {change.key}")
+        s.console.diff(change.diff)
+    summary = {k: sum(1 for c in changes if c.kind == k) for k in ("add", "change", "remove")}
+    if changes:
+        s.console.info(f"dry run: {summary['add']} to add, {summary['change']} to change, "
+                       f"{summary['remove']} to remove; nothing was applied")
+    else:
+        s.console.success("dry run: the release already matches the chart; nothing to change")
+    return Release(settings.release, settings.namespace, 0, "dry-run")
