@@ -1,0 +1,315 @@
+"""helm/todo-app rendered by the real helm 3.17 and 4.1: the spec's names, ports, NodePort,
+replicas, resources, probes, labels and secret keys, the hardening, and the optional parts."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.chart.conftest import CHART as CHART_DIR
+from tests.chart.conftest import (
+    CHART_OWNS_SECRET,
+    EMBEDDED,
+    by_key,
+    container,
+    pod_spec,
+    run_helm,
+    template,
+)
+
+SPEC_OBJECTS = {"ConfigMap/todo-config", "Service/todo-backend", "Service/todo-frontend",
+                "Deployment/todo-backend", "Deployment/todo-frontend"}
+K8S_VERSIONS = ("1.29", kubernetes_validate.latest_version())
+OVERRIDES = {
+    "defaults": (),
+    "digest tags and secret digest": (
+        "--set-string", "backend.image.tag=0123456789ab",
+        "--set-string", "frontend.image.tag=123456789012",
+        "--set-string", "secretDigest=" + "f" * 64),
+    "embedded database": EMBEDDED,
+    "chart owns the Secret, embedded database": (*CHART_OWNS_SECRET, *EMBEDDED),
+    "ClusterIP frontend, 1 replica each": (
+        "--set", "frontend.service.type=ClusterIP", "--set", "backend.replicas=1",
+        "--set", "frontend.replicas=1"),
+}
+
+
+def test_chart_passes_helm_lint_strict(helm: Path) -> None:
+    result = run_helm(helm, "lint", "--strict", str(CHART_DIR))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 chart(s) failed" in result.stdout
+
+
+def test_chart_passes_helm_lint_strict_with_every_option_on(helm: Path) -> None:
+    result = run_helm(helm, "lint", "--strict", str(CHART_DIR), *CHART_OWNS_SECRET, *EMBEDDED)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("case", list(OVERRIDES))
+def test_every_rendered_object_is_valid_for_kubernetes_1_29_and_latest(
+        helm: Path, case: str) -> None:
+    docs = template(helm, *OVERRIDES[case], skip_tests=False)
+    assert docs
+    for doc in docs:
+        for version in K8S_VERSIONS:
+            kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_default_render_is_exactly_the_spec_objects_without_a_secret(helm: Path) -> None:
+    assert set(by_key(template(helm))) == SPEC_OBJECTS
+
+
+def test_chart_renders_the_secret_only_when_it_owns_it(helm: Path) -> None:
+    objects = by_key(template(helm, *CHART_OWNS_SECRET))
+    secret = objects["Secret/todo-secrets"]
+    assert set(secret["data"]) == {"database-url", "cohere-api-key", "better-auth-secret"}
+    deploy = objects["Deployment/todo-backend"]
+    assert "checksum/secret" in deploy["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_chart_owned_secret_with_embedded_database_carries_the_postgres_password(
+        helm: Path) -> None:
+    secret = by_key(template(helm, *CHART_OWNS_SECRET, *EMBEDDED))["Secret/todo-secrets"]
+    assert set(secret["data"]) == {"database-url", "cohere-api-key", "better-auth-secret",
+                                   "postgres-password"}
+
+
+def test_chart_owned_secret_requires_the_auth_secret(helm: Path) -> None:
+    result = run_helm(helm, "template", "todo-app", str(CHART_DIR), "--set", "secrets.create=true",
+                      "--set-string", "secrets.databaseUrl=postgresql://u:p@db/todo")
+    assert result.returncode != 0
+    assert "secrets.betterAuthSecret is required" in result.stderr
+
+
+def test_both_deployments_run_two_replicas_with_the_spec_resources(helm: Path) -> None:
+    objects = by_key(template(helm))
+    backend, frontend = objects["Deployment/todo-backend"], objects["Deployment/todo-frontend"]
+    assert backend["spec"]["replicas"] == frontend["spec"]["replicas"] == 2
+    assert container(backend, "backend")["resources"] == {
+        "requests": {"memory": "512Mi", "cpu": "250m"},
+        "limits": {"memory": "1Gi", "cpu": "500m"}}
+    assert container(frontend, "frontend")["resources"] == {
+        "requests": {"memory": "256Mi", "cpu": "100m"},
+        "limits": {"memory": "512Mi", "cpu": "250m"}}
+
+
+def test_backend_service_is_cluster_ip_on_7860(helm: Path) -> None:
+    svc = by_key(template(helm))["Service/todo-backend"]
+    assert svc["spec"]["type"] == "ClusterIP"
+    assert svc["spec"]["ports"] == [{"name": "http", "port": 7860, "targetPort": 7860,
+                                     "protocol": "TCP"}]
+
+
+def test_frontend_service_is_node_port_30080_to_3000(helm: Path) -> None:
+    svc = by_key(template(helm))["Service/todo-frontend"]
+    assert svc["spec"]["type"] == "NodePort"
+    assert svc["spec"]["ports"] == [{"name": "http", "port": 3000, "targetPort": 3000,
+                                     "nodePort": 30080, "protocol": "TCP"}]
+
+
+def test_containers_listen_on_the_spec_ports(helm: Path) -> None:
+    objects = by_key(template(helm))
+    assert container(objects["Deployment/todo-backend"], "backend")["ports"][0][
+        "containerPort"] == 7860
+    assert container(objects["Deployment/todo-frontend"], "frontend")["ports"][0][
+        "containerPort"] == 3000
+
+
+@pytest.mark.parametrize(("deployment", "name", "path", "port"), [
+    ("Deployment/todo-backend", "backend", "/health", 7860),
+    ("Deployment/todo-frontend", "frontend", "/api/health", 3000),
+])
+def test_probes_use_the_spec_endpoints_and_timings_behind_a_startup_probe(
+        helm: Path, deployment: str, name: str, path: str, port: int) -> None:
+    c = container(by_key(template(helm))[deployment], name)
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert c[probe]["httpGet"] == {"path": path, "port": port}
+    assert (c["livenessProbe"]["periodSeconds"], c["livenessProbe"]["timeoutSeconds"],
+            c["livenessProbe"]["failureThreshold"]) == (10, 5, 3)
+    assert (c["readinessProbe"]["periodSeconds"], c["readinessProbe"]["timeoutSeconds"],
+            c["readinessProbe"]["failureThreshold"]) == (5, 3, 2)
+    assert c["readinessProbe"]["initialDelaySeconds"] == 0
+    assert c["startupProbe"]["periodSeconds"] <= 2
+
+
+def test_probe_timings_come_from_health_check_values(helm: Path) -> None:
+    c = container(by_key(template(helm, "--set", "healthCheck.readiness.periodSeconds=7"))[
+        "Deployment/todo-backend"], "backend")
+    assert c["readinessProbe"]["periodSeconds"] == 7
+
+
+def test_every_object_carries_the_spec_and_recommended_labels(helm: Path) -> None:
+    for key, obj in by_key(template(helm, *EMBEDDED)).items():
+        labels = obj["metadata"]["labels"]
+        assert labels["app"] == "todo-app", key
+        assert labels["app.kubernetes.io/name"] == "todo-app", key
+        assert labels["app.kubernetes.io/instance"] == "todo-app", key
+        assert labels["app.kubernetes.io/managed-by"] == "Helm", key
+        assert labels["app.kubernetes.io/version"] == "1.0.0", key
+
+
+@pytest.mark.parametrize("component", ["backend", "frontend"])
+def test_deployment_and_service_select_the_component_pods(helm: Path, component: str) -> None:
+    objects = by_key(template(helm))
+    deploy, svc = objects[f"Deployment/todo-{component}"], objects[f"Service/todo-{component}"]
+    pod_labels = deploy["spec"]["template"]["metadata"]["labels"]
+    selector = deploy["spec"]["selector"]["matchLabels"]
+    assert selector["app"] == "todo-app" and selector["component"] == component
+    assert selector.items() <= pod_labels.items()
+    assert svc["spec"]["selector"].items() <= pod_labels.items()
+    assert deploy["metadata"]["labels"]["component"] == component
+
+
+def test_backend_reads_the_three_spec_keys_from_the_existing_secret(helm: Path) -> None:
+    env = container(by_key(template(helm))["Deployment/todo-backend"], "backend")["env"]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in env if "valueFrom" in e}
+    assert refs == {
+        "DATABASE_URL": {"name": "todo-secrets", "key": "database-url"},
+        "COHERE_API_KEY": {"name": "todo-secrets", "key": "cohere-api-key"},
+        "BETTER_AUTH_SECRET": {"name": "todo-secrets", "key": "better-auth-secret"},
+    }
+
+
+def test_existing_secret_name_is_a_value(helm: Path) -> None:
+    env = container(by_key(template(helm, "--set", "secrets.existingSecret=other"))[
+        "Deployment/todo-frontend"], "frontend")["env"]
+    auth = next(e for e in env if e["name"] == "BETTER_AUTH_SECRET")
+    assert auth["valueFrom"]["secretKeyRef"] == {"name": "other", "key": "better-auth-secret"}
+
+
+def test_frontend_gets_the_backend_url_both_ways(helm: Path) -> None:
+    env = {e["name"]: e.get("value") for e in container(
+        by_key(template(helm))["Deployment/todo-frontend"], "frontend")["env"]}
+    assert env["NEXT_PUBLIC_API_URL"] == env["BACKEND_URL"] == "http://todo-backend:7860"
+
+
+def test_config_map_holds_the_spec_keys(helm: Path) -> None:
+    cm = by_key(template(helm))["ConfigMap/todo-config"]
+    assert cm["data"] == {"BACKEND_URL": "http://todo-backend:7860",
+                          "FRONTEND_URL": "http://todo-frontend:3000", "LOG_LEVEL": "info"}
+
+
+def test_digest_tags_render_as_strings_even_when_all_digits(helm: Path) -> None:
+    objects = by_key(template(helm, "--set-string", "backend.image.tag=123456789012",
+                              "--set-string", "frontend.image.tag=0123456789ab"))
+    assert container(objects["Deployment/todo-backend"], "backend")["image"] == \
+        "todo-backend:123456789012"
+    assert container(objects["Deployment/todo-frontend"], "frontend")["image"] == \
+        "todo-frontend:0123456789ab"
+
+
+def test_default_render_pulls_no_image(helm: Path) -> None:
+    for key, obj in by_key(template(helm)).items():
+        if obj["kind"] == "Deployment":
+            for c in pod_spec(obj)["containers"]:
+                assert c["imagePullPolicy"] == "Never", key
+
+
+def test_secret_digest_value_becomes_a_pod_annotation_on_both_deployments(helm: Path) -> None:
+    digest = "a" * 64
+    objects = by_key(template(helm, "--set-string", f"secretDigest={digest}"))
+    for name in ("todo-backend", "todo-frontend"):
+        annotations = objects[f"Deployment/{name}"]["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["todo-app.dev/secret-digest"] == digest
+
+
+def test_changed_config_changes_the_config_checksum(helm: Path) -> None:
+    def checksum(*args: str) -> str:
+        deploy = by_key(template(helm, *args))["Deployment/todo-backend"]
+        return str(deploy["spec"]["template"]["metadata"]["annotations"]["checksum/config"])
+
+    assert checksum() != checksum("--set", "config.logLevel=debug")
+
+
+def test_pods_are_hardened_with_writable_scratch_volumes(helm: Path) -> None:
+    objects = by_key(template(helm))
+    mounts = {"backend": {"/tmp"}, "frontend": {"/tmp", "/app/.next/cache"}}
+    for component, paths in mounts.items():
+        spec = pod_spec(objects[f"Deployment/todo-{component}"])
+        assert spec["automountServiceAccountToken"] is False
+        pod_sc = spec["securityContext"]
+        assert pod_sc["runAsNonRoot"] is True
+        assert (pod_sc["runAsUser"], pod_sc["runAsGroup"]) == (1001, 1001)
+        assert pod_sc["seccompProfile"] == {"type": "RuntimeDefault"}
+        c = container(objects[f"Deployment/todo-{component}"], component)
+        assert c["securityContext"] == {"allowPrivilegeEscalation": False,
+                                        "readOnlyRootFilesystem": True,
+                                        "capabilities": {"drop": ["ALL"]}}
+        empty_dirs = {v["name"] for v in spec["volumes"] if "emptyDir" in v}
+        mounted = {m["mountPath"] for m in c["volumeMounts"] if m["name"] in empty_dirs}
+        assert mounted == paths
+
+
+def test_embedded_database_adds_statefulset_service_and_claim(helm: Path) -> None:
+    objects = by_key(template(helm, *EMBEDDED))
+    assert set(objects) == SPEC_OBJECTS | {"Service/todo-postgres", "StatefulSet/todo-postgres"}
+    sts = objects["StatefulSet/todo-postgres"]
+    c = container(sts, "postgresql")
+    assert c["image"] == "postgres:16-alpine"
+    assert c["imagePullPolicy"] == "IfNotPresent"
+    password = next(e for e in c["env"] if e["name"] == "POSTGRES_PASSWORD")
+    assert password["valueFrom"]["secretKeyRef"] == {"name": "todo-secrets",
+                                                     "key": "postgres-password"}
+    assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"] == {
+        "storage": "1Gi"}
+    assert objects["Service/todo-postgres"]["spec"]["ports"][0]["port"] == 5432
+
+
+def test_embedded_database_makes_the_backend_wait_for_it_with_its_own_image(
+        helm: Path) -> None:
+    spec = pod_spec(by_key(template(helm, *EMBEDDED))["Deployment/todo-backend"])
+    (init,) = spec["initContainers"]
+    assert init["image"] == spec["containers"][0]["image"]
+    assert "todo-postgres" in init["command"][-1]
+
+
+def test_without_embedded_database_the_backend_has_no_init_container(helm: Path) -> None:
+    assert "initContainers" not in pod_spec(by_key(template(helm))["Deployment/todo-backend"])
+
+
+def test_helm_test_pod_checks_both_health_endpoints(helm: Path) -> None:
+    objects = by_key(template(helm, skip_tests=False))
+    pod = objects["Pod/todo-app-test-health"]
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    script = container(pod, "health")["command"][-1]
+    assert "http://todo-backend:7860/health" in script
+    assert "http://todo-frontend:3000/api/health" in script
+
+
+@pytest.mark.parametrize(("args", "complaint"), [
+    (("--set", "backend.replicas=0"), "replicas"),
+    (("--set", "frontend.replicas=0"), "replicas"),
+    (("--set", "backend.image.pullPolicy=Sometimes"), "pullPolicy"),
+    (("--set", "frontend.service.nodePort=80"), "nodePort"),
+    (("--set", "frontend.service.nodePort=32768"), "nodePort"),
+    (("--set", "frontend.service.type=Ingress"), "type"),
+    (("--set", "backend.service.port=70000"), "port"),
+    (("--set", "backend.imageTag=oops"), "imageTag"),
+    (("--set", "secretDigest=not-a-digest"), "secretDigest"),
+], ids=["replicas-0", "frontend-replicas-0", "pullPolicy-Sometimes", "nodePort-80",
+        "nodePort-32768", "service-type", "port-70000", "unknown-key", "digest-shape"])
+def test_schema_rejects_bad_values(helm: Path, args: tuple[str, ...], complaint: str) -> None:
+    result = run_helm(helm, "template", "todo-app", str(CHART_DIR), *args)
+    assert result.returncode != 0
+    assert complaint in result.stderr
+
+
+def test_notes_say_how_to_reach_the_app(helm: Path, tmp_path: Path) -> None:
+    """NOTES.txt renders only on install, which needs a cluster: a copy of the chart renders
+    the same file through ``tpl`` (same values, release and namespace) in a ConfigMap."""
+    copy = tmp_path / "todo-app"
+    shutil.copytree(CHART_DIR, copy)
+    shutil.copy(copy / "templates" / "NOTES.txt", copy / "notes.txt")
+    (copy / "templates" / "zz-notes.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n"
+        '  notes: {{ tpl (.Files.Get "notes.txt") . | quote }}\n')
+    result = run_helm(helm, "template", "todo-app", str(copy), "--namespace", "todo",
+                      "--show-only", "templates/zz-notes.yaml")
+    assert result.returncode == 0, result.stderr
+    notes = yaml.safe_load(result.stdout)["data"]["notes"]
+    assert "http://$(minikube ip):30080" in notes
+    assert "minikube service todo-frontend -n todo --url" in notes
