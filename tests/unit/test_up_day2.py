@@ -177,3 +177,23 @@ def test_down_without_purge_only_uninstalls() -> None:
     s, out, _ = session(c)
     day2.run_down(s)
     assert "release todo-app is not installed in namespace todo" in out.getvalue()
+
+
+def test_release_info_reads_the_release_json_real_helm_prints(
+        helm_bins: dict[int, Path]) -> None:
+    """`helm status -o json` prints the release object. Helm 4's client-side dry-run install
+    prints the same object with no cluster at all (Helm 3's still asks an API server), so the
+    real binary provides the shape."""
+    import os
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    out = subprocess.run([str(helm_bins[4]), "install", "todo-app",
+                          str(ROOT / "helm" / "todo-app"), "--dry-run=client", "-n", "todo",
+                          "-o", "json"], capture_output=True, text=True, timeout=60, check=True,
+                         env={**os.environ, "KUBECONFIG": os.devnull}).stdout
+    release = day2.parse_release(out)
+    assert (release.name, release.namespace, release.revision, release.chart) == (
+        "todo-app", "todo", 1, "todo-app-1.0.0")
+    assert release.status == "pending-install"
