@@ -9,12 +9,11 @@ identical values leaves the pod template — and so the pods — alone.
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import cluster, day2, doctor, secrets, verify
+from . import cluster, day2, deploy, doctor, secrets, verify
 from .cli import Session
 from .console import CheckResult
 
@@ -78,7 +77,6 @@ def _secrets(s: Session) -> str:
 
 
 def _deploy(s: Session) -> str:
-    deploy = importlib.import_module(f"{__package__}.deploy")  # issue 5's stage module
     release = deploy.run_deploy(s)
     return f"release {release.name} revision {release.revision} in {release.namespace}"
 

@@ -190,7 +190,6 @@ def helm_installs(calls: list[dict[str, Any]]) -> list[list[str]]:
 
 def test_up_runs_doctor_minikube_build_secrets_deploy_verify_url_in_order(
         chain: tuple[FakeTools, list[str], Settings]) -> None:
-    pytest.importorskip("todo_deploy.deploy", reason="issue 5's deploy stage not there yet")
     f, built, settings = chain
     output = up(settings)
     assert stage_marks(f) == ["minikube start", "secrets apply", "helm upgrade",
@@ -201,7 +200,6 @@ def test_up_runs_doctor_minikube_build_secrets_deploy_verify_url_in_order(
 
 def test_second_up_with_nothing_changed_builds_nothing_and_restarts_no_pod(
         chain: tuple[FakeTools, list[str], Settings]) -> None:
-    pytest.importorskip("todo_deploy.deploy", reason="issue 5's deploy stage not there yet")
     f, built, settings = chain
     up(settings)
     first = f.calls()
@@ -221,7 +219,6 @@ def test_second_up_with_nothing_changed_builds_nothing_and_restarts_no_pod(
 def test_chained_tasks_build_secrets_deploy_verify_do_what_up_does(
         chain: tuple[FakeTools, list[str], Settings], tmp_path: Path) -> None:
     """`inv build secrets deploy verify` calls the same stage entry points as `inv up`."""
-    pytest.importorskip("todo_deploy.deploy", reason="issue 5's deploy stage not there yet")
     from invoke.config import Config
 
     import tasks
