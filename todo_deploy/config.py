@@ -110,6 +110,15 @@ class Settings:
             if key in given:
                 p = Path(str(given[key])).expanduser()
                 given[key] = p if p.is_absolute() else Path.cwd() / p
+        for key, value in list(given.items()):  # invoke passes flags without a typed default
+            current = getattr(self, key)  # (``cpus: int | None = None``) as strings
+            if isinstance(value, str) and isinstance(current, int | float) and \
+                    not isinstance(current, bool):
+                try:
+                    given[key] = type(current)(value)
+                except ValueError:
+                    raise ConfigError(f"setting {key} must be a number, not {value!r}",
+                                      "inv config  # shows the resolved configuration") from None
         if "build_target" in given and given["build_target"] not in ("minikube", "host"):
             raise ConfigError(
                 f"--target must be 'minikube' or 'host', not {given['build_target']!r}")

@@ -234,3 +234,15 @@ def test_chained_tasks_build_secrets_deploy_verify_do_what_up_does(
     for name in ("build", "secrets", "deploy", "verify"):
         getattr(tasks, name)(Context(config=Config(overrides={"todo": config})))
     assert stage_marks(f) == marks_up
+
+
+def test_numeric_flags_arrive_as_strings_from_the_cli_and_become_numbers() -> None:
+    settings = Settings().override(cpus="4", memory="6144", verify_timeout="600")
+    assert (settings.cpus, settings.memory, settings.verify_timeout) == (4, 6144, 600.0)
+
+
+def test_a_non_numeric_cpus_flag_is_a_config_error() -> None:
+    from todo_deploy.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        Settings().override(cpus="four")
