@@ -184,8 +184,9 @@ def run_status(s: Session) -> ReleaseInfo | None:
 def run_logs(s: Session, component: str | None = None, *, follow: bool = False,
              tail: int = LOG_TAIL) -> None:
     if component is not None and component not in COMPONENTS:
-        raise ConfigError(f"component must be one of {', '.join(COMPONENTS)}, not "
-                          f"{component!r}", "inv logs backend -f")
+        # invoke hands a positional argument over first, so `inv logs --help` lands here
+        raise ConfigError(f"inv logs needs a component first: backend, frontend or all "
+                          f"(got {component!r})", "inv logs backend -f   (help: inv --help logs)")
     doctor.require(s, "kubectl", "cluster")
     argv = logs_argv(s.settings, component, follow=follow, tail=tail)
     if follow:
