@@ -120,6 +120,11 @@ def rollout_state(component: str, name: str,
     return replace(base, detail=f"{ready}/{desired} ready; {detail}")
 
 
+def _owner_kind(obj: dict[str, Any]) -> str:
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or [{}]
+    return str(refs[0].get("kind", ""))
+
+
 def _rev(obj: dict[str, Any]) -> str:
     return str(((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION, ""))
 
@@ -255,7 +260,9 @@ def watch_rollout(c: Context, settings: Settings, *, poll: float = POLL_SECONDS,
             return WatchResult(states, (), clock() - started)
         if any(not st.found for st in states):
             return WatchResult(states, (), clock() - started)
-        pending = [p for st in states if not st.done for p in st.pods]
+        # the new ReplicaSets' pods, plus what they depend on (the embedded PostgreSQL's pod)
+        pending = [p for st in states if not st.done for p in st.pods] + [
+            p for p in _by_kind(objects, "Pod") if _owner_kind(p) == "StatefulSet"]
         events = diagnose.get_events(c, settings)
         findings = diagnose.group(diagnose.classify_pods(pending, events,
                                                          profile=settings.profile))
@@ -269,7 +276,9 @@ def watch_rollout(c: Context, settings: Settings, *, poll: float = POLL_SECONDS,
 
 
 def rollout_checks(watch: WatchResult, settings: Settings) -> list[CheckResult]:
-    results = []
+    results = [CheckResult(f"pod {f.pod}", False, watch.seconds, f"{f.cause}: {f.message}",
+                           f.hint)
+               for f in watch.findings if f.component not in dict(DEPLOYMENTS)]
     for st in watch.states:
         name = f"rollout {st.deployment}"
         if st.done:

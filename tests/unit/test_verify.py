@@ -264,3 +264,28 @@ def test_verify_task_exits_1_on_a_crash_loop(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(Exit) as exc:
         tasks.verify(c)
     assert exc.value.code == 1
+
+
+def test_a_crashing_embedded_postgres_is_named_while_the_backend_waits_for_it() -> None:
+    db = objects("pods-crashloop")[0]
+    db["metadata"].update(name="todo-postgres-0", labels={
+        "app": "todo-app", "component": "postgresql", "apps.kubernetes.io/pod-index": "0",
+        "controller-revision-hash": "todo-postgres-6d5f7c8b9",
+        "statefulset.kubernetes.io/pod-name": "todo-postgres-0"})
+    db["metadata"]["ownerReferences"][0].update(kind="StatefulSet", name="todo-postgres")
+    db["status"]["containerStatuses"][0]["name"] = "postgresql"
+    objs = [*objects("workloads-backend-starting"), db]
+    c = MockContext(run={
+        WORKLOADS: Result(json.dumps({"kind": "List", "items": objs})),
+        EVENTS: Result(text("events-healthy")),
+        "kubectl logs todo-postgres-0 -n todo -c postgresql --tail=20 --previous": Result(
+            "initdb: error: could not change permissions of directory\n"),
+        "kubectl logs todo-postgres-0 -n todo -c postgresql --tail=20": Result(""),
+    })
+    clock = FakeClock()
+    settings = Settings()
+    watch = verify.watch_rollout(c, settings, clock=clock, sleep=clock.sleep)
+    checks = verify.rollout_checks(watch, settings)
+    assert checks[0].name == "pod todo-postgres-0"
+    assert checks[0].detail.startswith("crash-loop: container postgresql keeps crashing")
+    assert "stopped while waiting" in checks[1].detail
