@@ -1,0 +1,195 @@
+"""inv deploy's pure parts: helm argv per major, history → recovery, release parsing, diffs.
+
+The JSON inputs are the shapes helm 3.17 / 4.1 print for ``helm history -o json`` and
+``helm upgrade -o json`` (captured from the real binaries against a minikube cluster).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from todo_deploy import deploy, doctor
+from todo_deploy.chart import ChartValues
+from todo_deploy.deploy import DeployPlan, Recovery, Release, Revision
+from todo_deploy.errors import ExitCode, PrereqError
+
+VALUES = ChartValues(backend_repository="todo-backend", backend_tag="3f9a1c2b7d4e",
+                     frontend_repository="todo-frontend", frontend_tag="123456789012",
+                     secret_digest="d" * 64, embedded_db=True)
+PLAN = DeployPlan("todo-app", "todo", Path("/repo/helm/todo-app"), VALUES, 300.0)
+SET_FLAGS = [
+    "--set-string", "backend.image.repository=todo-backend",
+    "--set-string", "backend.image.tag=3f9a1c2b7d4e",
+    "--set-string", "frontend.image.repository=todo-frontend",
+    "--set-string", "frontend.image.tag=123456789012",
+    "--set-string", "secrets.existingSecret=todo-secrets",
+    "--set-string", "secretDigest=" + "d" * 64,
+    "--set", "secrets.create=false",
+    "--set", "postgresql.enabled=true",
+]
+HELM4_ONLY = ("--rollback-on-failure", "--force-replace", "--server-side", "--force-conflicts",
+              "--take-ownership")
+DEPRECATED_IN_HELM4 = ("--atomic", "--force")
+
+
+def history(*rows: tuple[int, str]) -> str:
+    return json.dumps([{"revision": n, "updated": f"2025-05-20T10:0{n}:00.000000000Z",
+                        "status": status, "chart": "todo-app-1.0.0", "app_version": "1.0.0",
+                        "description": "Install complete" if n == 1 else "Upgrade complete"}
+                       for n, status in rows])
+
+
+def test_helm3_upgrade_command_installs_waits_and_sets_tags_digest_and_secret() -> None:
+    assert deploy.upgrade_argv(PLAN, 3) == [
+        "helm", "upgrade", "--install", "todo-app", "/repo/helm/todo-app",
+        "--namespace", "todo", "--create-namespace", "--wait", "--timeout", "300s",
+        "--output", "json", *SET_FLAGS]
+
+
+def test_helm4_upgrade_command_is_the_same_when_no_renamed_flag_is_needed() -> None:
+    assert deploy.upgrade_argv(PLAN, 4) == deploy.upgrade_argv(PLAN, 3)
+
+
+def test_force_is_force_on_helm3_and_force_replace_on_helm4() -> None:
+    forced = replace(PLAN, force=True)
+    assert "--force" in deploy.upgrade_argv(forced, 3)
+    assert "--force-replace" in deploy.upgrade_argv(forced, 4)
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_helm3_never_gets_a_helm4_only_flag(force: bool) -> None:
+    argv = deploy.upgrade_argv(replace(PLAN, force=force), 3)
+    assert not set(argv) & set(HELM4_ONLY)
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_helm4_never_gets_a_flag_deprecated_in_helm4(force: bool) -> None:
+    argv = deploy.upgrade_argv(replace(PLAN, force=force), 4)
+    assert not set(argv) & set(DEPRECATED_IN_HELM4)
+
+
+def test_digest_tags_travel_as_strings_so_all_digit_tags_survive() -> None:
+    argv = deploy.upgrade_argv(PLAN, 3)
+    assert argv[argv.index("frontend.image.tag=123456789012") - 1] == "--set-string"
+
+
+def test_timeout_is_whole_seconds_for_helm() -> None:
+    assert deploy.timeout_flag(299.6) == "300s"
+    assert deploy.timeout_flag(0.2) == "1s"
+
+
+def test_rollback_command_names_the_revision_and_waits() -> None:
+    assert deploy.rollback_argv("todo-app", "todo", 4, 120) == [
+        "helm", "rollback", "todo-app", "4", "--namespace", "todo", "--wait",
+        "--timeout", "120s"]
+
+
+@pytest.mark.parametrize(("version", "major"), [("v3.17.3", 3), ("v4.1.4", 4)])
+def test_helm_major_accepts_3_and_4(version: str, major: int) -> None:
+    assert deploy.helm_major(doctor.parse_helm_version(version)) == major
+
+
+def test_helm_major_refuses_helm2_as_a_missing_prerequisite() -> None:
+    with pytest.raises(PrereqError) as refused:
+        deploy.helm_major(doctor.parse_helm_version("v2.17.0"))
+    assert refused.value.code == ExitCode.PREREQ
+    assert refused.value.hint
+
+
+def test_history_is_parsed_oldest_first() -> None:
+    rows = deploy.parse_history(history((2, "deployed"), (1, "superseded")))
+    assert [r.number for r in rows] == [1, 2]
+    assert rows[1] == Revision(2, "deployed", "Upgrade complete")
+
+
+def test_history_of_a_missing_release_is_empty() -> None:
+    assert deploy.parse_history("Error: release: not found\n") == []
+
+
+def test_failed_upgrade_rolls_back_to_the_last_good_revision() -> None:
+    rows = deploy.parse_history(history((1, "superseded"), (2, "deployed"), (3, "failed")))
+    plan = deploy.recovery_plan(rows, before=2)
+    assert plan == deploy.RecoveryPlan(Recovery.ROLLBACK, failed=3, target=2)
+
+
+def test_rollback_skips_earlier_failed_revisions() -> None:
+    rows = deploy.parse_history(history((1, "superseded"), (2, "failed"), (3, "failed")))
+    assert deploy.recovery_plan(rows, before=2).target == 1
+
+
+def test_failed_first_install_has_nothing_to_roll_back_to() -> None:
+    rows = deploy.parse_history(history((1, "failed")))
+    assert deploy.recovery_plan(rows, before=None) == deploy.RecoveryPlan(
+        Recovery.FIRST_INSTALL, failed=1)
+
+
+def test_failure_before_a_new_revision_changes_nothing() -> None:
+    rows = deploy.parse_history(history((1, "deployed")))
+    assert deploy.recovery_plan(rows, before=1).action is Recovery.UNCHANGED
+    assert deploy.recovery_plan([], before=None).action is Recovery.UNCHANGED
+
+
+def test_release_and_notes_come_from_upgrade_json() -> None:
+    stdout = json.dumps({"name": "todo-app", "info": {
+        "first_deployed": "2025-05-20T10:01:00Z", "last_deployed": "2025-05-20T10:05:00Z",
+        "deleted": "", "description": "Upgrade complete", "status": "deployed",
+        "notes": "Reach the app:\n  http://$(minikube ip):30080"},
+        "config": {"secretDigest": "d" * 64}, "manifest": "---\n", "version": 3,
+        "namespace": "todo"})
+    release, notes = deploy.parse_release(stdout, Release("todo-app", "todo", 1))
+    assert release == Release("todo-app", "todo", 3, "deployed")
+    assert "30080" in notes
+
+
+def test_release_falls_back_when_helm_printed_no_json() -> None:
+    fallback = Release("todo-app", "todo", 2)
+    assert deploy.parse_release("Release \"todo-app\" has been upgraded.", fallback) == (
+        fallback, "")
+
+
+CONFIG = """---
+# Source: todo-app/templates/configmap.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: todo-config
+data:
+  LOG_LEVEL: "info"
+"""
+DEPLOYMENT = """---
+# Source: todo-app/templates/backend-deployment.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: todo-backend
+spec:
+  template:
+    spec:
+      containers:
+        - name: backend
+          image: todo-backend:{tag}
+"""
+
+
+def test_changed_image_tag_shows_as_a_one_line_change_of_the_deployment() -> None:
+    current = CONFIG + DEPLOYMENT.format(tag="aaaaaaaaaaaa")
+    changes = deploy.manifest_changes(current, CONFIG + DEPLOYMENT.format(tag="bbbbbbbbbbbb"))
+    assert [(c.key, c.kind) for c in changes] == [("Deployment/todo-backend", "change")]
+    body = [line for line in changes[0].diff if line[:1] in "+-" and line[:3] not in
+            ("+++", "---")]
+    assert body == ["-          image: todo-backend:aaaaaaaaaaaa",
+                    "+          image: todo-backend:bbbbbbbbbbbb"]
+
+
+def test_new_and_removed_objects_are_listed_as_add_and_remove() -> None:
+    changes = deploy.manifest_changes(CONFIG, DEPLOYMENT.format(tag="x"))
+    assert [(c.key, c.kind) for c in changes] == [("Deployment/todo-backend", "add"),
+                                                  ("ConfigMap/todo-config", "remove")]
+
+
+def test_identical_manifests_have_no_change() -> None:
+    assert deploy.manifest_changes(CONFIG, CONFIG) == []

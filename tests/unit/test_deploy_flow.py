@@ -1,0 +1,296 @@
+"""`inv deploy` end to end against recording fakes of minikube, kubectl and helm.
+
+No minikube and no API server can run here, so the fakes (tests/fakes/fake_tool.py) replay
+what the real tools print: ``helm version --template`` of helm 3.17.3 / 4.1.4, helm's
+``history``/``upgrade -o json`` JSON and error lines, kubectl 1.31's pod/event JSON
+(tests/fixtures/kubectl), minikube 1.35's status JSON and its containerd ``docker-env`` refusal
+with ``image ls`` listing. Everything else is the suite's real code: doctor checks, image
+digests (real files in a temporary context), the Secret lookup, the diagnosis and the console.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from invoke import Context
+from invoke.exceptions import Exit
+
+import tasks
+from tests.conftest import FakeTools
+from todo_deploy import deploy, images
+from todo_deploy.cli import Session
+from todo_deploy.config import ROOT, ImageConfig, Settings
+from todo_deploy.console import Console
+from todo_deploy.errors import ExitCode, PrereqError, StageFailed
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "kubectl"
+HELM_VERSIONS = {3: "v3.17.3", 4: "v4.1.4"}
+DIGEST = "5b2e" * 16
+RUNNING = json.dumps({"Name": "minikube", "Host": "Running", "Kubelet": "Running",
+                      "APIServer": "Running", "Kubeconfig": "Configured", "Worker": False})
+CONTAINERD_PROFILE = json.dumps({"invalid": [], "valid": [{"Name": "minikube", "Status": "OK",
+    "Config": {"Driver": "docker", "CPUs": 2, "Memory": 4096,
+               "KubernetesConfig": {"ContainerRuntime": "containerd"},
+               "Nodes": [{"Name": ""}]}}]})
+DOCKER_ENV_REFUSAL = (
+    "\n❌  Exiting due to MK_USAGE: The docker-env command is only compatible with the "
+    '"docker" runtime, but this cluster was configured to use the "containerd" runtime.\n')
+CRASH_LOG = "todo-api: configuration error: missing required environment variable DATABASE_URL\n"
+
+
+def history(*rows: tuple[int, str]) -> str:
+    return json.dumps([{"revision": n, "updated": "2025-05-20T10:00:00.000000000Z",
+                        "status": status, "chart": "todo-app-1.0.0", "app_version": "1.0.0",
+                        "description": "Upgrade complete"} for n, status in rows])
+
+
+def upgraded(revision: int) -> str:
+    return json.dumps({"name": "todo-app", "info": {
+        "first_deployed": "2025-05-20T10:00:00Z", "last_deployed": "2025-05-20T10:05:00Z",
+        "deleted": "", "description": "Upgrade complete", "status": "deployed",
+        "notes": "Reach the app:\n  http://$(minikube ip):30080"},
+        "version": revision, "namespace": "todo"})
+
+
+def settings_in(tmp_path: Path) -> Settings:
+    """Real image contexts (tiny) so the digest tags are computed, not invented."""
+    image_configs = {}
+    for component in ("backend", "frontend"):
+        context = tmp_path / component
+        context.mkdir()
+        (context / "app.txt").write_text(f"{component} source\n")
+        dockerfile = tmp_path / f"{component}.Dockerfile"
+        dockerfile.write_text("ARG BASE_IMAGE=scratch\nFROM ${BASE_IMAGE}\nCOPY app.txt /\n")
+        image_configs[component] = ImageConfig(component, f"todo-{component}", context,
+                                               dockerfile)
+    return Settings(images=image_configs, state_dir=tmp_path / "state",
+                    chart=ROOT / "helm" / "todo-app", deploy_timeout=120)
+
+
+def session(settings: Settings) -> tuple[Session, io.StringIO]:
+    out = io.StringIO()
+    return Session(Context(), settings, Console(no_color=True, file=out, err_file=out)), out
+
+
+def cluster_up(f: FakeTools, settings: Settings, major: int, *, built: bool = True,
+               secret: bool = True) -> list[images.ImageRef]:
+    refs = images.current_images(settings)
+    f.rule("minikube", r"^version", stdout="v1.35.0\n")
+    f.rule("minikube", r"status -o json", stdout=RUNNING)
+    f.rule("minikube", r"docker-env", stderr=DOCKER_ENV_REFUSAL, code=14)
+    f.rule("minikube", r"^profile list", stdout=CONTAINERD_PROFILE)
+    listed = [f"docker.io/library/{r.ref}" for r in refs] if built else []
+    f.rule("minikube", r"image ls", stdout="\n".join(
+        ["registry.k8s.io/pause:3.10", *listed]) + "\n")
+    f.rule("kubectl", r"^version --client", stdout='{"clientVersion": {"gitVersion": "v1.31.0"}}')
+    f.rule("kubectl", r"^config current-context", stdout="minikube\n")
+    if secret:
+        f.rule("kubectl", r"^get secret todo-secrets", stdout=json.dumps({
+            "todo-app.dev/embedded-db": "true", "todo-app.dev/secret-digest": DIGEST}))
+    else:
+        f.rule("kubectl", r"^get secret todo-secrets", code=1,
+               stderr='Error from server (NotFound): secrets "todo-secrets" not found\n')
+    f.rule("helm", r"^version --template", stdout=HELM_VERSIONS[major])
+    return refs
+
+
+def upgrades(f: FakeTools) -> list[list[str]]:
+    return [argv for argv in f.argvs("helm") if argv[:2] == ["upgrade", "--install"]]
+
+
+@pytest.mark.parametrize("major", [3, 4])
+def test_deploy_runs_the_majors_upgrade_with_built_tags_and_the_secret_digest(
+        fake_tools: FakeTools, tmp_path: Path, major: int) -> None:
+    settings = settings_in(tmp_path)
+    refs = cluster_up(fake_tools, settings, major)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "superseded"), (2, "deployed")))
+    fake_tools.rule("helm", r"^upgrade --install", stdout=upgraded(3))
+    s, out = session(settings)
+
+    release = deploy.run_deploy(s, force=True)
+
+    assert release == deploy.Release("todo-app", "todo", 3, "deployed")
+    tags = {r.component: r.tag for r in refs}
+    plan = deploy.DeployPlan("todo-app", "todo", settings.chart, deploy.ChartValues(
+        "todo-backend", tags["backend"], "todo-frontend", tags["frontend"], DIGEST, True),
+        120, force=True)
+    assert upgrades(fake_tools) == [deploy.upgrade_argv(plan, major)[1:]]
+    assert ("--force-replace" if major == 4 else "--force") in upgrades(fake_tools)[0]
+    assert "release todo-app revision 3 deployed in namespace todo" in out.getvalue()
+    assert "http://$(minikube ip):30080" in out.getvalue()
+
+
+def test_deploy_puts_no_secret_on_the_command_line(fake_tools: FakeTools,
+                                                   tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    cluster_up(fake_tools, settings, 4)
+    fake_tools.rule("helm", r"^upgrade --install", stdout=upgraded(1))
+    deploy.run_deploy(session(settings)[0])
+    (argv,) = upgrades(fake_tools)
+    assert not any(key in arg for arg in argv for key in
+                   ("databaseUrl", "cohereApiKey", "betterAuthSecret", "postgresPassword"))
+    assert "--set" in argv and "secrets.create=false" in argv
+
+
+def test_deploy_refuses_images_missing_from_the_daemon_with_the_build_hint(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    refs = cluster_up(fake_tools, settings, 3, built=False)
+    with pytest.raises(PrereqError) as refused:
+        deploy.run_deploy(session(settings)[0])
+    assert refused.value.hint is not None and refused.value.hint.startswith("inv build")
+    assert refs[0].ref in refused.value.message
+    assert upgrades(fake_tools) == []
+
+
+def test_deploy_refuses_without_the_secret_and_says_inv_secrets(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    cluster_up(fake_tools, settings, 3, secret=False)
+    with pytest.raises(PrereqError) as refused:
+        deploy.run_deploy(session(settings)[0])
+    assert refused.value.hint is not None and refused.value.hint.startswith("inv secrets")
+    assert upgrades(fake_tools) == []
+
+
+def crash_looping(f: FakeTools) -> None:
+    f.rule("kubectl", r"^get pods -n todo -l app=todo-app",
+           stdout=(FIXTURES / "pods-crashloop.json").read_text())
+    f.rule("kubectl", r"^get events", stdout=(FIXTURES / "events-crashloop.json").read_text())
+    f.rule("kubectl", r"^logs .* --previous", stdout=CRASH_LOG)
+
+
+@pytest.mark.parametrize("major", [3, 4])
+def test_failed_upgrade_is_diagnosed_then_rolled_back_to_the_previous_revision(
+        fake_tools: FakeTools, tmp_path: Path, major: int) -> None:
+    settings = settings_in(tmp_path)
+    cluster_up(fake_tools, settings, major)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "superseded"), (2, "deployed")),
+                    times=1)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "superseded"), (2, "deployed"),
+                                                        (3, "failed")))
+    fake_tools.rule("helm", r"^upgrade --install", code=1,
+                    stderr="Error: UPGRADE FAILED: context deadline exceeded\n")
+    fake_tools.rule("helm", r"^rollback", stdout="Rollback was a success! Happy Helming!\n")
+    crash_looping(fake_tools)
+    s, out = session(settings)
+
+    with pytest.raises(StageFailed) as failed:
+        deploy.run_deploy(s)
+
+    text = out.getvalue()
+    assert "UPGRADE FAILED: context deadline exceeded" in text
+    assert "backend: container backend keeps crashing" in text
+    assert "missing required environment variable DATABASE_URL" in text
+    assert "rolled back todo-app to revision 2" in text
+    rollbacks = [a for a in fake_tools.argvs("helm") if a[0] == "rollback"]
+    assert rollbacks == [deploy.rollback_argv("todo-app", "todo", 2, 120)[1:]]
+    assert failed.value.code == ExitCode.FAILED
+    assert "revision 3" in failed.value.message
+
+
+def test_diagnosis_comes_before_the_rollback(fake_tools: FakeTools, tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    cluster_up(fake_tools, settings, 4)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")), times=1)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed"), (2, "failed")))
+    fake_tools.rule("helm", r"^upgrade --install", code=1, stderr="Error: UPGRADE FAILED: x\n")
+    crash_looping(fake_tools)
+    with pytest.raises(StageFailed):
+        deploy.run_deploy(session(settings)[0])
+    order = [(c["tool"], c["argv"][0]) for c in fake_tools.calls()
+             if c["argv"][0] in ("get", "rollback") and c["argv"][:2] != ["get", "secret"]]
+    assert order[-1] == ("helm", "rollback")
+    assert ("kubectl", "get") in order[:-1]
+
+
+def test_failed_first_install_says_so_and_how_to_clean_up_without_rolling_back(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    cluster_up(fake_tools, settings, 3)
+    fake_tools.rule("helm", r"^history", stderr="Error: release: not found\n", code=1,
+                    times=1)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "failed")))
+    fake_tools.rule("helm", r"^upgrade --install", code=1,
+                    stdout='Release "todo-app" does not exist. Installing it now.\n',
+                    stderr="Error: context deadline exceeded\n")
+    crash_looping(fake_tools)
+
+    with pytest.raises(StageFailed) as failed:
+        deploy.run_deploy(session(settings)[0])
+
+    assert "first install of todo-app failed" in failed.value.message
+    assert failed.value.hint is not None
+    assert "helm uninstall todo-app --namespace todo" in failed.value.hint
+    assert not [a for a in fake_tools.argvs("helm") if a[0] == "rollback"]
+
+
+def test_failed_rollback_is_reported_with_both_ways_out(fake_tools: FakeTools,
+                                                        tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    cluster_up(fake_tools, settings, 3)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")), times=1)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed"), (2, "failed")))
+    fake_tools.rule("helm", r"^upgrade --install", code=1, stderr="Error: UPGRADE FAILED: x\n")
+    fake_tools.rule("helm", r"^rollback", code=1,
+                    stderr="Error: timed out waiting for the condition\n")
+    crash_looping(fake_tools)
+    with pytest.raises(StageFailed) as failed:
+        deploy.run_deploy(session(settings)[0])
+    assert "rollback to revision 1 failed too" in failed.value.message
+    assert failed.value.hint is not None and "helm rollback todo-app 1" in failed.value.hint
+
+
+def test_deploy_task_exits_3_when_the_cluster_is_not_running(
+        fake_tools: FakeTools, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_tools.rule("minikube", r"status -o json", code=85,
+                    stdout='{"Name":"minikube","Host":"Nonexistent"}')
+    fake_tools.rule("kubectl", r"^version --client", stdout='{"clientVersion": {}}')
+    fake_tools.rule("helm", r"^version --template", stdout="v4.1.4")
+    with pytest.raises(Exit) as exited:
+        tasks.deploy(Context(), no_color=True)
+    assert exited.value.code == ExitCode.PREREQ
+    assert "minikube -p minikube start" in capsys.readouterr().err
+    assert upgrades(fake_tools) == []
+
+
+def manifest_of(render: str, *, tag: str) -> str:
+    """The release's stored manifest: the same render with an older backend tag."""
+    lines = []
+    for line in render.splitlines():
+        if line.strip().startswith("image: todo-backend:"):
+            line = line.split("todo-backend:")[0] + f"todo-backend:{tag}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("major", [3, 4])
+def test_dry_run_shows_the_image_change_against_the_release_and_applies_nothing(
+        fake_tools: FakeTools, tmp_path: Path, helm_bins: dict[int, Path], major: int) -> None:
+    """``helm template`` is answered with the REAL helm's render of the same command."""
+    settings = settings_in(tmp_path)
+    refs = cluster_up(fake_tools, settings, major, secret=False)
+    s, out = session(settings)
+    values = deploy.chart_values(refs, None, settings)
+    real = subprocess.run(
+        [str(helm_bins[major]), *deploy.chart.template_argv(settings, values)[1:]],
+        capture_output=True, text=True, check=True).stdout
+    fake_tools.rule("helm", r"^template", stdout=real)
+    fake_tools.rule("helm", r"^get manifest", stdout=manifest_of(real, tag="000000000000"))
+
+    release = deploy.run_deploy(s, dry_run=True)
+
+    text = out.getvalue()
+    backend = next(r for r in refs if r.component == "backend")
+    assert "change: Deployment/todo-backend" in text
+    assert "-          image: todo-backend:000000000000" in text
+    assert f"+          image: todo-backend:{backend.tag}" in text
+    assert "0 to add, 1 to change, 0 to remove; nothing was applied" in text
+    assert "inv secrets" in text
+    assert release.revision == 0
+    assert upgrades(fake_tools) == []
+    assert not [a for a in fake_tools.argvs("kubectl") if a[0] == "apply"]
