@@ -160,7 +160,7 @@ def noop_rules(images: list[Any], digest: str) -> list[dict[str, Any]]:
     ]
 
 
-def noop_up(runs: int) -> tuple[list[float], list[float], int]:
+def noop_up(runs: int) -> tuple[list[float], list[float], int, dict[str, int]]:
     from tests.conftest import FakeTools
     from todo_deploy import images, pipeline, secrets
     from todo_deploy.cli import Session
@@ -176,7 +176,22 @@ def noop_up(runs: int) -> tuple[list[float], list[float], int]:
         env_file.write_text("DATABASE_URL=postgresql://app:pw-123456789@db.example.com:5432/"
                             "todo?sslmode=require\nCOHERE_API_KEY=\nBETTER_AUTH_SECRET="
                             + "b" * 40 + "\n")
-        settings = Settings.from_config(None, env_file=str(env_file),
+        config: dict[str, Any] = {}
+        defaults = Settings.from_config(None)
+        if not all(i.dockerfile.is_file() for i in defaults.images.values()):
+            # a source tree without both Dockerfiles yet: hash tiny stand-in contexts instead
+            config["images"] = {}
+            for component in ("backend", "frontend"):
+                src = tmp / "src" / component
+                src.mkdir(parents=True)
+                (src / "main.txt").write_text(component)
+                dockerfile = tmp / "docker" / component / "Dockerfile"
+                dockerfile.parent.mkdir(parents=True)
+                dockerfile.write_text("FROM scratch\nCOPY . /app\n")
+                config["images"][component] = {"context": str(src),
+                                               "dockerfile": str(dockerfile)}
+            print("  (docker/*/Dockerfile missing: digests computed over stand-in contexts)")
+        settings = Settings.from_config(config, env_file=str(env_file),
                                         state_dir=str(tmp / "state"))
         plan = secrets.plan(secrets.load(settings))
         fakes.rules_file.write_text(json.dumps(noop_rules([], plan.digest.value)))
@@ -208,6 +223,7 @@ def noop_up(runs: int) -> tuple[list[float], list[float], int]:
         walls, overheads = [], []
         calls = 0
         for _ in range(runs):
+            fakes.log.unlink(missing_ok=True)
             TimedContext.tool_seconds, TimedContext.calls = 0.0, 0
             s = Session(TimedContext(), settings, Console(no_color=True, file=io.StringIO(),
                                                           err_file=io.StringIO()))
@@ -217,7 +233,12 @@ def noop_up(runs: int) -> tuple[list[float], list[float], int]:
             walls.append(wall)
             overheads.append(wall - TimedContext.tool_seconds)
             calls = TimedContext.calls
-        return walls, overheads, calls
+        kinds: dict[str, int] = {}
+        for call in fakes.calls():  # the last run's calls, e.g. "minikube status"
+            words = [w for w in call["argv"] if not w.startswith("-") and w != "minikube"]
+            key = " ".join([call["tool"], *words[:1]])
+            kinds[key] = kinds.get(key, 0) + 1
+        return walls, overheads, calls, kinds
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -248,7 +269,7 @@ def main() -> int:
     if importlib.util.find_spec("todo_deploy.deploy") is None:
         print("no-op inv up: not measured (todo_deploy/deploy.py, issue 5, is not there yet)")
         return 0
-    walls, overheads, calls = noop_up(args.runs)
+    walls, overheads, calls, kinds = noop_up(args.runs)
     tools = [w - o for w, o in zip(walls, overheads, strict=True)]
     print(f"no-op inv up with recording fakes, {args.runs} runs, {calls} tool calls per run:")
     print(f"  wall median {statistics.median(walls):.2f}s, tools' own time median "
@@ -256,6 +277,8 @@ def main() -> int:
           f"{statistics.median(overheads):.3f}s max {max(overheads):.3f}s "
           f"(target ≤ 1 s: {'met' if max(overheads) <= 1 else 'MISSED'}); "
           f"overhead/wall {statistics.median(overheads) / statistics.median(walls):.1%}")
+    print("  tool calls per no-op up: " + ", ".join(
+        f"{k} ×{n}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])))
     startup = cli_startup(args.runs)
     print(f"  plus CLI start-up (inv --list): median {statistics.median(startup):.2f}s")
     return 0
