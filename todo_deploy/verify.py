@@ -348,14 +348,15 @@ def verify(c: Context, settings: Settings, *, poll: float = POLL_SECONDS,
 class VerifyFailed(StageFailed):
     """The table and summary already said what failed and why."""
 
-    def __init__(self, report: VerifyReport):
+    def __init__(self, report: VerifyReport, *, shown: bool):
         self.report = report
         failed = [c for c in report.checks if not c.ok and c.required]
         first = failed[0] if failed else None
+        hint = first.hint if first and first.hint else "inv status"
         super().__init__(
             f"verify failed: {len(failed)} of {len(report.checks)} checks"
             + (f" (first: {first.name})" if first else ""),
-            (first.hint if first and first.hint else "inv status"))
+            "the fixes above, then: inv verify" if shown else hint)
 
 
 def run_verify(s: Session, *, as_json: bool = False,
@@ -375,5 +376,5 @@ def run_verify(s: Session, *, as_json: bool = False,
         console.checks("inv verify", report.checks)
         console.summary(report.checks, what="checks")
     if not report.ok:
-        raise VerifyFailed(report)
+        raise VerifyFailed(report, shown=not as_json)
     return list(report.checks)
