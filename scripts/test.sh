@@ -43,3 +43,6 @@ export NEXT_TELEMETRY_DISABLED=1
 
 echo "==> pytest"
 "$PY" -m pytest "$@"
+
+echo "==> chart figures (bench/chart.py: requests vs spec, earliest readiness)"
+"$PY" bench/chart.py
