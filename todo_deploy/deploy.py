@@ -156,6 +156,19 @@ def recovery_plan(history: Sequence[Revision], before: int | None) -> RecoveryPl
     return RecoveryPlan(Recovery.ROLLBACK, failed=failed, target=good[-1].number)
 
 
+def stuck_hint(history: Sequence[Revision], release: str, namespace: str) -> str | None:
+    """An interrupted deploy leaves the newest revision ``pending-*``, and Helm then refuses
+    every upgrade ("another operation ... is in progress"): the way out is a rollback."""
+    if not history or not history[-1].status.startswith("pending"):
+        return None
+    good = [r.number for r in history if r.status in GOOD_STATUSES]
+    if not good:
+        return (f"revision {history[-1].number} is {history[-1].status} (an interrupted "
+                f"install): {uninstall_hint(release, namespace)}")
+    return (f"revision {history[-1].number} is {history[-1].status} (an interrupted deploy): "
+            f"helm rollback {release} {good[-1]} --namespace {namespace}   then: inv deploy")
+
+
 def parse_release(stdout: str, fallback: Release) -> tuple[Release, str]:
     """``helm upgrade -o json`` → (Release, NOTES text)."""
     try:
@@ -287,7 +300,7 @@ def _recover(s: Session, plan: DeployPlan, before: int | None,
     recovery = recovery_plan(history, before)
     if recovery.action is Recovery.UNCHANGED:
         raise StageFailed(f"deploy failed before Helm changed anything: {why.splitlines()[-1]}",
-                          hint)
+                          stuck_hint(history, plan.release, plan.namespace) or hint)
     if recovery.action is Recovery.FIRST_INSTALL:
         raise StageFailed(
             f"the first install of {plan.release} failed (revision {recovery.failed}); "

@@ -193,3 +193,21 @@ def test_new_and_removed_objects_are_listed_as_add_and_remove() -> None:
 
 def test_identical_manifests_have_no_change() -> None:
     assert deploy.manifest_changes(CONFIG, CONFIG) == []
+
+
+def test_interrupted_deploy_is_unstuck_by_rolling_back_to_the_last_good_revision() -> None:
+    rows = deploy.parse_history(history((1, "superseded"), (2, "deployed"),
+                                        (3, "pending-upgrade")))
+    assert deploy.stuck_hint(rows, "todo-app", "todo") == (
+        "revision 3 is pending-upgrade (an interrupted deploy): "
+        "helm rollback todo-app 2 --namespace todo   then: inv deploy")
+
+
+def test_interrupted_first_install_is_cleaned_up_with_uninstall() -> None:
+    rows = deploy.parse_history(history((1, "pending-install")))
+    hint = deploy.stuck_hint(rows, "todo-app", "todo")
+    assert hint is not None and "helm uninstall todo-app --namespace todo" in hint
+
+
+def test_a_settled_release_needs_no_unstick_hint() -> None:
+    assert deploy.stuck_hint(deploy.parse_history(history((1, "deployed"))), "r", "n") is None

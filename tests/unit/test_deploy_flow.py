@@ -294,3 +294,20 @@ def test_dry_run_shows_the_image_change_against_the_release_and_applies_nothing(
     assert release.revision == 0
     assert upgrades(fake_tools) == []
     assert not [a for a in fake_tools.argvs("kubectl") if a[0] == "apply"]
+
+
+def test_release_stuck_in_pending_upgrade_is_not_rolled_back_blindly_but_explained(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    cluster_up(fake_tools, settings, 3)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "superseded"), (2, "deployed"),
+                                                        (3, "pending-upgrade")))
+    fake_tools.rule("helm", r"^upgrade --install", code=1, stderr=(
+        "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress\n"))
+    fake_tools.rule("kubectl", r"^get pods", stdout=(FIXTURES / "pods-healthy.json").read_text())
+    with pytest.raises(StageFailed) as failed:
+        deploy.run_deploy(session(settings)[0])
+    assert "before Helm changed anything" in failed.value.message
+    assert failed.value.hint == ("revision 3 is pending-upgrade (an interrupted deploy): "
+                                 "helm rollback todo-app 2 --namespace todo   then: inv deploy")
+    assert not [a for a in fake_tools.argvs("helm") if a[0] == "rollback"]
