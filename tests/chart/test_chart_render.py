@@ -37,6 +37,8 @@ OVERRIDES = {
         "--set", "frontend.replicas=1"),
 }
 
+pytestmark = pytest.mark.helm
+
 
 def test_chart_passes_helm_lint_strict(helm: Path) -> None:
     result = run_helm(helm, "lint", "--strict", str(CHART_DIR))

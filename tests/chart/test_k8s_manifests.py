@@ -20,6 +20,8 @@ from todo_deploy.errors import StageFailed
 
 K8S = ROOT / "k8s"
 
+pytestmark = pytest.mark.helm
+
 
 def test_k8s_directory_equals_the_charts_default_render(helm: Path) -> None:
     expected = chart.expected_k8s(template_text(helm), Settings())

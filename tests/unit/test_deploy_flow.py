@@ -268,6 +268,7 @@ def manifest_of(render: str, *, tag: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+@pytest.mark.helm
 @pytest.mark.parametrize("major", [3, 4])
 def test_dry_run_shows_the_image_change_against_the_release_and_applies_nothing(
         fake_tools: FakeTools, tmp_path: Path, helm_bins: dict[int, Path], major: int) -> None:
