@@ -46,3 +46,6 @@ echo "==> pytest"
 
 echo "==> chart figures (bench/chart.py: requests vs spec, earliest readiness)"
 "$PY" bench/chart.py
+
+echo "==> verify/up figures (bench/verify.py: crash-loop verdict time, no-op inv up overhead)"
+"$PY" bench/verify.py --runs 3
