@@ -110,7 +110,8 @@ def test_build_args_reach_minikube_image_build_as_build_opts(tmp_path: Path) -> 
     ref = images.prepare(settings.images["backend"], {"BASE_IMAGE": "python:3.11-slim"}).ref.ref
     build_cmd = re.compile(
         rf"^minikube -p minikube image build -t {re.escape(ref)} -f \S+ "
-        r"--build-opt=build-arg=BASE_IMAGE=python:3.11-slim --build-opt=no-cache \S*/todo-build-\w+$")
+        r"--build-opt=build-arg=BASE_IMAGE=python:3.11-slim --build-opt=no-cache "
+        r"\S*/todo-build-\w+$")
     c = containerd_context({
         "minikube -p minikube image ls": Result(""),
         build_cmd: Result("Successfully built 0123abcd\n"),
