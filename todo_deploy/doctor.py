@@ -286,13 +286,24 @@ class _DoctorFailed(PrereqError):
                          "run the fix commands above, then: inv doctor")
 
 
+# Checks that passed, per invoke run: chained tasks (`inv build secrets deploy verify`,
+# `inv up`) share one Config object, so each prerequisite is checked once per run, not once
+# per stage. Failures are never cached (a stage may fix them, e.g. up starting minikube).
+_passed: dict[int, tuple[object, set[tuple[str, str]]]] = {}
+
+
 def require(s: Session, *needs: str) -> None:
     """Run the doctor checks a task needs; stop at the first failure with doctor's hint."""
+    _holder, passed = _passed.setdefault(id(s.c.config), (s.c.config, set()))
     for need in needs:
+        key = (need, s.settings.profile)
+        if key in passed:
+            continue
         result = CHECKS[need](s)
         if not result.ok:
             raise PrereqError(f"{result.name}: {result.detail}",
                               result.hint or "inv doctor")
+        passed.add(key)
 
 
 def show_config(s: Session, *, as_json: bool = False) -> None:
