@@ -179,9 +179,14 @@ def check_kubectl(s: Session) -> CheckResult:
 
 
 def helm_version(s: Session) -> HelmVersion:
-    out = proc.run(s.c, ["helm", "version", "--template", "{{.Version}}"],
-                   timeout=s.settings.tool_timeout)
-    return parse_helm_version(out.stdout)
+    """Helm's version (asked once per invoke run)."""
+    memo = run_memo(s)
+    if "helm" not in memo:
+        out = proc.run(s.c, ["helm", "version", "--template", "{{.Version}}"],
+                       timeout=s.settings.tool_timeout)
+        memo["helm"] = parse_helm_version(out.stdout)
+    version: HelmVersion = memo["helm"]
+    return version
 
 
 def check_helm(s: Session) -> CheckResult:
@@ -286,15 +291,19 @@ class _DoctorFailed(PrereqError):
                          "run the fix commands above, then: inv doctor")
 
 
-# Checks that passed, per invoke run: chained tasks (`inv build secrets deploy verify`,
-# `inv up`) share one Config object, so each prerequisite is checked once per run, not once
-# per stage. Failures are never cached (a stage may fix them, e.g. up starting minikube).
-_passed: dict[int, tuple[object, set[tuple[str, str]]]] = {}
+# Memo per invoke run: chained tasks (`inv build secrets deploy verify`, `inv up`) share one
+# Config object, so each prerequisite is checked once per run, not once per stage. Only
+# passes are kept (a stage may fix a failure, e.g. `inv up` starting minikube).
+_memo: dict[int, tuple[object, dict[str, Any]]] = {}
+
+
+def run_memo(s: Session) -> dict[str, Any]:
+    return _memo.setdefault(id(s.c.config), (s.c.config, {}))[1]
 
 
 def require(s: Session, *needs: str) -> None:
     """Run the doctor checks a task needs; stop at the first failure with doctor's hint."""
-    _holder, passed = _passed.setdefault(id(s.c.config), (s.c.config, set()))
+    passed: set[tuple[str, str]] = run_memo(s).setdefault("passed", set())
     for need in needs:
         key = (need, s.settings.profile)
         if key in passed:
