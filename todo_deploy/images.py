@@ -652,7 +652,7 @@ def run_build(s: Session, *, force: bool = False, no_cache: bool = False,
             for ctx in contexts:
                 results.append(_build_one(s, builder, ctx, force=force, no_cache=no_cache,
                                           network=network, tracker=tracker))
-        save_state(s.settings, contexts)
+                save_state(s.settings, [ctx])  # recorded as soon as the image exists
     s.console.table("images", ("image", "tag", "size", "time", "result"),
                     [(r.repository, r.tag, human_size(r.size) if r.size else "-",
                       f"{r.seconds:.1f}s", r.result) for r in results])
