@@ -1,7 +1,7 @@
 """The kubectl fixtures are real object shapes: every Pod, Event, Deployment and ReplicaSet
 in tests/fixtures/kubectl validates, strictly (no unknown or misspelt fields), against the
-Kubernetes OpenAPI schema (kubernetes-validate) of 1.31 — the oldest release whose
-ContainerStatus has ``volumeMounts``, which kubectl prints for these pods — and the latest."""
+Kubernetes OpenAPI schema (kubernetes-validate) of 1.30 — the first release whose
+ContainerStatus has ``volumeMounts``, which these pods carry — and of the latest."""
 
 from __future__ import annotations
 
@@ -19,5 +19,5 @@ def test_fixture_objects_validate_against_the_kubernetes_schema(path: Path) -> N
     doc = json.loads(path.read_text())
     assert doc["kind"] == "List" and doc["items"]
     for item in doc["items"]:
-        for version in ("1.31", kubernetes_validate.latest_version()):
+        for version in ("1.30", kubernetes_validate.latest_version()):
             kubernetes_validate.validate(item, version, strict=True)
