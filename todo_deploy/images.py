@@ -323,6 +323,21 @@ def parse_image_list(text: str) -> set[str]:
     return refs
 
 
+def minikube_build_opts(runtime: str, build_args: Iterable[tuple[str, str]], *,
+                        no_cache: bool) -> list[str]:
+    """``--build-opt`` flags for ``minikube image build`` on ``runtime``.
+
+    minikube turns ``--build-opt=X`` into ``--X`` for the node's builder: ``buildctl build``
+    (containerd) takes build args as ``--opt build-arg:K=V``; ``podman build`` (cri-o) and
+    ``docker build`` take ``--build-arg K=V``. ``--no-cache`` is the same for all three.
+    """
+    if runtime.lower() == "containerd":
+        opts = [f"--build-opt=opt=build-arg:{k}={v}" for k, v in build_args]
+    else:
+        opts = [f"--build-opt=build-arg={k}={v}" for k, v in build_args]
+    return opts + (["--build-opt=no-cache"] if no_cache else [])
+
+
 def human_size(size: int) -> str:
     value = float(size)
     for unit in ("B", "kB", "MB", "GB"):
@@ -511,10 +526,17 @@ class MinikubeImageBuilder:
 
     The filtered context is unpacked into a temporary directory, so the ignore rules and the
     ``.env`` exclusion hold here too. No live step view: minikube prints at the end.
+
+    minikube passes each ``--build-opt=X`` on as ``--X`` to the node's builder: ``buildctl``
+    for containerd (build args are ``--opt build-arg:K=V``), ``podman build`` for cri-o
+    (``--build-arg K=V``); see :func:`minikube_build_opts`. ``minikube image build`` exits 0
+    even when the build failed (kubernetes/minikube#16576), so success is judged by the tag
+    appearing in ``minikube image ls``.
     """
 
     def __init__(self, s: Session, runtime: str):
         self.s = s
+        self.runtime = runtime
         self.where = f"minikube ({runtime}) via `minikube image build`"
         self._listed: set[str] | None = None
 
@@ -536,9 +558,7 @@ class MinikubeImageBuilder:
                 tar.extractall(tmp, filter="tar")
             argv = cluster.minikube(settings, "image", "build", "-t", ctx.ref.ref,
                                     "-f", DOCKERFILE_IN_CONTEXT)
-            argv += [f"--build-opt=build-arg={k}={v}" for k, v in ctx.build_args]
-            if no_cache:
-                argv.append("--build-opt=no-cache")
+            argv += minikube_build_opts(self.runtime, ctx.build_args, no_cache=no_cache)
             argv.append(tmp)
             tracker.update(ctx.component, step="minikube image build")
             result = proc.run(self.s.c, argv, check=False, timeout=BUILD_TIMEOUT)
@@ -548,6 +568,9 @@ class MinikubeImageBuilder:
         if not result.ok:
             raise _build_failed(ctx, log, f"`minikube image build` exited {result.code}")
         self._listed = None
+        if self.inspect(ctx.ref.ref) is None:  # minikube exits 0 on a failed build
+            raise _build_failed(ctx, log, f"`minikube image build` exited 0 but {ctx.ref.ref} "
+                                          "is not in `minikube image ls`")
 
     def tag_latest(self, ctx: BuildContext) -> None:
         proc.run(self.s.c, cluster.minikube(self.s.settings, "image", "tag", ctx.ref.ref,

@@ -26,7 +26,7 @@ from todo_deploy import images
 from todo_deploy.cli import Session, session
 from todo_deploy.config import ROOT, ImageConfig, Settings
 from todo_deploy.console import Console
-from todo_deploy.errors import ConfigError, PrereqError
+from todo_deploy.errors import ConfigError, PrereqError, StageFailed
 
 
 def profile_list(runtime: str) -> str:
@@ -81,7 +81,10 @@ def test_containerd_runtime_builds_with_minikube_image_build(tmp_path: Path) -> 
         rf"^minikube -p minikube image build -t {re.escape(ref)} "
         rf"-f {re.escape(images.DOCKERFILE_IN_CONTEXT)} \S*/todo-build-\w+$")
     c = containerd_context({
-        "minikube -p minikube image ls": Result("registry.k8s.io/pause:3.10\n"),
+        # before the build, then after it (the build is judged by the tag being listed)
+        "minikube -p minikube image ls": [
+            Result("registry.k8s.io/pause:3.10\n"),
+            Result(f"registry.k8s.io/pause:3.10\ndocker.io/library/{ref}\n")],
         build_cmd: Result("Step 1/2 : FROM scratch\nSuccessfully built 0123abcd\n"),
         f"minikube -p minikube image tag {ref} todo-backend:latest": Result(""),
     })
@@ -90,6 +93,24 @@ def test_containerd_runtime_builds_with_minikube_image_build(tmp_path: Path) -> 
     assert [(b.ref, b.built) for b in built] == [(ref, True)]
     assert "minikube image build" in out.getvalue()
     assert "containerd" in out.getvalue()
+
+
+def test_minikube_image_build_exiting_0_without_the_tag_is_a_failed_build(
+        tmp_path: Path) -> None:
+    """minikube exits 0 when the build inside the node fails (kubernetes/minikube#16576)."""
+    settings = settings_in(tmp_path)
+    ref = images.prepare(settings.images["backend"], {}).ref.ref
+    c = containerd_context({
+        "minikube -p minikube image ls": Result("registry.k8s.io/pause:3.10\n"),
+        re.compile(r"^minikube -p minikube image build "): Result(
+            "", "error: failed to solve: process \"/bin/sh -c false\" did not complete\n"),
+    })
+    s, _ = new_session(c, settings)
+    with pytest.raises(StageFailed) as exc:
+        images.run_build(s, only="backend")
+    assert ref in exc.value.message
+    assert exc.value.details is not None and "failed to solve" in exc.value.details
+    assert not (settings.state_dir / images.STATE_FILE).exists()
 
 
 def test_containerd_runtime_skips_a_tag_minikube_already_lists(tmp_path: Path) -> None:
@@ -106,14 +127,16 @@ def test_containerd_runtime_skips_a_tag_minikube_already_lists(tmp_path: Path) -
 
 
 def test_build_args_reach_minikube_image_build_as_build_opts(tmp_path: Path) -> None:
+    """containerd builds with buildctl: minikube turns --build-opt=X into --X, and buildctl
+    takes build args as --opt build-arg:K=V (it has no --build-arg flag)."""
     settings = settings_in(tmp_path)
     ref = images.prepare(settings.images["backend"], {"BASE_IMAGE": "python:3.11-slim"}).ref.ref
     build_cmd = re.compile(
         rf"^minikube -p minikube image build -t {re.escape(ref)} -f \S+ "
-        r"--build-opt=build-arg=BASE_IMAGE=python:3.11-slim --build-opt=no-cache "
+        r"--build-opt=opt=build-arg:BASE_IMAGE=python:3.11-slim --build-opt=no-cache "
         r"\S*/todo-build-\w+$")
     c = containerd_context({
-        "minikube -p minikube image ls": Result(""),
+        "minikube -p minikube image ls": [Result(""), Result(f"docker.io/library/{ref}\n")],
         build_cmd: Result("Successfully built 0123abcd\n"),
         f"minikube -p minikube image tag {ref} todo-backend:latest": Result(""),
     })
@@ -121,6 +144,14 @@ def test_build_args_reach_minikube_image_build_as_build_opts(tmp_path: Path) -> 
     built = images.run_build(s, only="backend", no_cache=True,
                              build_args=["backend:BASE_IMAGE=python:3.11-slim"])
     assert built[0].built
+
+
+def test_build_opts_follow_the_builder_of_each_runtime() -> None:
+    args = [("BASE_IMAGE", "python:3.11-slim")]
+    assert images.minikube_build_opts("containerd", args, no_cache=False) == [
+        "--build-opt=opt=build-arg:BASE_IMAGE=python:3.11-slim"]
+    assert images.minikube_build_opts("cri-o", args, no_cache=True) == [
+        "--build-opt=build-arg=BASE_IMAGE=python:3.11-slim", "--build-opt=no-cache"]
 
 
 def test_stopped_docker_runtime_cluster_is_a_prerequisite_error(tmp_path: Path) -> None:
