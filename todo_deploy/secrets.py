@@ -15,6 +15,7 @@ Rules:
 from __future__ import annotations
 
 import base64
+import contextlib
 import difflib
 import hashlib
 import io
@@ -357,6 +358,26 @@ def run_secrets(s: Session, *, dry_run: bool = False) -> SecretPlan:
                     f"(digest {secret_plan.digest.short})")
     console.info(f"secret digest: {secret_plan.digest.value}")
     return secret_plan
+
+
+def mask_known_values(s: Session) -> None:
+    """Register the values ``.env`` holds with this session's console, so pod logs and tool
+    output that echo one (a crash log printing its DATABASE_URL) show it masked.
+
+    Each task has its own console, so ``inv deploy``/``verify``/``logs`` — run alone or
+    chained after ``inv secrets`` — call this before they print pod logs. Best effort: a
+    missing or unreadable ``.env`` registers nothing and is not an error here.
+    """
+    try:
+        env = parse_env(read_env_text(s.settings.env_file), s.settings.env_file)
+    except ConfigError:
+        return
+    values = [env.value(key) for key in KNOWN_KEYS]
+    url = env.value(DATABASE_URL).strip()
+    if url:  # the password alone, too: a log may print it without the rest of the URL
+        with contextlib.suppress(ValueError):  # urlsplit: "Invalid IPv6 URL"
+            values.append(urlsplit(url).password or "")
+    s.console.register_secret(*values)
 
 
 def _load_with_warnings(s: Session) -> EnvFile:

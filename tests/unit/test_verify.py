@@ -289,3 +289,32 @@ def test_a_crashing_embedded_postgres_is_named_while_the_backend_waits_for_it() 
     assert checks[0].name == "pod todo-postgres-0"
     assert checks[0].detail.startswith("crash-loop: container postgresql keeps crashing")
     assert "stopped while waiting" in checks[1].detail
+
+
+def test_verify_alone_masks_env_values_that_a_crash_log_prints(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Each task has its own console: `inv verify` (alone, or chained after `inv secrets`)
+    must still mask what .env holds when it prints a crash-looping pod's log tail."""
+    url = "postgresql://app:pw-s3cr3t-9x@db.example.com:5432/todo"
+    env = tmp_path / ".env"
+    env.write_text(f"DATABASE_URL={url}\nCOHERE_API_KEY=\nBETTER_AUTH_SECRET={'a' * 40}\n")
+    c = MockContext(run={
+        **PREREQS,
+        WORKLOADS: Result(text("workloads-backend-crashloop")),
+        EVENTS: Result(text("events-crashloop")),
+        f"kubectl logs {CRASH_POD} -n todo -c backend --tail=20 --previous": Result(
+            f"ValidationError: database_url input_value='{url}'\n"
+            "password authentication failed: pw-s3cr3t-9x\n"),
+        f"kubectl logs {CRASH_POD} -n todo -c backend --tail=20": Result(""),
+    })
+    c.config["todo"] = {"env_file": str(env)}
+    monkeypatch.setenv("NO_COLOR", "1")
+    with pytest.raises(Exit) as exc:
+        tasks.verify(c)
+    assert exc.value.code == 1
+    printed = capsys.readouterr()
+    shown = printed.out + printed.err
+    assert "ValidationError: database_url input_value='••••'" in shown
+    assert "password authentication failed: ••••" in shown
+    assert "pw-s3cr3t-9x" not in shown and url not in shown
