@@ -555,7 +555,11 @@ class MinikubeImageBuilder:
         settings = self.s.settings
         with tempfile.TemporaryDirectory(prefix="todo-build-") as tmp:
             with context_tar(ctx) as fileobj, tarfile.open(fileobj=fileobj) as tar:
-                tar.extractall(tmp, filter="tar")
+                # extraction filters arrived in 3.11.4; our own tar is trusted before that
+                if hasattr(tarfile, "tar_filter"):
+                    tar.extractall(tmp, filter="tar")
+                else:  # pragma: no cover - Python 3.11.0-3.11.3
+                    tar.extractall(tmp)
             argv = cluster.minikube(settings, "image", "build", "-t", ctx.ref.ref,
                                     "-f", DOCKERFILE_IN_CONTEXT)
             argv += minikube_build_opts(self.runtime, ctx.build_args, no_cache=no_cache)
