@@ -117,7 +117,8 @@ def test_with_all_tools_present_onboarding_reaches_inv_up_which_starts_minikube(
     assert "==> inv up --skip-build --skip-secrets --skip-deploy --skip-verify" in result.stdout
     assert ["-p", "minikube", "start", "--cpus=2", "--memory=4096"] in world.fakes.argvs(
         "minikube")
-    assert "Todo app is up: open http://192.168.49.2:30080" in result.stdout
+    assert ("Todo app deployed (not verified: --skip-verify): http://192.168.49.2:30080"
+            in result.stdout)
 
 
 def test_onboarding_creates_the_venv_and_env_from_the_example(

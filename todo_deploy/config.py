@@ -119,10 +119,12 @@ class Settings:
                 except ValueError:
                     raise ConfigError(f"setting {key} must be a number, not {value!r}",
                                       "inv config  # shows the resolved configuration") from None
-        if "build_target" in given and given["build_target"] not in ("minikube", "host"):
+        resolved = replace(self, **given)
+        if resolved.build_target not in ("minikube", "host"):
             raise ConfigError(
-                f"--target must be 'minikube' or 'host', not {given['build_target']!r}")
-        return replace(self, **given)
+                f"build target must be 'minikube' or 'host', not {resolved.build_target!r}",
+                "inv build --target minikube   (or fix build.target / INVOKE_TODO_BUILD_TARGET)")
+        return resolved
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly view for ``inv config``."""

@@ -238,6 +238,9 @@ def _embedded_db_likely(s: Session) -> bool:
     return not env.value(secrets.DATABASE_URL).strip()
 
 
+ENV_CHECK = ".env present and valid"
+
+
 def check_env(s: Session) -> CheckResult:
     from . import secrets
 
@@ -247,7 +250,7 @@ def check_env(s: Session) -> CheckResult:
         extra = f"; {len(env.warnings)} warning(s): inv secrets --dry-run" if env.warnings else ""
         return True, f"{s.settings.env_file.name}: {', '.join(keys)}{extra}", None
 
-    result = _timed(".env present and valid", run)
+    result = _timed(ENV_CHECK, run)
     if not result.ok and result.hint and "fix the lines" in result.hint:
         return CheckResult(result.name, False, result.seconds, result.detail,
                            "inv secrets --dry-run   # lists each problem with its line")
@@ -278,7 +281,11 @@ def run_doctor(s: Session) -> list[CheckResult]:
         results = all_checks(s)
     s.console.checks("inv doctor", results)
     s.console.summary(results, what="checks")
-    if any(not r.ok and r.required for r in results):
+    failed = [r for r in results if not r.ok and r.required]
+    if failed and all(r.name == ENV_CHECK for r in failed):
+        raise ConfigError(f"{s.settings.env_file} is not valid (see the fix above)",
+                          "inv secrets --dry-run   # lists each problem with its line")
+    if failed:
         raise _DoctorFailed()
     return results
 

@@ -122,5 +122,8 @@ def run_up(s: Session, options: UpOptions | None = None) -> list[StageRun]:
     s.console.table("inv up", ("stage", "result", "time"),
                     [(r.name, r.detail, f"{r.seconds:.1f}s" if r.ran else "-") for r in runs])
     url = next((r.detail for r in runs if r.name == "url"), "")
-    s.console.success(f"Todo app is up: open {url}")
+    if options.skip_verify:
+        s.console.success(f"Todo app deployed (not verified: --skip-verify): {url}")
+    else:
+        s.console.success(f"Todo app is up and verified: open {url}")
     return runs

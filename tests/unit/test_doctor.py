@@ -144,9 +144,15 @@ def test_doctor_reports_a_bad_env(only_fakes: FakeTools, tmp_path: Path) -> None
     path = tmp_path / ".env"
     path.write_text("DATABASE_URL=mysql://x/y\nCOHERE_API_KEY=\nBETTER_AUTH_SECRET=\n")
     result = inv("doctor", "--env-file", str(path))
-    assert result.returncode == 3
+    assert result.returncode == 2  # only the input is wrong: a config error, not a missing tool
     assert ".env present and valid" in result.stdout
     assert "inv secrets --dry-run" in result.stdout
+
+
+def test_bad_build_target_from_the_environment_is_a_config_error() -> None:
+    result = inv("config", env_extra={"INVOKE_TODO_BUILD_TARGET": "laptop"})
+    assert result.returncode == 2
+    assert "'laptop'" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_config_precedence_yaml_then_env_then_flag() -> None:

@@ -195,7 +195,7 @@ def test_up_runs_doctor_minikube_build_secrets_deploy_verify_url_in_order(
     assert stage_marks(f) == ["minikube start", "secrets apply", "helm upgrade",
                               "verify rollout", "verify http", "url"]
     assert sorted(r.split(":")[0] for r in built) == ["todo-backend", "todo-frontend"]
-    assert "Todo app is up: open http://192.168.49.2:30080" in output
+    assert "Todo app is up and verified: open http://192.168.49.2:30080" in output
 
 
 def test_second_up_with_nothing_changed_builds_nothing_and_restarts_no_pod(
