@@ -430,7 +430,11 @@ def cluster_secret(s: Session) -> ClusterSecret | None:
             return None
         raise proc.ToolError(["kubectl", "get", "secret"], result.code, result.stderr,
                              "inv doctor")
-    annotations = json.loads(result.stdout or "{}")
+    try:
+        annotations = json.loads(result.stdout or "{}")
+    except json.JSONDecodeError:  # very old kubectl prints map[...] for a map
+        raise StageFailed("cannot read the Secret's annotations from kubectl's output",
+                          "upgrade kubectl (inv doctor shows its version)") from None
     digest = annotations.get(DIGEST_ANNOTATION, "")
     if not digest:
         return None
