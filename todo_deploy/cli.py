@@ -35,7 +35,12 @@ def settings_for(c: Context, **overrides: Any) -> Settings:
 def session(c: Context, *, no_color: bool = False, **overrides: Any) -> Iterator[Session]:
     console = Console(no_color=no_color)
     try:
-        yield Session(c, settings_for(c, **overrides), console)
+        current = Session(c, settings_for(c, **overrides), console)
+        # every task masks the values .env holds, whatever it prints (pod logs, tool errors)
+        from . import secrets
+
+        secrets.mask_known_values(current)
+        yield current
     except SuiteError as exc:
         console.error(exc.message, exc.hint, exc.details)
         raise Exit(code=int(exc.code)) from None

@@ -20,7 +20,7 @@ from typing import Any
 
 from invoke.context import Context
 
-from . import cluster, diagnose, doctor, proc, secrets, verify
+from . import cluster, diagnose, doctor, proc, verify
 from .cli import Session
 from .config import Settings
 from .errors import ConfigError, StageFailed
@@ -188,7 +188,6 @@ def run_logs(s: Session, component: str | None = None, *, follow: bool = False,
         raise ConfigError(f"inv logs needs a component first: backend, frontend or all "
                           f"(got {component!r})", "inv logs backend -f   (help: inv --help logs)")
     doctor.require(s, "kubectl", "cluster")
-    secrets.mask_known_values(s)
     argv = logs_argv(s.settings, component, follow=follow, tail=tail)
     if follow:
         sink = s.console.line_sink()

@@ -282,7 +282,6 @@ def _latest_revision(s: Session, plan: DeployPlan) -> int | None:
 def _recover(s: Session, plan: DeployPlan, before: int | None,
              result: proc.ToolResult) -> None:
     """Diagnose, roll back (or say how to clean up), and raise: never returns."""
-    secrets.mask_known_values(s)  # the diagnosis prints pod log tails
     why = proc.tail(result.stderr or result.stdout, 3) or f"exit {result.code}"
     s.console.error(f"helm upgrade --install {plan.release} failed", details=why)
     try:

@@ -364,8 +364,7 @@ def mask_known_values(s: Session) -> None:
     """Register the values ``.env`` holds with this session's console, so pod logs and tool
     output that echo one (a crash log printing its DATABASE_URL) show it masked.
 
-    Each task has its own console, so ``inv deploy``/``verify``/``logs`` — run alone or
-    chained after ``inv secrets`` — call this before they print pod logs. Best effort: a
+    ``cli.session`` calls it for every task (each task has its own console). Best effort: a
     missing or unreadable ``.env`` registers nothing and is not an error here.
     """
     try:

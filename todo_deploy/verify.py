@@ -21,7 +21,7 @@ from typing import Any
 
 from invoke.context import Context
 
-from . import diagnose, doctor, proc, secrets
+from . import diagnose, doctor, proc
 from .cli import Session
 from .config import Settings
 from .console import CheckResult
@@ -363,7 +363,6 @@ def run_verify(s: Session, *, as_json: bool = False,
                poll: float = POLL_SECONDS) -> list[CheckResult]:
     """Entry point of ``inv verify``: rollout, HTTP checks, table + summary (or JSON)."""
     doctor.require(s, "kubectl", "cluster")
-    secrets.mask_known_values(s)  # crash-loop log tails are printed below
     console, settings = s.console, s.settings
     if not as_json:
         console.heading(f"verify release {settings.release} in namespace {settings.namespace} "
