@@ -3,17 +3,22 @@
 #   python:3.11-slim  →  debootstrap --variant=minbase bookworm + python3, python3-venv,
 #                        python-is-python3, ca-certificates (Debian bookworm ships Python 3.11)
 #   node:20-alpine    →  the same minbase + adduser + the host's Node 20 binary and npm
+#   postgres:16-alpine → the python stand-in + Debian's PostgreSQL 15 as uid 70, with an
+#                        entrypoint that does what the official one does (standin-postgres/);
+#                        the end-to-end tier deploys the chart's embedded database with it
 # Both get the host's CA bundle (this machine's egress proxy re-signs TLS) and PIP_CERT /
 # NODE_EXTRA_CA_CERTS pointing at it, so pip and npm inside builds can reach their registries.
 # Idempotent: an image that already exists is kept (REBUILD=1 forces a rebuild).
-# stdout carries exactly two lines for `eval` in .ci/run:
+# stdout carries exactly three lines for `eval` in .ci/run:
 #   TODO_PYTHON_BASE=<image>
 #   TODO_NODE_BASE=<image>
+#   TODO_POSTGRES_IMAGE=<image>
 # everything else goes to stderr.
 set -euo pipefail
 
 PYTHON_IMAGE=${TODO_PYTHON_BASE_NAME:-todo-standin/python:3.11-bookworm}
 NODE_IMAGE=${TODO_NODE_BASE_NAME:-todo-standin/node:20-bookworm}
+POSTGRES_IMAGE=${TODO_POSTGRES_IMAGE_NAME:-todo-standin/postgres:15-bookworm}
 SUITE=${DEBIAN_SUITE:-bookworm}
 CA_BUNDLE=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 CACHE=${DEBOOTSTRAP_CACHE:-/var/cache/todo-debootstrap}
@@ -96,5 +101,14 @@ else
   rm -rf "$work/node"
 fi
 
+if exists "$POSTGRES_IMAGE" && [ "${REBUILD:-0}" != 1 ]; then
+  log "$POSTGRES_IMAGE exists, kept"
+else
+  log "docker build → $POSTGRES_IMAGE (apt-get install postgresql-15, host network)"
+  docker build --network host --build-arg "BASE_IMAGE=$PYTHON_IMAGE" -t "$POSTGRES_IMAGE" \
+    "$(dirname "$0")/standin-postgres" >&2
+fi
+
 echo "TODO_PYTHON_BASE=$PYTHON_IMAGE"
 echo "TODO_NODE_BASE=$NODE_IMAGE"
+echo "TODO_POSTGRES_IMAGE=$POSTGRES_IMAGE"
