@@ -45,9 +45,11 @@ class ChartValues:
     secret_digest: str
     embedded_db: bool
     existing_secret: str = "todo-secrets"
+    values_file: str = ""  # the user's extra values (todo.values_file); the suite's --set wins
 
     def set_flags(self) -> list[str]:
-        """``--set``/``--set-string`` arguments (tags like ``123456789012`` stay strings)."""
+        """``--values`` (when configured), then ``--set``/``--set-string`` arguments (tags like
+        ``123456789012`` stay strings)."""
         strings = {
             "backend.image.repository": self.backend_repository,
             "backend.image.tag": self.backend_tag,
@@ -56,7 +58,7 @@ class ChartValues:
             "secrets.existingSecret": self.existing_secret,
             "secretDigest": self.secret_digest,
         }
-        flags: list[str] = []
+        flags: list[str] = ["--values", self.values_file] if self.values_file else []
         for key, value in strings.items():
             flags += ["--set-string", f"{key}={value}"]
         flags += ["--set", "secrets.create=false",

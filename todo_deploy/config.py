@@ -30,6 +30,7 @@ class Settings:
     namespace: str = "todo"
     release: str = "todo-app"
     chart: Path = ROOT / "helm" / "todo-app"
+    values_file: Path | None = None  # extra chart values for deploy (the suite's --set wins)
     env_file: Path = ROOT / ".env"
     state_dir: Path = ROOT / ".todo-deploy"
     field_manager: str = "todo-deploy"
@@ -79,6 +80,7 @@ class Settings:
                 namespace=str(get("namespace", "todo")),
                 release=str(get("release", "todo-app")),
                 chart=resolve(get("chart", "helm/todo-app")),
+                values_file=resolve(get("values_file", "")) if get("values_file", "") else None,
                 env_file=resolve(get("env_file", ".env")),
                 state_dir=resolve(get("state_dir", ".todo-deploy")),
                 field_manager=str(get("field_manager", "todo-deploy")),
@@ -106,7 +108,7 @@ class Settings:
         unknown = set(given) - known
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        for key in ("chart", "env_file", "state_dir"):
+        for key in ("chart", "values_file", "env_file", "state_dir"):
             if key in given:
                 p = Path(str(given[key])).expanduser()
                 given[key] = p if p.is_absolute() else Path.cwd() / p
@@ -120,6 +122,9 @@ class Settings:
                     raise ConfigError(f"setting {key} must be a number, not {value!r}",
                                       "inv config  # shows the resolved configuration") from None
         resolved = replace(self, **given)
+        if resolved.values_file is not None and not resolved.values_file.is_file():
+            raise ConfigError(f"values file {resolved.values_file} does not exist",
+                              "fix todo.values_file in invoke.yaml / INVOKE_TODO_VALUES_FILE")
         if resolved.build_target not in ("minikube", "host"):
             raise ConfigError(
                 f"build target must be 'minikube' or 'host', not {resolved.build_target!r}",

@@ -195,6 +195,7 @@ def chart_values(refs: Sequence[images.ImageRef], secret: secrets.ClusterSecret 
         secret_digest=secret.digest if secret else "",
         embedded_db=secret.embedded_db if secret else False,
         existing_secret=settings.secret_name,
+        values_file=str(settings.values_file) if settings.values_file else "",
     )
 
 

@@ -211,3 +211,14 @@ def test_interrupted_first_install_is_cleaned_up_with_uninstall() -> None:
 
 def test_a_settled_release_needs_no_unstick_hint() -> None:
     assert deploy.stuck_hint(deploy.parse_history(history((1, "deployed"))), "r", "n") is None
+
+
+def test_a_configured_values_file_comes_before_the_suites_own_values_so_they_win() -> None:
+    plan = replace(PLAN, values=replace(VALUES, values_file="/repo/local-values.yaml"))
+    argv = deploy.upgrade_argv(plan, 4)
+    assert argv[argv.index("--values") + 1] == "/repo/local-values.yaml"
+    assert argv.index("--values") < argv.index("--set-string")
+
+
+def test_without_a_values_file_no_values_flag_is_passed() -> None:
+    assert "--values" not in deploy.upgrade_argv(PLAN, 3)
