@@ -26,6 +26,7 @@ unschedulable                 PodScheduled=False Unschedulable       minikube's 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -44,6 +45,12 @@ EVENTS_SHOWN = 5
 # A readiness probe that keeps failing this long after its first failure is a verdict, not a
 # pod that is still starting (the chart probes every 5 s; the backend's start-up takes < 10 s).
 READINESS_GRACE_SECONDS = 60.0
+# ...but a probe answered with a 4xx this many times asks for the wrong path or port: a verdict
+# within seconds (kubelet marks the pod unready after failureThreshold = 2 such answers).
+CLIENT_ERROR = re.compile(r"statuscode: 4\d\d")
+CLIENT_ERROR_FAILURES = 2
+# kubelet retries a failed sandbox; this many failures in a row is a verdict.
+SANDBOX_FAILURES = 3
 
 IMAGE_REASONS = ("ErrImageNeverPull", "ImagePullBackOff", "ErrImagePull", "InvalidImageName")
 # Event reasons that say nothing is wrong: hidden from the user.
@@ -65,6 +72,7 @@ class Cause(StrEnum):
     CONFIG_ERROR = "config-error"
     READINESS = "readiness"
     UNSCHEDULABLE = "unschedulable"
+    SANDBOX = "sandbox"
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,7 @@ class Finding:
     exit_code: int | None = None
     events: tuple[str, ...] = ()  # informative events of the pod, oldest first
     logs: tuple[str, ...] = ()  # last log lines (filled in by ``diagnose``)
+    crashed_run_is_current: bool = False  # crash-loop: logs of the current run, not --previous
     also: tuple[str, ...] = ()  # other pods with the same cause (``group``)
 
     def details(self) -> str:
@@ -203,93 +212,166 @@ def resources_hint(profile: str) -> str:
             f"(or lower the chart's resources.requests)")
 
 
-def classify_pod(pod: dict[str, Any], events: list[dict[str, Any]], *,
-                 profile: str = "minikube",
-                 readiness_grace: float = READINESS_GRACE_SECONDS) -> Finding | None:
-    """The cause that keeps ``pod`` from becoming ready, or None when nothing is wrong (yet).
+@dataclass(frozen=True)
+class PodView:
+    """What every failure class reads of one pod (built once per pod)."""
 
-    ``events`` may hold the whole namespace's events; only this pod's are used.
-    """
-    meta = pod.get("metadata") or {}
-    name = str(meta.get("name", "?"))
-    namespace = str(meta.get("namespace", "default"))
-    component = component_of(pod)
-    shown = informative_events(events, name)
-    specs = _container_specs(pod)
+    pod: dict[str, Any]
+    events: list[dict[str, Any]]  # this pod's events, oldest first
+    profile: str
 
-    scheduled = next((c for c in (pod.get("status") or {}).get("conditions") or []
+    @property
+    def name(self) -> str:
+        return str((self.pod.get("metadata") or {}).get("name", "?"))
+
+    @property
+    def namespace(self) -> str:
+        return str((self.pod.get("metadata") or {}).get("namespace", "default"))
+
+    @property
+    def component(self) -> str:
+        return component_of(self.pod)
+
+    @property
+    def shown(self) -> tuple[str, ...]:
+        return informative_events(self.events, self.name)
+
+    @property
+    def specs(self) -> dict[str, dict[str, Any]]:
+        return _container_specs(self.pod)
+
+    def finding(self, cause: Cause, container: str | None, reason: str, message: str,
+                hint: str, **extra: Any) -> Finding:
+        return Finding(cause, self.name, self.component, container, reason, message, hint,
+                       events=self.shown, **extra)
+
+
+def _unschedulable(v: PodView) -> Finding | None:
+    scheduled = next((c for c in (v.pod.get("status") or {}).get("conditions") or []
                       if c.get("type") == "PodScheduled"), None)
-    if scheduled and scheduled.get("status") == "False" and \
-            scheduled.get("reason") == "Unschedulable":
-        why = " ".join(str(scheduled.get("message", "")).split())
-        insufficient = "Insufficient" in why
-        return Finding(
-            Cause.UNSCHEDULABLE, name, component, None, "Unschedulable",
-            f"pod {name} cannot be scheduled: {why or 'no node fits it'}",
-            resources_hint(profile), fatal=insufficient, events=shown)
+    if not scheduled or scheduled.get("status") != "False" or \
+            scheduled.get("reason") != "Unschedulable":
+        return None
+    why = " ".join(str(scheduled.get("message", "")).split())
+    return v.finding(Cause.UNSCHEDULABLE, None, "Unschedulable",
+                     f"pod {v.name} cannot be scheduled: {why or 'no node fits it'}",
+                     resources_hint(v.profile), fatal="Insufficient" in why)
 
-    for status in _statuses(pod):
-        container = str(status.get("name", ""))
-        state = status.get("state") or {}
-        waiting = state.get("waiting") or {}
-        reason = str(waiting.get("reason", ""))
-        text = " ".join(str(waiting.get("message", "")).split())
+
+def _image_missing(v: PodView) -> Finding | None:
+    for status in _statuses(v.pod):
+        reason = str(((status.get("state") or {}).get("waiting") or {}).get("reason", ""))
         if reason in IMAGE_REASONS:
-            image = status.get("image") or specs.get(container, {}).get("image", "?")
-            return Finding(
-                Cause.IMAGE_MISSING, name, component, container, reason,
-                f"image {image} is not in minikube's Docker daemon ({reason})",
-                "inv build   # builds into minikube's daemon; then: inv deploy",
-                events=shown)
-        if reason == "CreateContainerConfigError":
-            about_secret = "secret" in text.lower() or "key" in text.lower()
-            return Finding(
-                Cause.CONFIG_ERROR, name, component, container, reason,
-                f"container {container} cannot be created: {text or reason}"
-                + (" (a Secret or one of its keys is missing)" if about_secret else ""),
-                "inv secrets   # creates todo-secrets with every key; then: inv deploy"
-                if about_secret else "inv deploy   # re-creates the chart's ConfigMap",
-                events=shown)
-        last = (status.get("lastState") or {}).get("terminated") or {}
-        now = state.get("terminated") or {}
-        crashed = reason == "CrashLoopBackOff" or (now and int(now.get("exitCode", 0)) != 0)
-        if crashed:
-            term = now if now and int(now.get("exitCode", 0)) != 0 else last
-            code = term.get("exitCode")
-            why = term.get("reason") or "Error"
-            restarts = int(status.get("restartCount", 0))
-            hint = ("the container ran out of memory: raise its resources.limits.memory in "
-                    "helm/todo-app/values.yaml, then: inv deploy" if why == "OOMKilled" else
-                    f"read the log lines above; more: inv logs {component}   "
-                    f"(kubectl -n {namespace} logs {name} -c {container} --previous)")
-            return Finding(
-                Cause.CRASH_LOOP, name, component, container, reason or why,
-                f"container {container} keeps crashing: exit code {code} ({why}), "
-                f"{restarts} restart(s)",
-                hint, exit_code=None if code is None else int(code), events=shown)
+            container = str(status.get("name", ""))
+            image = status.get("image") or v.specs.get(container, {}).get("image", "?")
+            return v.finding(Cause.IMAGE_MISSING, container, reason,
+                             f"image {image} is not in minikube's Docker daemon ({reason})",
+                             "inv build   # builds into minikube's daemon; then: inv deploy")
+    return None
 
-    for status in (pod.get("status") or {}).get("containerStatuses") or []:
-        running = (status.get("state") or {}).get("running")
-        if not running or status.get("ready"):
+
+def _config_error(v: PodView) -> Finding | None:
+    for status in _statuses(v.pod):
+        waiting = (status.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") != "CreateContainerConfigError":
             continue
         container = str(status.get("name", ""))
-        probes = [e for e in pod_events(events, name)
-                  if e.get("reason") == "Unhealthy"
+        text = " ".join(str(waiting.get("message", "")).split())
+        about_secret = "secret" in text.lower() or "key" in text.lower()
+        return v.finding(
+            Cause.CONFIG_ERROR, container, "CreateContainerConfigError",
+            f"container {container} cannot be created: {text or 'CreateContainerConfigError'}"
+            + (" (a Secret or one of its keys is missing)" if about_secret else ""),
+            "inv secrets   # creates todo-secrets with every key; then: inv deploy"
+            if about_secret else "inv deploy   # re-creates the chart's ConfigMap")
+    return None
+
+
+def _crash_loop(v: PodView) -> Finding | None:
+    for status in _statuses(v.pod):
+        state = status.get("state") or {}
+        reason = str((state.get("waiting") or {}).get("reason", ""))
+        now = state.get("terminated") or {}
+        if reason != "CrashLoopBackOff" and not (now and int(now.get("exitCode", 0)) != 0):
+            continue
+        container = str(status.get("name", ""))
+        last = (status.get("lastState") or {}).get("terminated") or {}
+        term = now if now and int(now.get("exitCode", 0)) != 0 else last
+        code = term.get("exitCode")
+        why = term.get("reason") or "Error"
+        restarts = int(status.get("restartCount", 0))
+        hint = ("the container ran out of memory: raise its resources.limits.memory in "
+                "helm/todo-app/values.yaml, then: inv deploy" if why == "OOMKilled" else
+                f"read the log lines above; more: inv logs {v.component}   "
+                f"(kubectl -n {v.namespace} logs {v.name} -c {container} --previous)")
+        return v.finding(
+            Cause.CRASH_LOOP, container, reason or why,
+            f"container {container} keeps crashing: exit code {code} ({why}), "
+            f"{restarts} restart(s)",
+            hint, exit_code=None if code is None else int(code),
+            # the crashed run is the container's current one until kubelet restarts it
+            crashed_run_is_current=bool(now))
+    return None
+
+
+def _sandbox(v: PodView) -> Finding | None:
+    """kubelet cannot create the pod's sandbox (its network or the runtime): the pod stays
+    ContainerCreating and only the events say why."""
+    failures = [e for e in v.events if e.get("reason") == "FailedCreatePodSandBox"]
+    if not failures:
+        return None
+    phase = (v.pod.get("status") or {}).get("phase")
+    if phase not in (None, "Pending"):
+        return None
+    count = sum(event_count(e) for e in failures)
+    words = " ".join(str(failures[-1].get("message", "")).split())
+    return v.finding(
+        Cause.SANDBOX, None, "FailedCreatePodSandBox",
+        f"the node cannot start pod {v.name}'s sandbox ({count}x): {words}",
+        f"a node-side problem (container runtime or pod network), not the app's: "
+        f"minikube -p {v.profile} logs --problems   (then: minikube -p {v.profile} delete "
+        "&& inv up)", fatal=count >= SANDBOX_FAILURES)
+
+
+def _readiness(v: PodView, grace: float) -> Finding | None:
+    for status in (v.pod.get("status") or {}).get("containerStatuses") or []:
+        if not (status.get("state") or {}).get("running") or status.get("ready"):
+            continue
+        container = str(status.get("name", ""))
+        probes = [e for e in v.events if e.get("reason") == "Unhealthy"
                   and "Readiness probe failed" in str(e.get("message", ""))]
         if not probes:
             continue
         last_event = probes[-1]
         first, last_seen = event_first_seen(probes[0]), event_last_seen(last_event)
         failing_for = (last_seen - first).total_seconds() if first and last_seen else 0.0
-        target = probe_target(specs.get(container))
+        failures = sum(event_count(e) for e in probes)
+        target = probe_target(v.specs.get(container))
         words = " ".join(str(last_event.get("message", "")).split())
-        return Finding(
-            Cause.READINESS, name, component, container, "Unhealthy",
+        # a 4xx is an answer, not a slow start: the probe asks for the wrong path or port
+        answered = CLIENT_ERROR.search(words) is not None
+        return v.finding(
+            Cause.READINESS, container, "Unhealthy",
             f"readiness probe {target} keeps failing for container {container} "
-            f"({event_count(last_event)}x in {failing_for:.0f}s); last: {words}",
-            f"inv logs {component}   # why does {target.split(' on ')[0]} not answer 200?",
-            fatal=failing_for >= readiness_grace, events=shown)
+            f"({failures}x in {failing_for:.0f}s); last: {words}",
+            f"inv logs {v.component}   # why does {target.split(' on ')[0]} not answer 200?",
+            fatal=failing_for >= grace or (answered and failures >= CLIENT_ERROR_FAILURES))
     return None
+
+
+def classify_pod(pod: dict[str, Any], events: list[dict[str, Any]], *,
+                 profile: str = "minikube",
+                 readiness_grace: float = READINESS_GRACE_SECONDS) -> Finding | None:
+    """The cause that keeps ``pod`` from becoming ready, or None when nothing is wrong (yet):
+    one function per failure class, the first that names a cause wins (krane's
+    ``doom_reason``). ``events`` may hold the whole namespace's events."""
+    view = PodView(pod, pod_events(events, str((pod.get("metadata") or {}).get("name", "?"))),
+                   profile)
+    for check in (_unschedulable, _image_missing, _config_error, _crash_loop, _sandbox):
+        found = check(view)
+        if found is not None:
+            return found
+    return _readiness(view, readiness_grace)
 
 
 def classify_pods(pods: Iterable[dict[str, Any]], events: list[dict[str, Any]], *,
@@ -345,19 +427,23 @@ def logs_argv(settings: Settings, pod: str, container: str | None, *,
 
 
 def with_logs(c: Context, settings: Settings, finding: Finding) -> Finding:
-    """Add the last log lines of a crash-looping container: the crashed run, then the current."""
+    """Add the last log lines of the run that crashed: the current run while it is the
+    terminated one, else ``--previous`` (kubelet has started it again); the other one when
+    that has no lines (yet)."""
     if finding.cause is not Cause.CRASH_LOOP:
         return finding
-    lines: list[str] = []
-    for previous, label in ((True, "--previous (the run that crashed)"), (False, "current")):
+    order = (False, True) if finding.crashed_run_is_current else (True, False)
+    for previous in order:
         result = proc.run(c, logs_argv(settings, finding.pod, finding.container,
                                        previous=previous),
                           timeout=settings.tool_timeout, check=False)
         text = proc.tail(result.stdout, LOG_TAIL) if result.ok else ""
         if text:
-            lines.append(f"logs {label}:")
-            lines += [f"  {line}" for line in text.splitlines()]
-    return replace(finding, logs=tuple(lines))
+            label = ("the run that crashed" if previous == order[0] else
+                     "the run before it" if previous else "the current run")
+            lines = [f"logs of {label} ({'--previous' if previous else 'current'}):"]
+            return replace(finding, logs=(*lines, *(f"  {line}" for line in text.splitlines())))
+    return finding
 
 
 def diagnose(c: Context, settings: Settings) -> list[Finding]:

@@ -171,7 +171,7 @@ GET_PODS = "kubectl get pods -n todo -l app=todo-app -o json"
 GET_EVENTS = ("kubectl get events -n todo --field-selector involvedObject.kind=Pod -o json")
 
 
-def test_diagnose_reads_pods_events_and_both_log_tails_of_a_crash_loop() -> None:
+def test_diagnose_reads_the_crashed_runs_log_tail_of_a_crash_loop() -> None:
     c = MockContext(run={
         GET_PODS: Result((FIXTURES / "pods-crashloop.json").read_text()),
         GET_EVENTS: Result((FIXTURES / "events-crashloop.json").read_text()),
@@ -183,7 +183,7 @@ def test_diagnose_reads_pods_events_and_both_log_tails_of_a_crash_loop() -> None
     findings = diagnose.diagnose(c, Settings())
     assert [f.cause for f in findings] == [Cause.CRASH_LOOP]
     assert findings[0].logs == (
-        "logs --previous (the run that crashed):",
+        "logs of the run that crashed (--previous):",
         "  todo-api: configuration error: missing required environment variable DATABASE_URL",
     )
 
