@@ -43,12 +43,16 @@ class FakeTools:
     rules: list[dict[str, Any]] = field(default_factory=list)
 
     def rule(self, tool: str | None, match: str = "", *, stdout: str = "", stderr: str = "",
-             code: int = 0, times: int | None = None) -> None:
-        """Answer calls of ``tool`` whose argv matches ``match`` (regex). First rule wins."""
+             code: int = 0, times: int | None = None, hang: float | None = None,
+             on_term: str = "") -> None:
+        """Answer calls of ``tool`` whose argv matches ``match`` (regex). First rule wins.
+        ``hang``: sleep first (``on_term`` is what a SIGTERM meanwhile prints)."""
         entry: dict[str, Any] = {"tool": tool, "match": match, "stdout": stdout,
                                  "stderr": stderr, "code": code}
         if times is not None:
             entry["times"] = times
+        if hang is not None:
+            entry.update(hang=hang, on_term=on_term)
         self.rules.append(entry)
         self.rules_file.write_text(json.dumps(self.rules), encoding="utf-8")
 

@@ -8,7 +8,10 @@ Helm 3 vs 4 lives here, behind :func:`helm_major` and the flag table :data:`HELM
 Helm 4 renamed ``--force`` to ``--force-replace`` and ``--atomic`` to
 ``--rollback-on-failure``; bare ``--wait`` and ``--timeout`` are valid on both. Neither
 ``--atomic`` nor ``--rollback-on-failure`` is used: Helm would roll back *before* the suite
-can see why the pods failed. Instead, on failure the suite
+can see why the pods failed. Instead, while helm waits, the suite watches the pods this deploy
+creates (krane-style): a pod with a fatal cause (a crash loop, a missing image, ...) stops the
+wait at once (SIGTERM: Helm 3 and 4 then record the revision as failed), instead of after the
+whole ``--timeout``. On failure the suite
 
 1. diagnoses the release's pods (:mod:`todo_deploy.diagnose`, shared with ``inv verify``),
 2. rolls back to the last good revision, or, when the very first install failed, says so and
@@ -42,6 +45,7 @@ HELM_FLAGS: dict[int, dict[str, str]] = {
 }
 GOOD_STATUSES = ("deployed", "superseded")
 TIMEOUT_MARGIN = 60.0  # seconds the subprocess may outlive helm's own --timeout
+WATCH_SECONDS = 2.0  # how often the pods are looked at while helm waits
 
 
 @dataclass(frozen=True)
@@ -260,10 +264,9 @@ def _upgrade(s: Session, plan: DeployPlan, major: int) -> Release:
                    f"{'on' if plan.values.embedded_db else 'off'}")
     with s.console.status(f"helm upgrade --install {plan.release} "
                           f"(waiting up to {timeout_flag(plan.timeout)} for ready pods)"):
-        result = proc.run(s.c, upgrade_argv(plan, major), check=False,
-                          timeout=plan.timeout + TIMEOUT_MARGIN)
+        result, findings = _upgrade_watching_pods(s, plan, major)
     if not result.ok:
-        _recover(s, plan, before, result)
+        _recover(s, plan, before, result, findings)
     release, notes = parse_release(result.stdout, Release(plan.release, plan.namespace,
                                                           (before or 0) + 1))
     s.console.success(f"release {release.name} revision {release.revision} "
@@ -271,6 +274,32 @@ def _upgrade(s: Session, plan: DeployPlan, major: int) -> Release:
     for line in notes.strip().splitlines():
         s.console.detail(line)
     return release
+
+
+def new_pods(pods: Sequence[dict[str, Any]], existing: set[str]) -> list[dict[str, Any]]:
+    """The pods that appeared after the deploy started (pure): only they tell whether this
+    revision can become ready; pods that were failing before are not its verdict."""
+    return [p for p in pods if (p.get("metadata") or {}).get("uid") not in existing]
+
+
+def _upgrade_watching_pods(s: Session, plan: DeployPlan,
+                           major: int) -> tuple[proc.ToolResult, list[diagnose.Finding]]:
+    """Run ``helm upgrade --wait`` and watch the new pods meanwhile; stop helm at the first
+    fatal finding. Returns helm's result and the findings that stopped it (if any)."""
+    existing = {str((p.get("metadata") or {}).get("uid")) for p in
+                diagnose.get_pods(s.c, s.settings)}
+    running = proc.start(upgrade_argv(plan, major), timeout=plan.timeout + TIMEOUT_MARGIN)
+    while (result := running.wait(WATCH_SECONDS)) is None:
+        fresh = new_pods(diagnose.get_pods(s.c, s.settings), existing)
+        if not fresh:
+            continue
+        fatal = [f for f in diagnose.classify_pods(fresh, diagnose.get_events(s.c, s.settings),
+                                                   profile=s.settings.profile) if f.fatal]
+        if fatal:
+            stopped = running.stop()
+            return stopped, [diagnose.with_logs(s.c, s.settings, f)
+                             for f in diagnose.group(fatal)]
+    return result, []
 
 
 def _latest_revision(s: Session, plan: DeployPlan) -> int | None:
@@ -281,15 +310,19 @@ def _latest_revision(s: Session, plan: DeployPlan) -> int | None:
 
 
 def _recover(s: Session, plan: DeployPlan, before: int | None,
-             result: proc.ToolResult) -> None:
-    """Diagnose, roll back (or say how to clean up), and raise: never returns."""
+             result: proc.ToolResult, findings: list[diagnose.Finding]) -> None:
+    """Diagnose (unless the watch already did), roll back (or say how to clean up), and
+    raise: never returns."""
     why = proc.tail(result.stderr or result.stdout, 3) or f"exit {result.code}"
-    s.console.error(f"helm upgrade --install {plan.release} failed", details=why)
-    try:
-        findings = diagnose.diagnose(s.c, s.settings)
-    except SuiteError as exc:
-        s.console.warn(f"could not read the pods for a diagnosis: {exc.message}")
-        findings = []
+    if findings:
+        s.console.error(f"helm upgrade --install {plan.release} stopped: a new pod cannot "
+                        "become ready", details=why)
+    else:
+        s.console.error(f"helm upgrade --install {plan.release} failed", details=why)
+        try:
+            findings = diagnose.diagnose(s.c, s.settings)
+        except SuiteError as exc:
+            s.console.warn(f"could not read the pods for a diagnosis: {exc.message}")
     if findings:
         diagnose.report(s.console, findings)
     else:

@@ -8,7 +8,11 @@ command), payloads travel on stdin only, output is captured, and failures become
 from __future__ import annotations
 
 import io
+import os
 import shlex
+import signal
+import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
@@ -109,3 +113,53 @@ def run(
     if check and not out.ok:
         raise ToolError(argv, out.code, out.stderr or out.stdout, hint)
     return out
+
+
+@dataclass
+class Background:
+    """A tool running while the caller watches something else (``inv deploy`` watches the
+    pods while ``helm upgrade --wait`` waits). Output is captured; stdin is empty."""
+
+    argv: tuple[str, ...]
+    process: subprocess.Popen[str]
+    deadline: float  # time.monotonic() after which the tool is stopped as timed out
+
+    def wait(self, seconds: float) -> ToolResult | None:
+        """The result once the tool has exited (within ``seconds``), else None. Past the
+        deadline the tool is stopped and the result is a timeout (exit -1)."""
+        if time.monotonic() >= self.deadline:
+            stopped = self.stop()
+            return ToolResult(self.argv, -1, stopped.stdout,
+                              f"{stopped.stderr}\ntimed out after {self.argv[0]} ran past "
+                              "its deadline".strip())
+        try:
+            stdout, stderr = self.process.communicate(
+                timeout=max(0.0, min(seconds, self.deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            return None
+        return ToolResult(self.argv, self.process.returncode, stdout, stderr)
+
+    def stop(self, grace: float = 60.0) -> ToolResult:
+        """SIGTERM (helm then records the release as failed and exits), SIGKILL after
+        ``grace`` seconds."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            stdout, stderr = self.process.communicate(timeout=grace)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            stdout, stderr = self.process.communicate()
+        return ToolResult(self.argv, self.process.returncode, stdout, stderr)
+
+
+def start(argv: Sequence[str], *, timeout: float,
+          env: Mapping[str, str] | None = None) -> Background:
+    """Start ``argv`` in the background (see :class:`Background`); a missing tool raises
+    :class:`ToolMissing` at once."""
+    try:
+        process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True,
+                                   env={**os.environ, **(env or {})})
+    except FileNotFoundError:
+        raise ToolMissing(argv[0]) from None
+    return Background(tuple(argv), process, time.monotonic() + timeout)

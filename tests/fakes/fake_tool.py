@@ -8,6 +8,9 @@ script on PATH under the tool's name. It:
   matches and whose ``match`` regex is found in the space-joined argv wins; it prints
   ``stdout``/``stderr`` and exits ``code``. A rule with ``times`` is used that many times
   (counted in ``$FAKE_TOOLS_LOG``'s directory), then skipped. No match: exit 0, no output.
+  A rule with ``hang`` first sleeps that many seconds, as ``helm upgrade --wait`` waits; a
+  SIGTERM meanwhile prints the rule's ``on_term`` to stderr and exits 1, as helm 3 and 4 do
+  ("Release NAME has been cancelled.").
 Rules replay real output shapes (captured from the real tools); each test says which.
 """
 
@@ -16,7 +19,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sys
+import time
 from pathlib import Path
 
 
@@ -42,6 +47,14 @@ def main() -> int:
                 continue
             counts[str(index)] = used + 1
             counts_file.write_text(json.dumps(counts))
+        if "hang" in rule:
+            def cancelled(signum: int, frame: object, text: str = rule.get("on_term", "")
+                          ) -> None:
+                sys.stderr.write(text)
+                sys.exit(1)
+
+            signal.signal(signal.SIGTERM, cancelled)
+            time.sleep(float(rule["hang"]))
         sys.stdout.write(rule.get("stdout", ""))
         sys.stderr.write(rule.get("stderr", ""))
         return int(rule.get("code", 0))

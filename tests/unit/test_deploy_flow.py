@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import subprocess
 from pathlib import Path
 
@@ -191,6 +192,49 @@ def test_failed_upgrade_is_diagnosed_then_rolled_back_to_the_previous_revision(
     assert rollbacks == [deploy.rollback_argv("todo-app", "todo", 2, 120)[1:]]
     assert failed.value.code == ExitCode.FAILED
     assert "revision 3" in failed.value.message
+
+
+CANCELLED = "Error: UPGRADE FAILED: context canceled\nRelease todo-app has been cancelled.\n"
+
+
+def test_a_new_pod_that_crash_loops_stops_helms_wait_at_once_then_rolls_back(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)  # helm would wait 120 s
+    cluster_up(fake_tools, settings, 4)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")), times=1)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed"), (2, "failed")))
+    fake_tools.rule("kubectl", r"^get pods -n todo -l app=todo-app", times=1,
+                    stdout='{"items": []}')  # before the deploy: no pod
+    crash_looping(fake_tools)  # then: a new pod crash-loops
+    fake_tools.rule("helm", r"^upgrade --install", hang=120, on_term=CANCELLED)
+    fake_tools.rule("helm", r"^rollback", stdout="Rollback was a success! Happy Helming!\n")
+    s, out = session(settings)
+    started = time.monotonic()
+
+    with pytest.raises(StageFailed):
+        deploy.run_deploy(s)
+
+    assert time.monotonic() - started < 30
+    text = out.getvalue()
+    assert "stopped: a new pod cannot become ready" in text
+    assert "Release todo-app has been cancelled." in text
+    assert "backend: container backend keeps crashing" in text
+    assert "rolled back todo-app to revision 1" in text
+
+
+def test_pods_that_were_failing_before_the_deploy_do_not_stop_it(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    cluster_up(fake_tools, settings, 3)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")))
+    crash_looping(fake_tools)  # the same crash-looping pods before and during the deploy
+    fake_tools.rule("helm", r"^upgrade --install", hang=5, stdout=upgraded(2))
+    s, out = session(settings)
+
+    release = deploy.run_deploy(s)
+
+    assert release.revision == 2
+    assert "stopped" not in out.getvalue()
 
 
 def test_diagnosis_comes_before_the_rollback(fake_tools: FakeTools, tmp_path: Path) -> None:
