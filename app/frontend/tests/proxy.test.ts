@@ -143,13 +143,27 @@ describe('proxyToBackend', () => {
 
   it('answers 500 naming the variable when the backend URL is malformed', async () => {
     const { seen, fetchImpl } = recordingFetch();
-    const response = await proxyToBackend(new Request('http://f/api/backend/health'), {
+    const response = await proxyToBackend(new Request('http://f/api/backend/api/todos'), {
       env: { BACKEND_URL: 'todo-backend' },
       fetchImpl,
     });
     expect(response.status).toBe(500);
     expect((await response.json()).detail).toMatch(/BACKEND_URL/);
     expect(seen).toHaveLength(0);
+  });
+
+  it("forwards the backend's /api/ only: its docs, schema and probes are a 404", async () => {
+    const { seen, fetchImpl } = recordingFetch();
+    for (const path of ['/docs', '/redoc', '/openapi.json', '/health', '/ready', '/api', '/']) {
+      const response = await proxyToBackend(new Request(`http://f/api/backend${path}`), {
+        env: { BETTER_AUTH_SECRET: SECRET },
+        fetchImpl,
+      });
+      expect(response.status, path).toBe(404);
+    }
+    expect(seen).toHaveLength(0);
+    await proxyToBackend(new Request('http://f/api/backend/api/todos/1'), { env: {}, fetchImpl });
+    expect(seen.map((s) => s.url)).toEqual([`${DEFAULT_BACKEND_URL}/api/todos/1`]);
   });
 
   it('passes 204 through without a body and drops encoding headers', async () => {
