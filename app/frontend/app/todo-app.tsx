@@ -1,7 +1,7 @@
 'use client';
 
 // The browser only calls this Next.js server (/api/backend/*), never the backend directly.
-import { type FormEvent, useCallback, useEffect, useState } from 'react';
+import { type FormEvent, useCallback, useEffect, useRef, useState } from 'react';
 
 const API = '/api/backend/api';
 
@@ -45,6 +45,10 @@ export default function TodoApp() {
   const [todos, setTodos] = useState<Todo[]>([]);
   const [loading, setLoading] = useState(true);
   const [title, setTitle] = useState('');
+  // One add at a time: the ref closes the gap before React re-renders the disabled button (a
+  // double-click, or Enter pressed twice, would otherwise send two POSTs).
+  const [adding, setAdding] = useState(false);
+  const addInFlight = useRef(false);
   const [error, setError] = useState<string | null>(null);
   const [chat, setChat] = useState<ChatStatus | null>(null);
   const [message, setMessage] = useState('');
@@ -78,11 +82,16 @@ export default function TodoApp() {
   const add = (event: FormEvent) => {
     event.preventDefault();
     const trimmed = title.trim();
-    if (!trimmed) return;
+    if (!trimmed || addInFlight.current) return;
+    addInFlight.current = true;
+    setAdding(true);
     void run(async () => {
       const todo = await call<Todo>('/todos', { method: 'POST', body: JSON.stringify({ title: trimmed }) });
       setTodos((list) => [...list, todo]);
       setTitle('');
+    }).finally(() => {
+      addInFlight.current = false;
+      setAdding(false);
     });
   };
 
@@ -143,10 +152,11 @@ export default function TodoApp() {
           placeholder="What needs doing?"
           value={title}
           maxLength={500}
+          readOnly={adding}
           onChange={(e) => setTitle(e.target.value)}
         />
-        <button type="submit" disabled={!title.trim()}>
-          Add
+        <button type="submit" disabled={adding || !title.trim()}>
+          {adding ? 'Adding…' : 'Add'}
         </button>
       </form>
 
