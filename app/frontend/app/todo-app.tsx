@@ -1,7 +1,10 @@
 'use client';
 
 // The browser only calls this Next.js server (/api/backend/*), never the backend directly.
-import { type FormEvent, useCallback, useEffect, useRef, useState } from 'react';
+import { type ChangeEvent, type FormEvent, useCallback, useEffect, useRef, useState } from 'react';
+
+import { RequestError, UNREACHABLE, requestError } from '../lib/messages';
+import { TITLE_MAX, clipTitle, titleLength, trimTitle } from '../lib/titles';
 
 const API = '/api/backend/api';
 
@@ -11,33 +14,35 @@ interface Todo {
   completed: boolean;
 }
 
+/** Whether chat can be used, and what to tell the user when it cannot (never why, in server terms). */
 interface ChatStatus {
   available: boolean;
-  detail: string;
+  note: string;
 }
+
+const CHAT_OFF: ChatStatus = { available: false, note: 'Chat is not available in this deployment.' };
+const CHAT_UNKNOWN: ChatStatus = { available: false, note: 'Chat is not available right now.' };
+/** From this length on, the new-todo box shows how many characters are left. */
+const TITLE_COUNTER_FROM = TITLE_MAX - 100;
 
 interface ChatLine {
   from: 'you' | 'assistant';
   text: string;
 }
 
-async function detailOf(response: Response): Promise<string> {
-  try {
-    const body = (await response.json()) as { detail?: unknown };
-    if (typeof body.detail === 'string') return body.detail;
-  } catch {
-    // not JSON
-  }
-  return `HTTP ${response.status}`;
-}
-
+/** A JSON request to the backend through the proxy; fails with a RequestError worded for the user. */
 async function call<T>(path: string, init?: RequestInit): Promise<T> {
-  const response = await fetch(`${API}${path}`, {
-    ...init,
-    headers: { 'content-type': 'application/json', ...(init?.headers ?? {}) },
-    cache: 'no-store',
-  });
-  if (!response.ok) throw new Error(await detailOf(response));
+  let response: Response;
+  try {
+    response = await fetch(`${API}${path}`, {
+      ...init,
+      headers: { 'content-type': 'application/json', ...(init?.headers ?? {}) },
+      cache: 'no-store',
+    });
+  } catch {
+    throw new RequestError(UNREACHABLE, null);
+  }
+  if (!response.ok) throw await requestError(response);
   return (response.status === 204 ? undefined : await response.json()) as T;
 }
 
@@ -45,6 +50,7 @@ export default function TodoApp() {
   const [todos, setTodos] = useState<Todo[]>([]);
   const [loading, setLoading] = useState(true);
   const [title, setTitle] = useState('');
+  const [titleNotice, setTitleNotice] = useState<string | null>(null);
   // One add at a time: the ref closes the gap before React re-renders the disabled button (a
   // double-click, or Enter pressed twice, would otherwise send two POSTs).
   const [adding, setAdding] = useState(false);
@@ -72,16 +78,20 @@ export default function TodoApp() {
         setLoading(false);
       }
     });
-    call<ChatStatus>('/chat')
-      .then(setChat)
-      .catch((err: Error) =>
-        setChat({ available: false, detail: `Chat status unknown: ${err.message}` }),
-      );
+    call<{ available: boolean }>('/chat')
+      .then((status) => setChat(status.available ? { available: true, note: '' } : CHAT_OFF))
+      .catch(() => setChat(CHAT_UNKNOWN));
   }, [run]);
+
+  const editTitle = (event: ChangeEvent<HTMLInputElement>) => {
+    const { title: clipped, cut } = clipTitle(event.target.value);
+    setTitle(clipped);
+    setTitleNotice(cut ? `Titles can have at most ${TITLE_MAX} characters: the text was cut to fit.` : null);
+  };
 
   const add = (event: FormEvent) => {
     event.preventDefault();
-    const trimmed = title.trim();
+    const trimmed = trimTitle(title);
     if (!trimmed || addInFlight.current) return;
     addInFlight.current = true;
     setAdding(true);
@@ -89,6 +99,7 @@ export default function TodoApp() {
       const todo = await call<Todo>('/todos', { method: 'POST', body: JSON.stringify({ title: trimmed }) });
       setTodos((list) => [...list, todo]);
       setTitle('');
+      setTitleNotice(null);
     }).finally(() => {
       addInFlight.current = false;
       setAdding(false);
@@ -117,21 +128,12 @@ export default function TodoApp() {
     setSending(true);
     setLines((l) => [...l, { from: 'you', text }]);
     setMessage('');
-    fetch(`${API}/chat`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ message: text }),
-    })
-      .then(async (response) => {
-        if (response.status === 503) {
-          setChat({ available: false, detail: await detailOf(response) });
-          return;
-        }
-        if (!response.ok) throw new Error(await detailOf(response));
-        const body = (await response.json()) as { reply: string };
-        setLines((l) => [...l, { from: 'assistant', text: body.reply }]);
+    call<{ reply: string }>('/chat', { method: 'POST', body: JSON.stringify({ message: text }) })
+      .then((body) => setLines((l) => [...l, { from: 'assistant', text: body.reply }]))
+      .catch((err: RequestError) => {
+        if (err.status === 503) setChat(CHAT_OFF);
+        else setError(err.unreachable ? err.message : 'The assistant could not answer. Please try again.');
       })
-      .catch((err: Error) => setError(err.message))
       .finally(() => setSending(false));
   };
 
@@ -151,14 +153,20 @@ export default function TodoApp() {
           aria-label="New todo"
           placeholder="What needs doing?"
           value={title}
-          maxLength={500}
           readOnly={adding}
-          onChange={(e) => setTitle(e.target.value)}
+          aria-describedby="new-todo-limit"
+          onChange={editTitle}
         />
-        <button type="submit" disabled={adding || !title.trim()}>
+        <button type="submit" disabled={adding || !trimTitle(title)}>
           {adding ? 'Adding…' : 'Add'}
         </button>
       </form>
+      <p className="limit">
+        <span role="status">{titleNotice}</span>{' '}
+        <span id="new-todo-limit" className="muted">
+          {titleLength(title) >= TITLE_COUNTER_FROM && `${titleLength(title)} of ${TITLE_MAX} characters`}
+        </span>
+      </p>
 
       {loading ? (
         <p className="muted">Loading…</p>
@@ -186,7 +194,7 @@ export default function TodoApp() {
       <h2>Chat</h2>
       {chat && !chat.available && (
         <p className="note" role="status">
-          {chat.detail}
+          {chat.note}
         </p>
       )}
       <ul className="chat-log">

@@ -139,11 +139,14 @@ export async function proxyToBackend(request: Request, options: ProxyOptions = {
       signal: AbortSignal.timeout(Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : DEFAULT_TIMEOUT_MS),
     });
   } catch (error) {
+    // The backend's address is for the operator (the server log), not for the browser.
     const origin = new URL(base).origin;
     if ((error as Error)?.name === 'TimeoutError') {
-      return problem(504, `Backend at ${origin} did not answer in time`);
+      console.error(`proxy: the backend at ${origin} did not answer within ${timeoutMs} ms`);
+      return problem(504, 'The backend did not answer in time');
     }
-    return problem(502, `Backend unreachable at ${origin}`);
+    console.error(`proxy: the backend at ${origin} is unreachable: ${(error as Error)?.message}`);
+    return problem(502, 'The backend is unreachable');
   }
 
   const responseHeaders = new Headers();

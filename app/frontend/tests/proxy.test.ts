@@ -39,6 +39,7 @@ function decodeJwt(token: string, secret: string) {
 afterEach(() => {
   vi.unstubAllEnvs();
   vi.unstubAllGlobals();
+  vi.restoreAllMocks();
 });
 
 describe('resolveBackendUrl', () => {
@@ -128,7 +129,8 @@ describe('proxyToBackend', () => {
     expect(new Headers(seen[0].init.headers).get('authorization')).toBe('Bearer real');
   });
 
-  it('answers 502 with the backend origin when the backend is unreachable', async () => {
+  it("answers 502 without the backend's address, which goes to the server log", async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
     const fetchImpl = (async () => {
       throw new TypeError('fetch failed');
     }) as typeof fetch;
@@ -138,7 +140,9 @@ describe('proxyToBackend', () => {
     });
     expect(response.status).toBe(502);
     const body = await response.json();
-    expect(body.detail).toBe('Backend unreachable at http://todo-backend:7860');
+    expect(body.detail).toBe('The backend is unreachable');
+    expect(logged).toHaveBeenCalledWith('proxy: the backend at http://todo-backend:7860 is unreachable: fetch failed');
+    expect(JSON.stringify(logged.mock.calls)).not.toContain('pw');
   });
 
   it('answers 500 naming the variable when the backend URL is malformed', async () => {
