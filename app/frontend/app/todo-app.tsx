@@ -22,6 +22,9 @@ interface ChatStatus {
 
 const CHAT_OFF: ChatStatus = { available: false, note: 'Chat is not available in this deployment.' };
 const CHAT_UNKNOWN: ChatStatus = { available: false, note: 'Chat is not available right now.' };
+/** Retries of the list while the server cannot be reached: 1 s, 2 s, 4 s, … at most 15 s apart. */
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 15_000;
 /** From this length on, the new-todo box shows how many characters are left. */
 const TITLE_COUNTER_FROM = TITLE_MAX - 100;
 
@@ -47,8 +50,12 @@ async function call<T>(path: string, init?: RequestInit): Promise<T> {
 }
 
 export default function TodoApp() {
-  const [todos, setTodos] = useState<Todo[]>([]);
-  const [loading, setLoading] = useState(true);
+  // null until the list has been loaded once: an unreachable server is not an empty list.
+  const [todos, setTodos] = useState<Todo[] | null>(null);
+  // Why the list cannot be loaded (retrying with backoff), or null. The ref is for callbacks.
+  const [offline, setOffline] = useState<string | null>(null);
+  const offlineRef = useRef(false);
+  const retry = useRef({ attempt: 0, timer: 0 });
   const [title, setTitle] = useState('');
   const [titleNotice, setTitleNotice] = useState<string | null>(null);
   // One add at a time: the ref closes the gap before React re-renders the disabled button (a
@@ -61,27 +68,68 @@ export default function TodoApp() {
   const [lines, setLines] = useState<ChatLine[]>([]);
   const [sending, setSending] = useState(false);
 
-  const run = useCallback(async (action: () => Promise<void>) => {
-    setError(null);
-    try {
-      await action();
-    } catch (err) {
-      setError((err as Error).message);
-    }
-  }, []);
-
-  useEffect(() => {
-    void run(async () => {
-      try {
-        setTodos(await call<Todo[]>('/todos'));
-      } finally {
-        setLoading(false);
-      }
-    });
+  const loadChat = useCallback(() => {
     call<{ available: boolean }>('/chat')
       .then((status) => setChat(status.available ? { available: true, note: '' } : CHAT_OFF))
       .catch(() => setChat(CHAT_UNKNOWN));
-  }, [run]);
+  }, []);
+
+  /** (Re)load the list; on failure say why and try again later, each time waiting twice as long. */
+  const load = useCallback(
+    async function load(): Promise<void> {
+      window.clearTimeout(retry.current.timer);
+      const recovering = offlineRef.current;
+      try {
+        setTodos(await call<Todo[]>('/todos'));
+      } catch (err) {
+        offlineRef.current = true;
+        setOffline((err as RequestError).message);
+        const delay = Math.min(RETRY_FIRST_MS * 2 ** retry.current.attempt, RETRY_MAX_MS);
+        retry.current.attempt += 1;
+        retry.current.timer = window.setTimeout(() => void load(), delay);
+        return;
+      }
+      retry.current.attempt = 0;
+      offlineRef.current = false;
+      setOffline(null);
+      if (recovering) loadChat();
+    },
+    [loadChat],
+  );
+
+  useEffect(() => {
+    const timers = retry.current;
+    const retryNow = () => offlineRef.current && void load();
+    void load();
+    loadChat();
+    window.addEventListener('online', retryNow);
+    return () => {
+      window.removeEventListener('online', retryNow);
+      window.clearTimeout(timers.timer);
+    };
+  }, [load, loadChat]);
+
+  /**
+   * Run a change. On failure, `undo` restores what was shown and the reason is shown; when the
+   * server is out of reach the list is retried until it answers. A change that succeeds while
+   * the list is out of date reloads it.
+   */
+  const run = useCallback(
+    async (action: () => Promise<void>, undo?: () => void) => {
+      setError(null);
+      try {
+        await action();
+      } catch (err) {
+        undo?.();
+        const failure = err as RequestError;
+        setError(failure.unreachable ? 'Your change was not saved.' : failure.message);
+        if (failure.unreachable && !offlineRef.current) void load();
+        return;
+      }
+      if (offlineRef.current) void load();
+    },
+    [load],
+  );
 
   const editTitle = (event: ChangeEvent<HTMLInputElement>) => {
     const { title: clipped, cut } = clipTitle(event.target.value);
@@ -97,7 +145,7 @@ export default function TodoApp() {
     setAdding(true);
     void run(async () => {
       const todo = await call<Todo>('/todos', { method: 'POST', body: JSON.stringify({ title: trimmed }) });
-      setTodos((list) => [...list, todo]);
+      setTodos((list) => [...(list ?? []), todo]);
       setTitle('');
       setTitleNotice(null);
     }).finally(() => {
@@ -106,19 +154,27 @@ export default function TodoApp() {
     });
   };
 
-  const toggle = (todo: Todo) =>
-    run(async () => {
-      const updated = await call<Todo>(`/todos/${todo.id}`, {
-        method: 'PATCH',
-        body: JSON.stringify({ completed: !todo.completed }),
-      });
-      setTodos((list) => list.map((t) => (t.id === updated.id ? updated : t)));
-    });
+  const replace = (todo: Todo) => setTodos((list) => list && list.map((t) => (t.id === todo.id ? todo : t)));
+
+  /** Shown at once (the box is checked as it is clicked), undone if the server says no. */
+  const toggle = (todo: Todo) => {
+    replace({ ...todo, completed: !todo.completed });
+    return run(
+      async () =>
+        replace(
+          await call<Todo>(`/todos/${todo.id}`, {
+            method: 'PATCH',
+            body: JSON.stringify({ completed: !todo.completed }),
+          }),
+        ),
+      () => replace(todo),
+    );
+  };
 
   const remove = (todo: Todo) =>
     run(async () => {
       await call<void>(`/todos/${todo.id}`, { method: 'DELETE' });
-      setTodos((list) => list.filter((t) => t.id !== todo.id));
+      setTodos((list) => list && list.filter((t) => t.id !== todo.id));
     });
 
   const send = (event: FormEvent) => {
@@ -141,10 +197,18 @@ export default function TodoApp() {
 
   return (
     <>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
+      {(offline || error) && (
+        <div role="alert" className="error">
+          {offline && (
+            <p>
+              {offline} Trying again…{' '}
+              <button type="button" onClick={() => void load()}>
+                Retry now
+              </button>
+            </p>
+          )}
+          {error && <p>{error}</p>}
+        </div>
       )}
 
       <form onSubmit={add}>
@@ -168,8 +232,8 @@ export default function TodoApp() {
         </span>
       </p>
 
-      {loading ? (
-        <p className="muted">Loading…</p>
+      {todos === null ? (
+        !offline && <p className="muted">Loading…</p>
       ) : todos.length === 0 ? (
         <p className="muted">Nothing to do yet.</p>
       ) : (
