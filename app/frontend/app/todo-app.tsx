@@ -1,18 +1,15 @@
 'use client';
 
 // The browser only calls this Next.js server (/api/backend/*), never the backend directly.
-import { type ChangeEvent, type FormEvent, useCallback, useEffect, useRef, useState } from 'react';
+import { type FormEvent, useCallback, useEffect, useRef, useState } from 'react';
 
 import { RequestError, UNREACHABLE, requestError } from '../lib/messages';
-import { TITLE_MAX, clipTitle, titleLength, trimTitle } from '../lib/titles';
+import { trimTitle } from '../lib/titles';
+import { TitleLimit, useTitleField } from './title-field';
+import TodoItem, { type Todo, deleteButtonId } from './todo-item';
 
 const API = '/api/backend/api';
-
-interface Todo {
-  id: number;
-  title: string;
-  completed: boolean;
-}
+const NEW_TODO_ID = 'new-todo';
 
 /** Whether chat can be used, and what to tell the user when it cannot (never why, in server terms). */
 interface ChatStatus {
@@ -25,8 +22,6 @@ const CHAT_UNKNOWN: ChatStatus = { available: false, note: 'Chat is not availabl
 /** Retries of the list while the server cannot be reached: 1 s, 2 s, 4 s, … at most 15 s apart. */
 const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 15_000;
-/** From this length on, the new-todo box shows how many characters are left. */
-const TITLE_COUNTER_FROM = TITLE_MAX - 100;
 
 interface ChatLine {
   from: 'you' | 'assistant';
@@ -56,8 +51,7 @@ export default function TodoApp() {
   const [offline, setOffline] = useState<string | null>(null);
   const offlineRef = useRef(false);
   const retry = useRef({ attempt: 0, timer: 0 });
-  const [title, setTitle] = useState('');
-  const [titleNotice, setTitleNotice] = useState<string | null>(null);
+  const title = useTitleField();
   // One add at a time: the ref closes the gap before React re-renders the disabled button (a
   // double-click, or Enter pressed twice, would otherwise send two POSTs).
   const [adding, setAdding] = useState(false);
@@ -67,6 +61,14 @@ export default function TodoApp() {
   const [message, setMessage] = useState('');
   const [lines, setLines] = useState<ChatLine[]>([]);
   const [sending, setSending] = useState(false);
+  // The element to focus once React has rendered (after a delete: the next row, or the new-todo box).
+  const focusAfterRender = useRef<string | null>(null);
+
+  useEffect(() => {
+    if (focusAfterRender.current === null) return;
+    (document.getElementById(focusAfterRender.current) ?? document.getElementById(NEW_TODO_ID))?.focus();
+    focusAfterRender.current = null;
+  });
 
   const loadChat = useCallback(() => {
     call<{ available: boolean }>('/chat')
@@ -110,12 +112,12 @@ export default function TodoApp() {
   }, [load, loadChat]);
 
   /**
-   * Run a change. On failure, `undo` restores what was shown and the reason is shown; when the
-   * server is out of reach the list is retried until it answers. A change that succeeds while
-   * the list is out of date reloads it.
+   * Run a change and resolve to whether it was saved. On failure, `undo` restores what was shown
+   * and the reason is shown; when the server is out of reach the list is retried until it
+   * answers. A change that succeeds while the list is out of date reloads it.
    */
   const run = useCallback(
-    async (action: () => Promise<void>, undo?: () => void) => {
+    async (action: () => Promise<void>, undo?: () => void): Promise<boolean> => {
       setError(null);
       try {
         await action();
@@ -124,30 +126,24 @@ export default function TodoApp() {
         const failure = err as RequestError;
         setError(failure.unreachable ? 'Your change was not saved.' : failure.message);
         if (failure.unreachable && !offlineRef.current) void load();
-        return;
+        return false;
       }
       if (offlineRef.current) void load();
+      return true;
     },
     [load],
   );
 
-  const editTitle = (event: ChangeEvent<HTMLInputElement>) => {
-    const { title: clipped, cut } = clipTitle(event.target.value);
-    setTitle(clipped);
-    setTitleNotice(cut ? `Titles can have at most ${TITLE_MAX} characters: the text was cut to fit.` : null);
-  };
-
   const add = (event: FormEvent) => {
     event.preventDefault();
-    const trimmed = trimTitle(title);
+    const trimmed = trimTitle(title.value);
     if (!trimmed || addInFlight.current) return;
     addInFlight.current = true;
     setAdding(true);
     void run(async () => {
       const todo = await call<Todo>('/todos', { method: 'POST', body: JSON.stringify({ title: trimmed }) });
       setTodos((list) => [...(list ?? []), todo]);
-      setTitle('');
-      setTitleNotice(null);
+      title.set('');
     }).finally(() => {
       addInFlight.current = false;
       setAdding(false);
@@ -171,11 +167,24 @@ export default function TodoApp() {
     );
   };
 
-  const remove = (todo: Todo) =>
-    run(async () => {
+  const rename = (todo: Todo, newTitle: string) =>
+    run(async () =>
+      replace(
+        await call<Todo>(`/todos/${todo.id}`, { method: 'PATCH', body: JSON.stringify({ title: newTitle }) }),
+      ),
+    );
+
+  /** Delete (the row has asked first); the focus moves to the next row's Delete, else the one above. */
+  const remove = (todo: Todo) => {
+    const list = todos ?? [];
+    const index = list.findIndex((t) => t.id === todo.id);
+    const neighbour = list[index + 1] ?? list[index - 1];
+    return run(async () => {
       await call<void>(`/todos/${todo.id}`, { method: 'DELETE' });
-      setTodos((list) => list && list.filter((t) => t.id !== todo.id));
+      focusAfterRender.current = neighbour ? deleteButtonId(neighbour.id) : NEW_TODO_ID;
+      setTodos((current) => current && current.filter((t) => t.id !== todo.id));
     });
+  };
 
   const send = (event: FormEvent) => {
     event.preventDefault();
@@ -213,44 +222,35 @@ export default function TodoApp() {
 
       <form onSubmit={add}>
         <input
+          id={NEW_TODO_ID}
           type="text"
           aria-label="New todo"
           placeholder="What needs doing?"
-          value={title}
+          value={title.value}
           readOnly={adding}
           aria-describedby="new-todo-limit"
-          onChange={editTitle}
+          onChange={title.onChange}
         />
-        <button type="submit" disabled={adding || !trimTitle(title)}>
+        <button type="submit" disabled={adding || !trimTitle(title.value)}>
           {adding ? 'Adding…' : 'Add'}
         </button>
       </form>
-      <p className="limit">
-        <span role="status">{titleNotice}</span>{' '}
-        <span id="new-todo-limit" className="muted">
-          {titleLength(title) >= TITLE_COUNTER_FROM && `${titleLength(title)} of ${TITLE_MAX} characters`}
-        </span>
-      </p>
+      <TitleLimit id="new-todo-limit" value={title.value} cut={title.cut} />
 
       {todos === null ? (
         !offline && <p className="muted">Loading…</p>
       ) : todos.length === 0 ? (
         <p className="muted">Nothing to do yet.</p>
       ) : (
-        <ul className="todos">
+        <ul className="todos" aria-label="Todos">
           {todos.map((todo) => (
-            <li key={todo.id} className={todo.completed ? 'done' : undefined}>
-              <input
-                type="checkbox"
-                aria-label={`Complete ${todo.title}`}
-                checked={todo.completed}
-                onChange={() => void toggle(todo)}
-              />
-              <span>{todo.title}</span>
-              <button type="button" onClick={() => void remove(todo)} aria-label={`Delete ${todo.title}`}>
-                Delete
-              </button>
-            </li>
+            <TodoItem
+              key={todo.id}
+              todo={todo}
+              onToggle={() => void toggle(todo)}
+              onRename={(newTitle) => rename(todo, newTitle)}
+              onDelete={() => remove(todo)}
+            />
           ))}
         </ul>
       )}

@@ -135,7 +135,7 @@ export function isFocused(target: Locator): Promise<boolean> {
 }
 
 /** Press Tab until `target` has the focus (at most `limit` times), as a keyboard user would. */
-export async function tabTo(page: Page, target: Locator, limit = 50): Promise<void> {
+export async function tabTo(page: Page, target: Locator, limit = 200): Promise<void> {
   for (let presses = 0; presses < limit; presses += 1) {
     if (await isFocused(target)) return;
     await page.keyboard.press('Tab');
