@@ -8,8 +8,8 @@ import { TITLE_MAX, clipTitle, titleLength } from '../lib/titles';
 const COUNT_FROM = TITLE_MAX - 100;
 
 /** A title being typed, cut to TITLE_MAX characters, remembering whether it was (never silently). */
-export function useTitleField(initial = '') {
-  const [value, setValue] = useState(initial);
+export function useTitleField() {
+  const [value, setValue] = useState('');
   const [cut, setCut] = useState(false);
   const set = (next: string) => {
     const clipped = clipTitle(next);

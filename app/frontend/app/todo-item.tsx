@@ -33,7 +33,7 @@ interface Props {
 export default function TodoItem({ todo, onToggle, onRename, onDelete }: Props) {
   const [mode, setMode] = useState<Mode>('view');
   const [busy, setBusy] = useState(false);
-  const field = useTitleField(todo.title);
+  const field = useTitleField(); // the edit box, filled when Edit is pressed
   const buttons = {
     edit: useRef<HTMLButtonElement>(null),
     delete: useRef<HTMLButtonElement>(null),

@@ -7,6 +7,9 @@
  *   URL. Otherwise `python -m tests.apps` (tests/apps.py, shared with the pytest end-to-end test)
  *   starts the real backend on SQLite and the built frontend on 127.0.0.1, and lets the outage
  *   test stop and start the backend through its control URL.
+ *   tests/apps.py runs with TODO_PYTHON, else the repository's .venv/bin/python, else python3.
+ * - Output: screenshots and the apps' logs under TODO_BROWSER_ARTIFACTS (default
+ *   <repo>/artifacts/browser, git-ignored), emptied at the start of each run.
  * - A missing Chromium, frontend build or backend dependency FAILS the tier in CI (CI=true or
  *   TODO_CI_STRICT=1) and skips it, with the reason, elsewhere.
  */
@@ -116,6 +119,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
 
   let child: ChildProcess | null = null;
+  let appLogs: string | null = null;
   const external = process.env.TODO_BROWSER_BASE_URL?.trim();
   if (external) {
     context.baseUrl = external.replace(/\/+$/, '');
@@ -130,6 +134,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     }
     context.baseUrl = started.apps.frontend;
     context.control = started.apps.control;
+    appLogs = started.apps.logs;
   }
 
   let server: BrowserServer;
@@ -141,6 +146,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   context.wsEndpoint = server.wsEndpoint();
   console.info(`browser tier: ${context.baseUrl} with ${executablePath}; screenshots in ${screenshots}`);
+  if (appLogs) console.info(`browser tier: app logs in ${appLogs}`);
   project.provide('tier', context);
 
   return async () => {
