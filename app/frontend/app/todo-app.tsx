@@ -1,7 +1,7 @@
 'use client';
 
 // The browser only calls this Next.js server (/api/backend/*), never the backend directly.
-import { type FormEvent, useCallback, useEffect, useRef, useState } from 'react';
+import { type FormEvent, useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 
 import { RequestError, UNREACHABLE, requestError } from '../lib/messages';
 import { trimTitle } from '../lib/titles';
@@ -64,7 +64,8 @@ export default function TodoApp() {
   // The element to focus once React has rendered (after a delete: the next row, or the new-todo box).
   const focusAfterRender = useRef<string | null>(null);
 
-  useEffect(() => {
+  // A layout effect: the focus moves in the same frame as the row disappears.
+  useLayoutEffect(() => {
     if (focusAfterRender.current === null) return;
     (document.getElementById(focusAfterRender.current) ?? document.getElementById(NEW_TODO_ID))?.focus();
     focusAfterRender.current = null;
@@ -125,7 +126,12 @@ export default function TodoApp() {
         undo?.();
         const failure = err as RequestError;
         setError(failure.unreachable ? 'Your change was not saved.' : failure.message);
-        if (failure.unreachable && !offlineRef.current) void load();
+        if (failure.unreachable && !offlineRef.current) {
+          // Said at once, with the reason; load() then retries until the server answers.
+          offlineRef.current = true;
+          setOffline(failure.message);
+          void load();
+        }
         return false;
       }
       if (offlineRef.current) void load();

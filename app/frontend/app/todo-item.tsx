@@ -1,6 +1,6 @@
 'use client';
 
-import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from 'react';
+import { type FormEvent, type KeyboardEvent, useLayoutEffect, useRef, useState } from 'react';
 
 import { trimTitle } from '../lib/titles';
 import { TitleLimit, useTitleField } from './title-field';
@@ -41,7 +41,7 @@ export default function TodoItem({ todo, onToggle, onRename, onDelete }: Props) 
   };
   const focusNext = useRef<Focusable | null>(null);
 
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (focusNext.current) buttons[focusNext.current].current?.focus();
     focusNext.current = null;
   }, [mode]); // the refs are stable
