@@ -43,7 +43,7 @@ export NEXT_TELEMETRY_DISABLED=1
 
 echo "==> browser tier (npm run test:browser: Chromium against the apps on 127.0.0.1, or TODO_BROWSER_BASE_URL)"
 # Screenshots and app logs: artifacts/browser/ (git-ignored). No chromium: skips here, fails in CI.
-TODO_PYTHON=$("$PY" -c 'import sys; print(sys.executable)') npm --prefix app/frontend run test:browser
+TODO_BROWSER_PYTHON=$("$PY" -c 'import sys; print(sys.executable)') npm --prefix app/frontend run test:browser
 
 echo "==> pytest"
 "$PY" -m pytest "$@"

@@ -7,7 +7,7 @@
  *   URL. Otherwise `python -m tests.apps` (tests/apps.py, shared with the pytest end-to-end test)
  *   starts the real backend on SQLite and the built frontend on 127.0.0.1, and lets the outage
  *   test stop and start the backend through its control URL.
- *   tests/apps.py runs with TODO_PYTHON, else the repository's .venv/bin/python, else python3.
+ *   tests/apps.py runs with TODO_BROWSER_PYTHON, else the repository's .venv/bin/python, else python3.
  * - Output: screenshots and the apps' logs under TODO_BROWSER_ARTIFACTS (default
  *   <repo>/artifacts/browser, git-ignored), emptied at the start of each run.
  * - A missing Chromium, frontend build or backend dependency FAILS the tier in CI (CI=true or
@@ -35,7 +35,7 @@ function strict(): boolean {
 
 function python(): string {
   const venv = path.join(REPO_DIR, '.venv', 'bin', 'python');
-  return process.env.TODO_PYTHON || (existsSync(venv) ? venv : 'python3');
+  return process.env.TODO_BROWSER_PYTHON || (existsSync(venv) ? venv : 'python3');
 }
 
 interface Apps {
