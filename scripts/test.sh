@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README's second line). Creates its own virtualenv (.venv), provisions the
-# real helm 3 and helm 4 binaries, then runs ruff, mypy, the frontend's tests and build, and
-# pytest. Extra arguments go to pytest, e.g. `scripts/test.sh -k secrets`.
+# real helm 3 and helm 4 binaries, then runs ruff, mypy, the frontend's tests and build, the
+# browser tier, and pytest. Extra arguments go to pytest, e.g. `scripts/test.sh -k secrets`.
 # Real dependencies (dockerd, PostgreSQL) are used when reachable; tests that need them skip
 # with a reason on a laptop, and FAIL in CI (.ci/run sets TODO_CI_STRICT=1).
 set -euo pipefail
@@ -40,6 +40,10 @@ export NEXT_TELEMETRY_DISABLED=1
   npm test
   npm run build
 )
+
+echo "==> browser tier (npm run test:browser: Chromium against the apps on 127.0.0.1, or TODO_BROWSER_BASE_URL)"
+# Screenshots and app logs: artifacts/browser/ (git-ignored). No chromium: skips here, fails in CI.
+TODO_BROWSER_PYTHON=$("$PY" -c 'import sys; print(sys.executable)') npm --prefix app/frontend run test:browser
 
 echo "==> pytest"
 "$PY" -m pytest "$@"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from todo_api import main
 from todo_api.main import create_app
 from todo_api_testkit import SECRET, bearer, make_token, settings_for
 
@@ -114,6 +115,38 @@ def test_blank_or_missing_titles_are_rejected(client: TestClient, auth: dict[str
     assert client.post("/api/todos", json={"title": "   "}, headers=auth).status_code == 422
     assert client.post("/api/todos", json={}, headers=auth).status_code == 422
     assert client.post("/api/todos", json={"title": "x" * 501}, headers=auth).status_code == 422
+
+
+# What the frontend's trimTitle() removes (app/frontend/lib/titles.ts): JavaScript's String.trim()
+# set plus what Python's str.strip() adds to it (U+001C..U+001F, U+0085).
+JS_TRIM = "\t\n\v\f\r \u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + (
+    "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+TITLE_BLANKS = JS_TRIM + "\x1c\x1d\x1e\x1f\x85"
+
+
+def test_titles_are_trimmed_as_the_frontend_trims_them() -> None:
+    python_strip = {chr(c) for c in range(0x110000) if chr(c).isspace()}
+    assert set(TITLE_BLANKS) == python_strip | set(JS_TRIM)
+    assert set(main.TITLE_BLANKS) == set(TITLE_BLANKS)
+
+
+@pytest.mark.parametrize("blank", ["\u0085", "\ufeff", "\x1c\x1f", "\u3000\ufeff\t"])
+def test_a_title_of_only_blanks_is_rejected_with_a_message(
+    client: TestClient, auth: dict[str, str], blank: str
+) -> None:
+    response = client.post("/api/todos", json={"title": blank}, headers=auth)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["msg"] == "Value error, title must not be blank"
+
+
+def test_blanks_around_a_title_are_removed(client: TestClient, auth: dict[str, str]) -> None:
+    created = client.post("/api/todos", json={"title": "\ufeff\x85 milk \u2028"}, headers=auth)
+    assert created.json()["title"] == "milk"
+    renamed = client.patch(
+        f"/api/todos/{created.json()['id']}", json={"title": "\ufeffbread\x1e"}, headers=auth
+    )
+    assert renamed.json()["title"] == "bread"
 
 
 @pytest.mark.usefixtures("client")  # for its clean-up of this test's rows

@@ -23,6 +23,14 @@ from .db import Database, Todo
 log = logging.getLogger("todo_api")
 
 TITLE_MAX = 500
+# Stripped from both ends of a title, the same set as the frontend's trimTitle()
+# (app/frontend/lib/titles.ts): JavaScript's String.trim() set (which has U+FEFF) plus what
+# Python's str.strip() adds to it (U+001C..U+001F, U+0085). A title the page accepts is one the
+# API accepts, and the other way round.
+TITLE_BLANKS = (
+    "\t\n\v\f\r \x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -34,7 +42,7 @@ class _TitleMixin(BaseModel):
     def _strip_title(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        value = value.strip()
+        value = value.strip(TITLE_BLANKS)
         if not value:
             raise ValueError("title must not be blank")
         return value

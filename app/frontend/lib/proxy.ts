@@ -7,6 +7,9 @@
  *
  *   BACKEND_URL  >  NEXT_PUBLIC_API_URL (the name the spec uses)  >  http://todo-backend:7860
  *
+ * Only the backend's API is forwarded: `/api/backend/api/...` goes to `<backend>/api/...`; anything
+ * else under `/api/backend` (the backend's /docs, /openapi.json, /health, /ready) is a 404 here.
+ *
  * When the incoming request has no Authorization header, a short-lived demo token is signed with
  * BETTER_AUTH_SECRET (see demo-token.ts).
  */
@@ -14,6 +17,8 @@ import { DEMO_USER_ID, signDemoToken } from './demo-token';
 import { type Env, readEnv, runtimeEnv } from './env';
 
 export const PROXY_PREFIX = '/api/backend';
+/** The part of the backend's URL space the browser may reach through the proxy. */
+export const FORWARDED_BACKEND_PREFIX = '/api/';
 export const DEFAULT_BACKEND_URL = 'http://todo-backend:7860';
 export const BACKEND_URL_VARIABLES = ['BACKEND_URL', 'NEXT_PUBLIC_API_URL'] as const;
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -94,6 +99,7 @@ export async function proxyToBackend(request: Request, options: ProxyOptions = {
 
   const path = backendPath(incoming.pathname);
   if (path === null) return problem(400, 'Invalid backend path');
+  if (!path.startsWith(FORWARDED_BACKEND_PREFIX)) return problem(404, 'Not found');
 
   let base: string;
   try {
@@ -133,11 +139,14 @@ export async function proxyToBackend(request: Request, options: ProxyOptions = {
       signal: AbortSignal.timeout(Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : DEFAULT_TIMEOUT_MS),
     });
   } catch (error) {
+    // The backend's address is for the operator (the server log), not for the browser.
     const origin = new URL(base).origin;
     if ((error as Error)?.name === 'TimeoutError') {
-      return problem(504, `Backend at ${origin} did not answer in time`);
+      console.error(`proxy: the backend at ${origin} did not answer within ${timeoutMs} ms`);
+      return problem(504, 'The backend did not answer in time');
     }
-    return problem(502, `Backend unreachable at ${origin}`);
+    console.error(`proxy: the backend at ${origin} is unreachable: ${(error as Error)?.message}`);
+    return problem(502, 'The backend is unreachable');
   }
 
   const responseHeaders = new Headers();

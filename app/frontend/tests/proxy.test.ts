@@ -39,6 +39,7 @@ function decodeJwt(token: string, secret: string) {
 afterEach(() => {
   vi.unstubAllEnvs();
   vi.unstubAllGlobals();
+  vi.restoreAllMocks();
 });
 
 describe('resolveBackendUrl', () => {
@@ -128,7 +129,8 @@ describe('proxyToBackend', () => {
     expect(new Headers(seen[0].init.headers).get('authorization')).toBe('Bearer real');
   });
 
-  it('answers 502 with the backend origin when the backend is unreachable', async () => {
+  it("answers 502 without the backend's address, which goes to the server log", async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
     const fetchImpl = (async () => {
       throw new TypeError('fetch failed');
     }) as typeof fetch;
@@ -138,18 +140,34 @@ describe('proxyToBackend', () => {
     });
     expect(response.status).toBe(502);
     const body = await response.json();
-    expect(body.detail).toBe('Backend unreachable at http://todo-backend:7860');
+    expect(body.detail).toBe('The backend is unreachable');
+    expect(logged).toHaveBeenCalledWith('proxy: the backend at http://todo-backend:7860 is unreachable: fetch failed');
+    expect(JSON.stringify(logged.mock.calls)).not.toContain('pw');
   });
 
   it('answers 500 naming the variable when the backend URL is malformed', async () => {
     const { seen, fetchImpl } = recordingFetch();
-    const response = await proxyToBackend(new Request('http://f/api/backend/health'), {
+    const response = await proxyToBackend(new Request('http://f/api/backend/api/todos'), {
       env: { BACKEND_URL: 'todo-backend' },
       fetchImpl,
     });
     expect(response.status).toBe(500);
     expect((await response.json()).detail).toMatch(/BACKEND_URL/);
     expect(seen).toHaveLength(0);
+  });
+
+  it("forwards the backend's /api/ only: its docs, schema and probes are a 404", async () => {
+    const { seen, fetchImpl } = recordingFetch();
+    for (const path of ['/docs', '/redoc', '/openapi.json', '/health', '/ready', '/api', '/']) {
+      const response = await proxyToBackend(new Request(`http://f/api/backend${path}`), {
+        env: { BETTER_AUTH_SECRET: SECRET },
+        fetchImpl,
+      });
+      expect(response.status, path).toBe(404);
+    }
+    expect(seen).toHaveLength(0);
+    await proxyToBackend(new Request('http://f/api/backend/api/todos/1'), { env: {}, fetchImpl });
+    expect(seen.map((s) => s.url)).toEqual([`${DEFAULT_BACKEND_URL}/api/todos/1`]);
   });
 
   it('passes 204 through without a body and drops encoding headers', async () => {
