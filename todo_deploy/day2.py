@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,8 @@ FRONTEND_SERVICE = "todo-frontend"
 DEFAULT_NODE_PORT = 30080
 COMPONENTS = ("backend", "frontend")
 LOG_TAIL = 100
+IMAGE_GC_SECONDS = 120.0  # how long down --purge waits for kubelet to free the images
+IMAGE_RETRY_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -60,15 +63,23 @@ class PodRow:
 # -- pure helpers -----------------------------------------------------------------------------
 
 
-def parse_release(stdout: str) -> ReleaseInfo:
-    """``helm status NAME -o json`` (Helm 3 and 4 print the release object)."""
-    data = json.loads(stdout)
-    info = data.get("info") or {}
-    meta = (data.get("chart") or {}).get("metadata") or {}
-    chart = f"{meta.get('name', '?')}-{meta.get('version', '?')}" if meta else "?"
-    return ReleaseInfo(name=str(data.get("name", "?")), namespace=str(data.get("namespace", "")),
-                       revision=int(data.get("version", 0)), status=str(info.get("status", "?")),
-                       chart=chart, updated=str(info.get("last_deployed", "")))
+def parse_release_list(stdout: str, release: str) -> ReleaseInfo | None:
+    """``helm list --all --filter ^NAME$ -o json`` → the release (None: not installed).
+
+    ``helm list`` is the one command whose JSON names the chart on both majors (``helm status
+    -o json`` leaves it out), and ``--all`` includes pending and superseded releases.
+    """
+    rows = json.loads(stdout or "[]")
+    row = next((r for r in rows if isinstance(r, dict) and r.get("name") == release), None)
+    if row is None:
+        return None
+    updated = str(row.get("updated", ""))
+    return ReleaseInfo(name=str(row["name"]), namespace=str(row.get("namespace", "")),
+                       revision=int(row.get("revision", 0)), status=str(row.get("status", "?")),
+                       chart=str(row.get("chart", "?")),
+                       # "2026-11-29 10:14:43.542592781 +0000 UTC": to the second
+                       updated=updated.split(".")[0] + (" UTC" if updated.endswith("UTC")
+                                                        else ""))
 
 
 def pod_row(pod: dict[str, Any]) -> PodRow:
@@ -137,14 +148,13 @@ def frontend_url(c: Context, settings: Settings) -> AppUrl:
 
 
 def release_info(c: Context, settings: Settings) -> ReleaseInfo | None:
-    result = proc.run(c, ["helm", "status", settings.release, "-n", settings.namespace,
-                          "-o", "json"], timeout=settings.tool_timeout, check=False)
+    result = proc.run(c, ["helm", "list", "-n", settings.namespace, "--all", "--filter",
+                          f"^{settings.release}$", "-o", "json"],
+                      timeout=settings.tool_timeout, check=False)
     if not result.ok:
-        if "not found" in result.stderr:
-            return None
-        raise proc.ToolError(["helm", "status", settings.release], result.code, result.stderr,
-                             "inv doctor")
-    return parse_release(result.stdout)
+        raise proc.ToolError(["helm", "list", "-n", settings.namespace], result.code,
+                             result.stderr, "inv doctor")
+    return parse_release_list(result.stdout, settings.release)
 
 
 # -- the tasks ----------------------------------------------------------------------------------
@@ -255,10 +265,27 @@ def run_down(s: Session, *, purge: bool = False, yes: bool = False) -> None:
         return
     from .images import parse_image_list
 
-    listed = proc.run(s.c, cluster.minikube(settings, "image", "ls"),
-                      timeout=settings.tool_timeout)
-    refs = image_refs_to_remove(parse_image_list(listed.stdout), repositories)
-    if refs:
-        proc.run(s.c, cluster.minikube(settings, "image", "rm", *refs),
-                 timeout=settings.tool_timeout)
+    def ours() -> list[str]:
+        listed = proc.run(s.c, cluster.minikube(settings, "image", "ls"),
+                          timeout=settings.tool_timeout)
+        return image_refs_to_remove(parse_image_list(listed.stdout), repositories)
+
+    refs = ours()
+    # The runtime refuses to remove an image that a stopped container of the deleted pods
+    # still references; kubelet garbage-collects those containers within about a minute.
+    deadline = time.monotonic() + IMAGE_GC_SECONDS
+    left = refs
+    with console.status(f"removing {len(refs)} image(s) (waiting for kubelet to remove the "
+                        "stopped containers that still use them)"):
+        while left:
+            result = proc.run(s.c, cluster.minikube(settings, "image", "rm", *left),
+                              timeout=settings.tool_timeout, check=False)
+            left = ours()
+            if left and time.monotonic() >= deadline:
+                raise proc.ToolError(cluster.minikube(settings, "image", "rm", *left),
+                                     result.code, result.stderr,
+                                     f"minikube -p {settings.profile} image rm "
+                                     + " ".join(left) + "   # once no container uses them")
+            if left:
+                time.sleep(IMAGE_RETRY_SECONDS)
     console.success(f"images removed: {', '.join(refs) if refs else 'none found'}")

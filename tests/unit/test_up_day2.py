@@ -1,7 +1,7 @@
 """Day-2 tasks (status, logs, url, down): exact commands with MockContext.
 
 minikube, helm and the API server cannot run here; the answers replay the real tools' output
-shapes (``minikube ip``, ``helm status -o json``, ``kubectl ... -o json``/jsonpath,
+shapes (``minikube ip``, ``helm list -o json``, ``kubectl ... -o json``/jsonpath,
 ``minikube image ls``).
 """
 
@@ -16,7 +16,7 @@ from invoke import MockContext, Result
 from invoke.exceptions import Exit
 
 import tasks
-from todo_deploy import day2
+from todo_deploy import day2, proc
 from todo_deploy.cli import Session
 from todo_deploy.config import Settings
 from todo_deploy.console import Console
@@ -41,15 +41,10 @@ URL_CMDS = {
         Result("30080"),
     "minikube profile list -o json": Result(PROFILES),
 }
-HELM_STATUS = json.dumps({
-    "name": "todo-app", "namespace": "todo", "version": 3,
-    "info": {"first_deployed": "2026-02-07T09:00:00.120934+00:00",
-             "last_deployed": "2026-02-07T10:00:00.398841+00:00", "deleted": "",
-             "description": "Upgrade complete", "status": "deployed"},
-    "chart": {"metadata": {"name": "todo-app", "version": "1.0.0", "appVersion": "1.0.0",
-                           "apiVersion": "v2", "type": "application"}},
-    "config": {"backend": {"image": {"tag": "3f9a1c2b7d4e"}}},
-})
+HELM_LIST = "helm list -n todo --all --filter '^todo-app$' -o json"
+# captured from helm 3.17.3 and 4.1.4 (the same bytes) against the live test cluster
+RELEASE_LIST = (Path(__file__).resolve().parent.parent / "fixtures" / "helm" /
+                "list-todo-app.json").read_text()
 
 
 def session(c: MockContext, **settings: object) -> tuple[Session, io.StringIO, io.StringIO]:
@@ -111,22 +106,22 @@ def test_logs_reject_an_unknown_component_with_exit_2() -> None:
 
 def test_status_shows_release_revision_images_pods_and_url() -> None:
     c = MockContext(run={**PREREQS, **URL_CMDS,
-                         "helm status todo-app -n todo -o json": Result(HELM_STATUS),
+                         HELM_LIST: Result(RELEASE_LIST),
                          "kubectl get deployments,replicasets,pods -n todo -l app=todo-app "
                          "-o json": Result((FIXTURES / "workloads-complete.json").read_text())})
     s, out, _ = session(c)
     release = day2.run_status(s)
     text = out.getvalue()
     assert release == day2.ReleaseInfo("todo-app", "todo", 3, "deployed", "todo-app-1.0.0",
-                                       "2026-02-07T10:00:00.398841+00:00")
+                                       "2026-11-29 10:14:43 UTC")
+    assert "todo-app-1.0.0" in text
     assert "todo-backend:3f9a1c2b7d4e" in text
     assert "todo-backend-7d9c6b5f4-x2x9k" in text and "1/1" in text
     assert "URL: http://192.168.49.2:30080" in text
 
 
 def test_status_without_a_release_says_inv_up() -> None:
-    c = MockContext(run={**PREREQS, "helm status todo-app -n todo -o json": Result(
-        "", stderr="Error: release: not found\n", exited=1)})
+    c = MockContext(run={**PREREQS, HELM_LIST: Result("[]\n")})
     s, _, err = session(c)
     assert day2.run_status(s) is None
     assert "fix: inv up" in err.getvalue()
@@ -139,6 +134,60 @@ def test_purge_without_yes_off_a_terminal_refuses_before_touching_anything() -> 
     assert exc.value.hint == "inv down --purge --yes"
 
 
+OTHER_IMAGES = "registry.k8s.io/pause:3.10\ndocker.io/library/postgres:16-alpine\n"
+OUR_IMAGES = ("docker.io/library/todo-backend:3f9a1c2b7d4e\n"
+              "docker.io/library/todo-backend:latest\ndocker.io/library/todo-frontend:latest\n"
+              + OTHER_IMAGES)
+# what the docker runtime says while a stopped container of a deleted pod still exists
+IN_USE = ('Error response from daemon: conflict: unable to remove repository reference '
+          '"todo-backend:latest" (must force) - container 30d7a5e3e51b is using its referenced '
+          'image d91ce199c51e\n')
+
+
+def test_purge_retries_images_a_stopped_container_still_uses_until_kubelet_frees_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(day2, "IMAGE_RETRY_SECONDS", 0.0)
+    still_used = "docker.io/library/todo-backend:latest\n" + OTHER_IMAGES
+    c = MockContext(run={
+        **PREREQS,
+        "helm uninstall todo-app -n todo --wait": Result(""),
+        "kubectl delete secret todo-secrets -n todo --ignore-not-found": Result(""),
+        "kubectl delete pvc -n todo -l app=todo-app,component=postgresql --ignore-not-found":
+            Result(""),
+        "minikube -p minikube image ls": [Result(OUR_IMAGES), Result(still_used),
+                                          Result(OTHER_IMAGES)],
+        "minikube -p minikube image rm todo-backend:3f9a1c2b7d4e todo-backend:latest "
+        "todo-frontend:latest": Result("", stderr=IN_USE, exited=1),
+        "minikube -p minikube image rm todo-backend:latest": Result(""),
+    })
+    s, out, _ = session(c)
+    day2.run_down(s, purge=True, yes=True)
+    assert "images removed: todo-backend:3f9a1c2b7d4e, todo-backend:latest, " \
+           "todo-frontend:latest" in out.getvalue()
+
+
+def test_purge_gives_up_on_an_image_still_in_use_with_the_command_to_finish(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(day2, "IMAGE_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(day2, "IMAGE_GC_SECONDS", 0.0)
+    c = MockContext(run={
+        **PREREQS,
+        "helm uninstall todo-app -n todo --wait": Result(""),
+        "kubectl delete secret todo-secrets -n todo --ignore-not-found": Result(""),
+        "kubectl delete pvc -n todo -l app=todo-app,component=postgresql --ignore-not-found":
+            Result(""),
+        "minikube -p minikube image ls": Result("docker.io/library/todo-backend:latest\n"),
+        "minikube -p minikube image rm todo-backend:latest": Result("", stderr=IN_USE,
+                                                                    exited=1),
+    })
+    s, _, _ = session(c)
+    with pytest.raises(proc.ToolError) as failed:
+        day2.run_down(s, purge=True, yes=True)
+    assert "is using its referenced image" in failed.value.message
+    assert failed.value.hint == ("minikube -p minikube image rm todo-backend:latest"
+                                 "   # once no container uses them")
+
+
 def test_purge_with_yes_uninstalls_then_deletes_secret_volume_and_images() -> None:
     calls: list[str] = []
     answers = {
@@ -149,10 +198,7 @@ def test_purge_with_yes_uninstalls_then_deletes_secret_volume_and_images() -> No
             'secret "todo-secrets" deleted\n'),
         "kubectl delete pvc -n todo -l app=todo-app,component=postgresql --ignore-not-found":
             Result('persistentvolumeclaim "data-todo-postgres-0" deleted\n'),
-        "minikube -p minikube image ls": Result(
-            "registry.k8s.io/pause:3.10\ndocker.io/library/todo-backend:3f9a1c2b7d4e\n"
-            "docker.io/library/todo-backend:latest\ndocker.io/library/todo-frontend:latest\n"
-            "docker.io/library/postgres:16-alpine\n"),
+        "minikube -p minikube image ls": [Result(OUR_IMAGES), Result(OTHER_IMAGES)],
         "minikube -p minikube image rm todo-backend:3f9a1c2b7d4e todo-backend:latest "
         "todo-frontend:latest": Result(""),
     }
@@ -165,7 +211,9 @@ def test_purge_with_yes_uninstalls_then_deletes_secret_volume_and_images() -> No
     s, out, _ = session(Recording(run=answers))
     day2.run_down(s, purge=True, yes=True)
     destructive = [name for name in answers if name not in PREREQS]
-    assert [c for c in calls if c not in PREREQS] == destructive
+    # image ls again after the rm: nothing of ours is left, so no retry
+    assert [c for c in calls if c not in PREREQS] == [*destructive,
+                                                      "minikube -p minikube image ls"]
     assert "images removed: todo-backend:3f9a1c2b7d4e, todo-backend:latest, " \
            "todo-frontend:latest" in out.getvalue()
 
@@ -179,21 +227,6 @@ def test_down_without_purge_only_uninstalls() -> None:
     assert "release todo-app is not installed in namespace todo" in out.getvalue()
 
 
-def test_release_info_reads_the_release_json_real_helm_prints(
-        helm_bins: dict[int, Path]) -> None:
-    """`helm status -o json` prints the release object. Helm 4's client-side dry-run install
-    prints the same object with no cluster at all (Helm 3's still asks an API server), so the
-    real binary provides the shape."""
-    import os
-    import subprocess
-
-    from tests.conftest import ROOT
-
-    out = subprocess.run([str(helm_bins[4]), "install", "todo-app",
-                          str(ROOT / "helm" / "todo-app"), "--dry-run=client", "-n", "todo",
-                          "-o", "json"], capture_output=True, text=True, timeout=60, check=True,
-                         env={**os.environ, "KUBECONFIG": os.devnull}).stdout
-    release = day2.parse_release(out)
-    assert (release.name, release.namespace, release.revision, release.chart) == (
-        "todo-app", "todo", 1, "todo-app-1.0.0")
-    assert release.status == "pending-install"
+def test_a_release_list_without_the_release_means_not_installed() -> None:
+    assert day2.parse_release_list("[]", "todo-app") is None
+    assert day2.parse_release_list(RELEASE_LIST, "other") is None
