@@ -52,6 +52,9 @@ MIN_AUTH_SECRET = 32
 DIGEST_ANNOTATION = "todo-app.dev/secret-digest"
 EMBEDDED_ANNOTATION = "todo-app.dev/embedded-db"
 EMBEDDED_DB = {"user": "todo", "host": "todo-postgres", "port": "5432", "database": "todo"}
+POSTGRES_POD = "todo-postgres-0"  # the chart's StatefulSet, its container and its claim
+POSTGRES_CONTAINER = "postgresql"
+POSTGRES_PVC = "data-todo-postgres-0"
 URL_SHAPE = "postgresql://USER:PASSWORD@HOST:5432/DBNAME?sslmode=require"
 GENERATE_HINT = 'python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
 
@@ -344,6 +347,8 @@ def run_secrets(s: Session, *, dry_run: bool = False) -> SecretPlan:
                         + (" and nothing generated was stored" if secret_plan.generated else ""))
         return secret_plan
     doctor.require(s, "kubectl", "cluster")
+    # before anything is stored or applied: a refusal leaves .env and the Secret as they were
+    _rotate_embedded_password(s, secret_plan)
     if secret_plan.generated:
         persist_generated(settings.env_file, secret_plan.generated)
         console.info(f"Generated {', '.join(sorted(secret_plan.generated))}; stored in "
@@ -415,6 +420,69 @@ def _apply_error(settings: Settings, result: proc.ToolResult) -> StageFailed:
         hint = "inv doctor   # is the cluster up and kubectl pointed at it?"
     return StageFailed(f"kubectl apply of Secret {settings.secret_name} failed "
                        f"(exit {result.code})", hint, details=stderr)
+
+
+def alter_role_sql(user: str, password: str) -> str:
+    """``ALTER ROLE`` with the password dollar-quoted under a random tag (pure but random):
+    no escaping to get wrong, and it travels on stdin only."""
+    tag = "pw_" + pysecrets.token_hex(8)
+    while tag in password:  # pragma: no cover - 2^-64
+        tag = "pw_" + pysecrets.token_hex(8)
+    return f'ALTER ROLE "{user}" WITH PASSWORD ${tag}${password}${tag}$;\n'
+
+
+def _secret_value(s: Session, key: str) -> str | None:
+    """One value of the applied Secret (None: no Secret or no such key); never shown."""
+    settings = s.settings
+    result = proc.run(s.c, ["kubectl", "get", "secret", settings.secret_name, "-n",
+                            settings.namespace, "-o", f"jsonpath={{.data.{key}}}"],
+                      timeout=settings.tool_timeout, check=False)
+    if not result.ok or not result.stdout.strip():
+        return None
+    value = base64.b64decode(result.stdout.strip()).decode()
+    s.console.register_secret(value)
+    return value
+
+
+def _rotate_embedded_password(s: Session, secret_plan: SecretPlan) -> None:
+    """The in-cluster PostgreSQL keeps the password it was initialised with: a changed
+    POSTGRES_PASSWORD alone would lock the backend out. So the new one is set in the running
+    database first (``ALTER ROLE`` through ``kubectl exec``, SQL on stdin, local socket), or,
+    when the database has data but does not run, nothing is changed and the user is told."""
+    if not secret_plan.embedded_db:
+        return
+    settings, key = s.settings, SECRET_KEYS[POSTGRES_PASSWORD]
+    new = secret_plan.data()[key]
+    old = _secret_value(s, key)
+    if old is None or old == new:
+        return
+    ns = settings.namespace
+    ready = proc.run(s.c, ["kubectl", "get", "pod", POSTGRES_POD, "-n", ns, "-o",
+                           "jsonpath={.status.containerStatuses[0].ready}"],
+                     timeout=settings.tool_timeout, check=False)
+    if ready.ok and ready.stdout.strip() == "true":
+        with s.console.status("setting the new POSTGRES_PASSWORD in the in-cluster PostgreSQL"):
+            proc.run(s.c, ["kubectl", "exec", "-i", "-n", ns, POSTGRES_POD, "-c",
+                           POSTGRES_CONTAINER, "--", "psql", "-X", "-q", "-v",
+                           "ON_ERROR_STOP=1", "-U", EMBEDDED_DB["user"], "-d",
+                           EMBEDDED_DB["database"]],
+                     stdin=alter_role_sql(EMBEDDED_DB["user"], new),
+                     timeout=settings.tool_timeout,
+                     hint=f"kubectl -n {ns} logs {POSTGRES_POD}   # then: inv secrets")
+        s.console.info("POSTGRES_PASSWORD changed: the in-cluster PostgreSQL now takes the new "
+                       "one (ALTER ROLE); inv deploy rolls the backend onto it")
+        return
+    volume = proc.run(s.c, ["kubectl", "get", "pvc", POSTGRES_PVC, "-n", ns, "-o", "name"],
+                      timeout=settings.tool_timeout, check=False)
+    if volume.ok:
+        raise StageFailed(
+            "POSTGRES_PASSWORD changed, but the in-cluster PostgreSQL that keeps the old one "
+            f"(its data is in {POSTGRES_PVC}) is not running to take the new one; nothing was "
+            "changed",
+            f"put the old value back in {settings.env_file} (it is still in the Secret: "
+            f"kubectl -n {ns} get secret {settings.secret_name} -o "
+            f"jsonpath='{{.data.{key}}}' | base64 -d), run inv deploy, then change it again; "
+            "or start over without the data: inv down --purge --yes && inv up")
 
 
 def cluster_secret(s: Session) -> ClusterSecret | None:

@@ -193,6 +193,11 @@ def explain_error(probe: HttpProbe, stderr: str, settings: Settings) -> tuple[st
         return (f"404 from {probe.service} or no such service ({line})",
                 f"kubectl -n {ns} get svc {probe.service}; inv deploy")
     if "(InternalError)" in line:
+        if probe.expect == "todo-list":  # the proxy passes the backend's answer on
+            return (f"5xx through the frontend's proxy: the backend failed the request or "
+                    f"cannot be reached ({line})",
+                    "inv logs backend   # e.g. the database refuses its password; "
+                    "then: inv logs frontend")
         return (f"5xx from {probe.service} ({line})", f"inv logs {probe.component}")
     return line, f"inv logs {probe.component}"
 

@@ -171,3 +171,74 @@ def test_apply_failure_exits_1_with_kubectl_words(fake_tools: FakeTools, tmp_pat
     result = inv("secrets", "--env-file", str(write_env(tmp_path / ".env")))
     assert result.returncode == 1
     assert "conflict" in result.stderr and "secrets.create=false" in result.stderr
+
+
+# -- the in-cluster PostgreSQL's password ---------------------------------------------------------
+
+OLD_PW = "old-postgres-password-1"
+NEW_PW = "new-postgres-password-2"
+GET_PW = "kubectl get secret todo-secrets -n todo -o 'jsonpath={.data.postgres-password}'"
+POD_READY = ("kubectl get pod todo-postgres-0 -n todo -o "
+             "'jsonpath={.status.containerStatuses[0].ready}'")
+PSQL = ("kubectl exec -i -n todo todo-postgres-0 -c postgresql -- psql -X -q -v "
+        "ON_ERROR_STOP=1 -U todo -d todo")
+GET_PVC = "kubectl get pvc data-todo-postgres-0 -n todo -o name"
+CHECKS = {
+    "kubectl version --client -o json": Result(KUBECTL_VERSION),
+    "minikube -p minikube status -o json": Result(MINIKUBE_RUNNING),
+    "kubectl config current-context": Result("minikube\n"),
+    "kubectl apply --server-side --field-manager=todo-deploy -f -": Result(APPLY_OK),
+}
+
+
+def embedded_env(path: Path, password: str) -> Path:
+    path.write_text(f"DATABASE_URL=\nCOHERE_API_KEY=\nBETTER_AUTH_SECRET={AUTH}\n"
+                    f"POSTGRES_PASSWORD={password}\n")
+    return path
+
+
+def commands(c: MockContext) -> list[str]:
+    return [call.args[0] for call in c.run.call_args_list]  # type: ignore[attr-defined]
+
+
+def test_a_changed_password_is_set_in_the_running_database_first_on_stdin(
+        tmp_path: Path) -> None:
+    env = embedded_env(tmp_path / ".env", NEW_PW)
+    c = MockContext(run={**CHECKS, GET_PW: Result(base64.b64encode(OLD_PW.encode()).decode()),
+                         POD_READY: Result("true"), PSQL: Result("")})
+    tasks.secrets(c, env_file=str(env))
+    assert commands(c)[-2:] == [PSQL, "kubectl apply --server-side --field-manager=todo-deploy "
+                                      "-f -"]
+    psql = next(call for call in c.run.call_args_list  # type: ignore[attr-defined]
+                if call.args[0] == PSQL)
+    sql = psql.kwargs["in_stream"].read()
+    assert sql.startswith('ALTER ROLE "todo" WITH PASSWORD $pw_') and NEW_PW in sql
+    assert NEW_PW not in " ".join(commands(c))
+
+
+def test_a_changed_password_with_the_database_stopped_but_its_data_kept_is_refused(
+        tmp_path: Path) -> None:
+    env = embedded_env(tmp_path / ".env", "")  # emptied: "delete the value to rotate it"
+    c = MockContext(run={**CHECKS, GET_PW: Result(base64.b64encode(OLD_PW.encode()).decode()),
+                         POD_READY: Result("", exited=1),
+                         GET_PVC: Result("persistentvolumeclaim/data-todo-postgres-0\n")})
+    with pytest.raises(Exit) as refused:
+        tasks.secrets(c, env_file=str(env))
+    assert refused.value.code == 1
+    assert "kubectl apply --server-side --field-manager=todo-deploy -f -" not in commands(c)
+    assert "POSTGRES_PASSWORD=\n" in env.read_text()  # nothing generated was stored
+
+
+def test_an_unchanged_password_touches_no_database(tmp_path: Path) -> None:
+    env = embedded_env(tmp_path / ".env", OLD_PW)
+    c = MockContext(run={**CHECKS, GET_PW: Result(base64.b64encode(OLD_PW.encode()).decode())})
+    tasks.secrets(c, env_file=str(env))
+    assert PSQL not in commands(c) and POD_READY not in commands(c)
+
+
+def test_a_first_install_has_no_password_to_rotate(tmp_path: Path) -> None:
+    env = embedded_env(tmp_path / ".env", NEW_PW)
+    c = MockContext(run={**CHECKS, GET_PW: Result("", stderr="Error from server (NotFound)",
+                                                  exited=1)})
+    tasks.secrets(c, env_file=str(env))
+    assert commands(c)[-1] == "kubectl apply --server-side --field-manager=todo-deploy -f -"

@@ -134,6 +134,23 @@ def test_503_names_the_service_and_its_endpoints() -> None:
     assert hint.startswith("kubectl -n todo get endpoints todo-backend")
 
 
+# what kubectl printed on the live cluster when the backend could not log in to PostgreSQL
+INTERNAL_ERROR = ('Error from server (InternalError): an error on the server ("Internal Server '
+                  'Error") has prevented the request from succeeding\n')
+
+
+def test_a_5xx_through_the_frontends_proxy_points_at_the_backends_logs_first() -> None:
+    detail, hint = verify.explain_error(verify.PROBES[2], INTERNAL_ERROR, Settings())
+    assert "the backend failed the request" in detail
+    assert hint.startswith("inv logs backend")
+
+
+def test_a_5xx_from_a_service_itself_points_at_that_components_logs() -> None:
+    detail, hint = verify.explain_error(verify.PROBES[1], INTERNAL_ERROR, Settings())
+    assert detail.startswith("5xx from todo-frontend")
+    assert hint == "inv logs frontend"
+
+
 # -- the watch and the checks (exact commands) --------------------------------------------------
 
 
