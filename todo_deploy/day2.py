@@ -64,11 +64,9 @@ class PodRow:
 
 
 def parse_release_list(stdout: str, release: str) -> ReleaseInfo | None:
-    """``helm list --all --filter ^NAME$ -o json`` → the release (None: not installed).
-
-    ``helm list`` is the one command whose JSON names the chart on both majors (``helm status
-    -o json`` leaves it out), and ``--all`` includes pending and superseded releases.
-    """
+    """``helm list ... -o json`` (:func:`release_list_argv`) → the release (None: not
+    installed). ``helm list`` is the one command whose JSON names the chart on both majors
+    (``helm status -o json`` leaves it out)."""
     rows = json.loads(stdout or "[]")
     row = next((r for r in rows if isinstance(r, dict) and r.get("name") == release), None)
     if row is None:
@@ -147,10 +145,16 @@ def frontend_url(c: Context, settings: Settings) -> AppUrl:
     return AppUrl(f"http://{ip}:{port}", note)
 
 
+def release_list_argv(settings: Settings) -> list[str]:
+    """``helm list`` of the one release in any state but superseded (Helm 4 has no ``--all``;
+    these status filters mean the same on both majors)."""
+    return ["helm", "list", "-n", settings.namespace, "--filter", f"^{settings.release}$",
+            "--deployed", "--failed", "--pending", "--uninstalling", "-o", "json"]
+
+
 def release_info(c: Context, settings: Settings) -> ReleaseInfo | None:
-    result = proc.run(c, ["helm", "list", "-n", settings.namespace, "--all", "--filter",
-                          f"^{settings.release}$", "-o", "json"],
-                      timeout=settings.tool_timeout, check=False)
+    result = proc.run(c, release_list_argv(settings), timeout=settings.tool_timeout,
+                      check=False)
     if not result.ok:
         raise proc.ToolError(["helm", "list", "-n", settings.namespace], result.code,
                              result.stderr, "inv doctor")

@@ -49,6 +49,9 @@ READINESS_GRACE_SECONDS = 60.0
 # within seconds (kubelet marks the pod unready after failureThreshold = 2 such answers).
 CLIENT_ERROR = re.compile(r"statuscode: 4\d\d")
 CLIENT_ERROR_FAILURES = 2
+# A claim that stays unbound this long has no StorageClass or provisioner to answer it.
+UNBOUND_CLAIM = "unbound immediate PersistentVolumeClaims"
+STORAGE_GRACE_SECONDS = 30.0
 # kubelet retries a failed sandbox; this many failures in a row is a verdict.
 SANDBOX_FAILURES = 3
 
@@ -253,6 +256,17 @@ def _unschedulable(v: PodView) -> Finding | None:
             scheduled.get("reason") != "Unschedulable":
         return None
     why = " ".join(str(scheduled.get("message", "")).split())
+    if UNBOUND_CLAIM in why:
+        # provisioning takes seconds; longer means no StorageClass or provisioner answers
+        tries = [e for e in v.events if e.get("reason") == "FailedScheduling"]
+        first = event_first_seen(tries[0]) if tries else None
+        last = event_last_seen(tries[-1]) if tries else None
+        waiting = (last - first).total_seconds() if first and last else 0.0
+        return v.finding(Cause.UNSCHEDULABLE, None, "UnboundVolumeClaim",
+                         f"pod {v.name} waits for a volume: its PersistentVolumeClaim is not "
+                         f"bound ({waiting:.0f}s): {why}",
+                         storage_hint(v.profile, v.namespace),
+                         fatal=waiting >= STORAGE_GRACE_SECONDS)
     return v.finding(Cause.UNSCHEDULABLE, None, "Unschedulable",
                      f"pod {v.name} cannot be scheduled: {why or 'no node fits it'}",
                      resources_hint(v.profile), fatal="Insufficient" in why)
@@ -357,6 +371,13 @@ def _readiness(v: PodView, grace: float) -> Finding | None:
             f"inv logs {v.component}   # why does {target.split(' on ')[0]} not answer 200?",
             fatal=failing_for >= grace or (answered and failures >= CLIENT_ERROR_FAILURES))
     return None
+
+
+def storage_hint(profile: str, namespace: str) -> str:
+    return (f"no default StorageClass, or its provisioner does not run: minikube -p {profile} "
+            f"addons enable storage-provisioner && minikube -p {profile} addons enable "
+            f"default-storageclass   (check: kubectl get storageclass; kubectl -n {namespace} "
+            "get pvc)")
 
 
 def classify_pod(pod: dict[str, Any], events: list[dict[str, Any]], *,

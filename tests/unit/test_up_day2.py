@@ -41,7 +41,8 @@ URL_CMDS = {
         Result("30080"),
     "minikube profile list -o json": Result(PROFILES),
 }
-HELM_LIST = "helm list -n todo --all --filter '^todo-app$' -o json"
+HELM_LIST = ("helm list -n todo --filter '^todo-app$' --deployed --failed --pending "
+             "--uninstalling -o json")
 # captured from helm 3.17.3 and 4.1.4 (the same bytes) against the live test cluster
 RELEASE_LIST = (Path(__file__).resolve().parent.parent / "fixtures" / "helm" /
                 "list-todo-app.json").read_text()
@@ -225,6 +226,25 @@ def test_down_without_purge_only_uninstalls() -> None:
     s, out, _ = session(c)
     day2.run_down(s)
     assert "release todo-app is not installed in namespace todo" in out.getvalue()
+
+
+@pytest.mark.helm
+@pytest.mark.parametrize("major", [3, 4])
+def test_both_helm_majors_accept_the_release_list_flags(helm_bins: dict[int, Path],
+                                                        major: int, tmp_path: Path) -> None:
+    """No cluster here: the call fails on the connection, never on a flag (Helm 4 dropped
+    ``helm list --all``; the first version of this call broke `inv status` on Helm 4)."""
+    import os
+    import subprocess
+
+    config = tmp_path / "kubeconfig"
+    config.write_text("apiVersion: v1\nkind: Config\nclusters: [{name: x, cluster: {server: "
+                      "'https://127.0.0.1:1'}}]\ncontexts: [{name: x, context: {cluster: x}}]\n"
+                      "current-context: x\n")
+    argv = day2.release_list_argv(Settings())
+    out = subprocess.run([str(helm_bins[major]), *argv[1:]], capture_output=True, text=True,
+                         timeout=60, env={**os.environ, "KUBECONFIG": str(config)})
+    assert "unknown flag" not in out.stderr and "connect" in out.stderr, out.stderr
 
 
 def test_a_release_list_without_the_release_means_not_installed() -> None:

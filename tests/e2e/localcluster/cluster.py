@@ -204,8 +204,15 @@ def kubeconfig(ca: Path, cert: Path, key: Path, server: str) -> dict[str, object
     }
 
 
+def write(path: Path, text: str) -> None:
+    """Write only a change: kube-proxy exits when its configuration file changes, so an `up`
+    on a running cluster must leave identical files alone."""
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
 def write_yaml(path: Path, data: object) -> None:
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    write(path, yaml.safe_dump(data, sort_keys=False))
 
 
 def write_config(layout: Layout) -> None:
@@ -225,7 +232,7 @@ def write_config(layout: Layout) -> None:
         "clientConnection": {"kubeconfig": str(layout.component_kubeconfig("scheduler"))},
         "leaderElection": {"leaderElect": False},
     })
-    (layout.config / "resolv.conf").write_text("# pods get cluster DNS only\n")
+    write(layout.config / "resolv.conf", "# pods get cluster DNS only\n")
     write_yaml(layout.config / "kubelet.yaml", {
         "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
         "address": NODE_IP, "port": 10250, "readOnlyPort": 0,
@@ -258,7 +265,7 @@ def write_config(layout: Layout) -> None:
     })
     cni = layout.config / "cni"
     cni.mkdir(exist_ok=True)
-    (cni / "10-todo-localcluster.conflist").write_text(json.dumps({
+    write(cni / "10-todo-localcluster.conflist", json.dumps({
         "cniVersion": "1.0.0", "name": "todo-localcluster",
         "plugins": [
             {"type": "bridge", "bridge": BRIDGE, "isGateway": True, "ipMasq": False,
@@ -269,7 +276,7 @@ def write_config(layout: Layout) -> None:
             {"type": "portmap", "capabilities": {"portMappings": True}},
         ],
     }, indent=2))
-    (layout.config / "Corefile").write_text(f"""\
+    write(layout.config / "Corefile", f"""\
 cluster.local:53 in-addr.arpa:53 ip6.arpa:53 {{
     bind {NODE_IP}
     errors
@@ -485,7 +492,7 @@ def bootstrap_objects() -> list[dict[str, object]]:
          "metadata": {"name": STORAGE_CLASS, "annotations": {
              "storageclass.kubernetes.io/is-default-class": "true"}},
          "provisioner": PROVISIONER, "reclaimPolicy": "Delete",
-         "volumeBindingMode": "Immediate"},
+         "volumeBindingMode": "WaitForFirstConsumer"},  # see provisioner.py
     ]
 
 

@@ -7,6 +7,12 @@ uid (PostgreSQL as 70) can initialise it; a Released volume with reclaim policy 
 removed with its directory. This does the same, by polling the API with kubectl once a
 second. (Kubernetes' in-tree ``--enable-hostpath-provisioner`` creates 0750 root-owned
 directories, which a non-root database cannot write: not what minikube users get.)
+
+One difference: the harness's class binds ``WaitForFirstConsumer`` (as kind's does), so a
+claim is answered once the scheduler has picked the node. With ``Immediate`` binding a
+StatefulSet's pod raced its claim: seen by the scheduler before the volume existed, it was
+parked as unschedulable and, in 1.34, not retried when the claim was bound a second later
+(the periodic flush came after 5 minutes).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
 
 
 def pv_for(claim: dict[str, Any], storage_class: str, name: str, root: Path) -> dict[str, Any]:
@@ -44,16 +51,23 @@ def pv_for(claim: dict[str, Any], storage_class: str, name: str, root: Path) -> 
     }
 
 
-def claims_to_provision(claims: list[dict[str, Any]], classes: dict[str, str],
+def claims_to_provision(claims: list[dict[str, Any]], classes: dict[str, dict[str, Any]],
                         name: str) -> list[dict[str, Any]]:
-    """Pending, unbound claims of a StorageClass that names this provisioner (pure)."""
+    """Pending, unbound claims of a StorageClass that names this provisioner, once the
+    scheduler has picked their node where the class waits for the first consumer (pure)."""
     chosen = []
     for claim in claims:
         spec, status = claim.get("spec") or {}, claim.get("status") or {}
         if status.get("phase") != "Pending" or spec.get("volumeName"):
             continue
-        if classes.get(spec.get("storageClassName") or "") == name:
-            chosen.append(claim)
+        sc = classes.get(spec.get("storageClassName") or "") or {}
+        if sc.get("provisioner") != name:
+            continue
+        annotations = (claim.get("metadata") or {}).get("annotations") or {}
+        if sc.get("volumeBindingMode") == "WaitForFirstConsumer" and \
+                SELECTED_NODE not in annotations:
+            continue
+        chosen.append(claim)
     return chosen
 
 
@@ -88,8 +102,7 @@ class Kubectl:
 def once(kubectl: Kubectl, name: str, root: Path) -> None:
     # (the DefaultStorageClass admission plugin has already named the class of a claim
     # that named none)
-    classes = {sc["metadata"]["name"]: sc.get("provisioner", "")
-               for sc in kubectl.items("storageclasses")}
+    classes = {sc["metadata"]["name"]: sc for sc in kubectl.items("storageclasses")}
     for claim in claims_to_provision(kubectl.items("pvc", "-A"), classes, name):
         pv = pv_for(claim, claim["spec"]["storageClassName"], name, root)
         path = Path(pv["spec"]["hostPath"]["path"])

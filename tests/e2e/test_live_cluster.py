@@ -1,0 +1,377 @@
+"""`inv up` end to end on a live cluster, from a fresh clone and a fresh .env.
+
+The tests run in this order and share one cluster and one copy of the repo (see conftest):
+deploy → idempotence → the edit loop → a .env change → each failure class of `inv verify` →
+a failed deploy that rolls back → day-2 tasks → secrets → `inv down --purge`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import urllib.request
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import NAMESPACE, App, ArgvSampler, Cluster
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+RELEASE = "todo-app"
+SELECTOR = "app=todo-app"
+NODEPORT = "http://127.0.0.1:30080"
+VERDICT_SECONDS = 20.0  # each failure class is named within this (the issue's bar)
+BROKEN_MAIN = ('def main() -> int:\n'
+               '    print("e2e: broken on purpose", flush=True)\n'
+               '    return 3\n\n\n'
+               'def _unused_main() -> int:\n')
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def http(method: str, url: str, body: dict[str, Any] | None = None,
+         timeout: float = 10) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return response.status, json.loads(response.read() or b"null")
+
+
+def pods(cluster: Cluster) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = cluster.kubectl_json("get", "pods", "-n", NAMESPACE, "-l",
+                                                       SELECTOR)["items"]
+    return [p for p in items if not p["metadata"].get("deletionTimestamp")]
+
+
+def pod_state(cluster: Cluster, component: str | None = None) -> dict[str, int]:
+    """{pod uid: restarts} of the app's pods (of one component)."""
+    return {p["metadata"]["uid"]: sum(c.get("restartCount", 0)
+                                      for c in p["status"].get("containerStatuses") or [])
+            for p in pods(cluster)
+            if component is None or p["metadata"]["labels"].get("component") == component}
+
+
+def wait_until(what: str, check: Any, timeout: float = 120, every: float = 1.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def settled(cluster: Cluster) -> bool:
+    """Both Deployments rolled out, every app pod Ready, nothing terminating."""
+    for name in ("todo-backend", "todo-frontend"):
+        d = cluster.kubectl_json("get", "deployment", name, "-n", NAMESPACE)
+        status, want = d["status"], d["spec"]["replicas"]
+        if (status.get("updatedReplicas"), status.get("readyReplicas"),
+                status.get("replicas")) != (want, want, want):
+            return False
+    items = cluster.kubectl_json("get", "pods", "-n", NAMESPACE, "-l", SELECTOR)["items"]
+    return all(not p["metadata"].get("deletionTimestamp") and any(
+        c["type"] == "Ready" and c["status"] == "True" for c in p["status"]["conditions"])
+        for p in items)
+
+
+def release_revision(cluster: Cluster) -> int:
+    rows = json.loads(cluster.run("helm", "history", RELEASE, "-n", NAMESPACE, "-o",
+                                  "json").stdout)
+    return int(rows[-1]["revision"])
+
+
+def helm_set(cluster: Cluster, app: App, *sets: str) -> None:
+    """A bad revision made with helm itself (not the suite): the suite's values plus ``sets``."""
+    argv = ["helm", "upgrade", RELEASE, str(app.path / "helm" / "todo-app"), "-n", NAMESPACE,
+            "--reuse-values"]
+    for item in sets:
+        argv += ["--set-string" if item.startswith("backend.image.tag=") else "--set", item]
+    cluster.run(*argv)
+
+
+def roll_back(cluster: Cluster, revision: int) -> None:
+    cluster.run("helm", "rollback", RELEASE, str(revision), "-n", NAMESPACE, "--wait",
+                "--timeout", "180s", timeout=240)
+    wait_until("the app to settle after the rollback", lambda: settled(cluster), 180)
+
+
+def env_hash(cluster: Cluster, pod: str, container: str, variable: str) -> str:
+    """sha256 of an environment variable inside a container (the value itself never leaves)."""
+    code = (f"import hashlib, os; print(hashlib.sha256(os.environ.get({variable!r}, '')"
+            ".encode()).hexdigest())")
+    return cluster.run("kubectl", "exec", "-n", NAMESPACE, pod, "-c", container, "--",
+                       "python", "-c", code).stdout.strip()
+
+
+def sha(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def docker_in_cluster(cluster: Cluster, *args: str, stdin: str | None = None) -> None:
+    """docker against the daemon the cluster's node uses (minikube docker-env)."""
+    env_text = cluster.run("minikube", "-p", cluster.profile, "docker-env", "--shell",
+                           "none").stdout
+    env = dict(cluster.env)
+    env.update(line.split("=", 1) for line in env_text.splitlines() if "=" in line)
+    saved, cluster.env = cluster.env, env
+    try:
+        cluster.run("docker", *args, stdin=stdin, timeout=300)
+    finally:
+        cluster.env = saved
+
+
+def image_tag(cluster: Cluster, deployment: str) -> str:
+    d = cluster.kubectl_json("get", "deployment", deployment, "-n", NAMESPACE)
+    image: str = d["spec"]["template"]["spec"]["containers"][0]["image"]
+    return image.rsplit(":", 1)[1]
+
+
+# -- state shared by the ordered tests -----------------------------------------------------------
+
+
+class State:
+    good_revision = 0
+    todo_title = ""
+    edit_seconds = 0.0
+
+
+# -- 1. fresh clone → verified ---------------------------------------------------------------
+
+
+def test_inv_up_from_a_fresh_clone_is_up_and_verified(app: App, argv_sampler: ArgvSampler
+                                                      ) -> None:
+    run = app.inv("up")
+    assert "Todo app is up and verified" in run.output
+    assert "5 of 5 checks passed" in run.output
+    assert settled(app.cluster)
+    components = {p["metadata"]["labels"]["component"] for p in pods(app.cluster)}
+    assert components == {"backend", "frontend", "postgresql"}
+    postgres = app.cluster.kubectl_json("get", "statefulset", "todo-postgres", "-n", NAMESPACE)
+    assert postgres["status"].get("readyReplicas") == 1
+    State.good_revision = release_revision(app.cluster)
+
+
+def test_nodeport_30080_answers_the_health_check_from_the_host(app: App) -> None:
+    assert http("GET", f"{NODEPORT}/api/health") == (200, {"status": "healthy"})
+
+
+def test_a_todo_created_through_the_frontends_proxy_is_read_back(app: App) -> None:
+    State.todo_title = f"e2e {uuid.uuid4()}"
+    status, created = http("POST", f"{NODEPORT}/api/backend/api/todos",
+                           {"title": State.todo_title})
+    assert status in (200, 201)
+    _, listed = http("GET", f"{NODEPORT}/api/backend/api/todos")
+    assert any(t["id"] == created["id"] and t["title"] == State.todo_title for t in listed)
+
+
+def test_helm_test_passes(app: App) -> None:
+    out = app.cluster.run("helm", "test", RELEASE, "-n", NAMESPACE, "--timeout", "120s",
+                          timeout=180)
+    assert "Phase:          Succeeded" in out.stdout
+
+
+def test_pods_run_as_uid_1001_on_a_read_only_root_filesystem(app: App) -> None:
+    for component, container in (("backend", "backend"), ("frontend", "frontend")):
+        pod = next(p for p in pods(app.cluster)
+                   if p["metadata"]["labels"]["component"] == component)
+        name = pod["metadata"]["name"]
+        ids = app.cluster.run("kubectl", "exec", "-n", NAMESPACE, name, "-c", container, "--",
+                              "id", "-u").stdout.strip()
+        assert ids == "1001"
+        write = app.cluster.run("kubectl", "exec", "-n", NAMESPACE, name, "-c", container,
+                                "--", "touch", "/root-fs-probe", check=False)
+        assert write.returncode != 0 and "Read-only file system" in write.stderr
+        spec = next(c for c in pod["spec"]["containers"] if c["name"] == container)
+        assert spec["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+# -- 2. nothing changed → nothing happens ------------------------------------------------------
+
+
+def test_a_second_up_rebuilds_nothing_and_restarts_no_pod(app: App) -> None:
+    before = pod_state(app.cluster)
+    run = app.inv("up")
+    assert "nothing to build" in run.output
+    assert pod_state(app.cluster) == before
+
+
+# -- 3. the edit loop ------------------------------------------------------------------------
+
+
+def test_a_backend_edit_rebuilds_and_rolls_only_the_backend(app: App) -> None:
+    frontend_before = pod_state(app.cluster, "frontend")
+    backend_before = pod_state(app.cluster, "backend")
+    frontend_tag = image_tag(app.cluster, "todo-frontend")
+    source = app.path / "app" / "backend" / "todo_api" / "__init__.py"
+    source.write_text(source.read_text() + f"# e2e edit {uuid.uuid4()}\n")
+    run = app.inv("up")
+    State.edit_seconds = run.seconds
+    assert "built todo-backend:" in run.output
+    assert "skipped: todo-frontend" in run.output
+    assert image_tag(app.cluster, "todo-frontend") == frontend_tag
+    assert pod_state(app.cluster, "frontend") == frontend_before
+    assert not set(pod_state(app.cluster, "backend")) & set(backend_before)
+    State.good_revision = release_revision(app.cluster)
+
+
+# -- 4. a .env change -----------------------------------------------------------------------------
+
+
+def test_a_changed_env_value_rolls_the_pods_and_the_old_value_is_gone(app: App) -> None:
+    from dotenv import set_key
+
+    secret_before = app.cluster.kubectl_json("get", "secret", "todo-secrets", "-n", NAMESPACE)
+    backend_before = set(pod_state(app.cluster, "backend"))
+    old_key = app.env_values().get("COHERE_API_KEY", "")
+    new_key = f"e2e-cohere-{uuid.uuid4().hex}"
+    set_key(app.path / ".env", "COHERE_API_KEY", new_key, quote_mode="never")
+    app.inv("up")
+    secret_after = app.cluster.kubectl_json("get", "secret", "todo-secrets", "-n", NAMESPACE)
+    assert secret_after["data"] != secret_before["data"]
+    assert not set(pod_state(app.cluster, "backend")) & backend_before
+    for pod in pods(app.cluster):
+        if pod["metadata"]["labels"]["component"] == "backend":
+            seen = env_hash(app.cluster, pod["metadata"]["name"], "backend", "COHERE_API_KEY")
+            assert seen == sha(new_key) != sha(old_key)
+    State.good_revision = release_revision(app.cluster)
+
+
+# -- 5. each failure class of inv verify, on real pods ---------------------------------------
+
+
+def _crash_image(app: App) -> str:
+    good = image_tag(app.cluster, "todo-backend")
+    tag = "e2e-crash"
+    dockerfile = (f"FROM todo-backend:{good}\n"
+                  'CMD ["python", "-c", "import sys; print(\'e2e: crashing on purpose\', '
+                  'flush=True); sys.exit(3)"]\n')
+    docker_in_cluster(app.cluster, "build", "-t", f"todo-backend:{tag}", "-", stdin=dockerfile)
+    return tag
+
+
+FAILURES = {
+    # cause: (helm --set ..., what the finding must say)
+    "image-missing": (("backend.image.tag=000000000000",), "ErrImageNeverPull"),
+    "crash-loop": (("backend.image.tag={crash}",), "exit code 3"),
+    "config-error": (("secrets.existingSecret=todo-secrets-absent",),
+                     'secret "todo-secrets-absent" not found'),
+    "readiness": (("backend.readinessPath=/e2e-no-such-path",), "GET /e2e-no-such-path"),
+    "unschedulable": (("backend.resources.requests.cpu=64", "backend.resources.limits.cpu=64"),
+                      "Insufficient cpu"),
+}
+
+
+@pytest.mark.parametrize("cause", list(FAILURES))
+def test_verify_names_each_failure_class_within_20_seconds(app: App, cause: str) -> None:
+    sets, words = FAILURES[cause]
+    crash = _crash_image(app) if cause == "crash-loop" else ""
+    helm_set(app.cluster, app, *(s.format(crash=crash) for s in sets))
+    try:
+        run = app.inv("verify", "--json", "--timeout", "90", check=False)
+        assert run.code == 1, run.output
+        report = json.loads(run.output[: run.output.rindex("}") + 1])
+        causes = {f["cause"]: f for f in report["findings"]}
+        assert cause in causes, run.output
+        finding = causes[cause]
+        assert words in finding["message"] + " ".join(finding["events"]), finding
+        if cause == "crash-loop":
+            assert any("e2e: crashing on purpose" in line for line in finding["logs"])
+        assert run.seconds <= VERDICT_SECONDS, f"{cause}: verdict after {run.seconds:.1f}s"
+    finally:
+        roll_back(app.cluster, State.good_revision)
+
+
+# -- 6. a failed deploy ------------------------------------------------------------------------
+
+
+def test_a_failed_deploy_is_diagnosed_rolled_back_and_the_old_revision_serves(app: App) -> None:
+    before = release_revision(app.cluster)  # what serves now (and must go on serving)
+    main = app.path / "app" / "backend" / "todo_api" / "__main__.py"
+    original = main.read_text()
+    main.write_text(original.replace("def main() -> int:\n", BROKEN_MAIN, 1))
+    try:
+        run = app.inv("up", check=False)
+    finally:
+        main.write_text(original)
+    assert run.code == 1, run.output
+    assert "exit code 3" in run.output
+    assert "e2e: broken on purpose" in run.output  # the crashed run's log line
+    assert f"rolled back {RELEASE} to revision {before}" in run.output
+    history = json.loads(app.cluster.run("helm", "history", RELEASE, "-n", NAMESPACE, "-o",
+                                         "json").stdout)
+    assert history[-2]["status"] == "failed"
+    assert history[-1]["description"] == f"Rollback to {before}"
+    wait_until("the previous revision to serve again", lambda: settled(app.cluster), 120)
+    assert http("GET", f"{NODEPORT}/api/health") == (200, {"status": "healthy"})
+    _, listed = http("GET", f"{NODEPORT}/api/backend/api/todos")
+    assert any(t["title"] == State.todo_title for t in listed)
+    assert run.seconds < 120, f"the failed deploy took {run.seconds:.0f}s to give its verdict"
+    State.good_revision = release_revision(app.cluster)
+
+
+# -- 7. day 2 ----------------------------------------------------------------------------------
+
+
+def test_status_names_the_release_chart_images_and_ready_pods(app: App) -> None:
+    out = app.inv("status").output
+    assert f"{release_revision(app.cluster)}" in out
+    assert "todo-app-1.0.0" in out
+    assert f"todo-backend:{image_tag(app.cluster, 'todo-backend')}" in out
+    for pod in pods(app.cluster):
+        assert pod["metadata"]["name"] in out
+
+
+def test_logs_backend_shows_the_backends_own_lines(app: App) -> None:
+    out = app.inv("logs", "backend", "--tail", "20").output
+    assert "GET /health" in out
+    assert "todo-frontend" not in out
+
+
+def test_url_prints_an_address_that_serves_the_app(app: App) -> None:
+    url = app.inv("url").output.strip().splitlines()[-1].strip()
+    assert url.startswith("http://") and url.endswith(":30080")
+    assert http("GET", f"{url}/api/health") == (200, {"status": "healthy"})
+
+
+# -- 8. secrets --------------------------------------------------------------------------------
+
+
+def test_no_secret_value_in_the_release_in_argv_or_in_output(app: App,
+                                                             argv_sampler: ArgvSampler) -> None:
+    secrets = [v for k, v in app.env_values().items() if k != "DATABASE_URL" and len(v) >= 8]
+    assert len(secrets) >= 3  # BETTER_AUTH_SECRET, POSTGRES_PASSWORD, COHERE_API_KEY
+    release = "\n".join(app.cluster.run("helm", "get", what, RELEASE, "-n", NAMESPACE,
+                                        *extra).stdout
+                        for what, *extra in (("values", "--all"), ("manifest",), ("notes",),
+                                             ("hooks",)))
+    outputs = "\n".join(run.output for run in app.runs)
+    argvs = "\n".join(argv_sampler.seen)
+    assert len(argv_sampler.seen) > 50  # the sampler really saw the runs' processes
+    for value in secrets:
+        assert value not in release
+        assert value not in outputs
+        assert value not in argvs
+
+
+# -- 9. down --purge ---------------------------------------------------------------------------
+
+
+def test_down_purge_leaves_nothing_of_ours_behind(app: App) -> None:
+    app.inv("down", "--purge", "--yes")
+    cluster = app.cluster
+    assert cluster.run("helm", "status", RELEASE, "-n", NAMESPACE, check=False).returncode
+    leftovers = cluster.kubectl_json("get", "all,pvc,secret,configmap", "-n", NAMESPACE,
+                                     "-l", SELECTOR)["items"]
+    assert leftovers == []
+    assert cluster.kubectl_json("get", "secret", "-n", NAMESPACE,
+                                "--field-selector", "metadata.name=todo-secrets")["items"] == []
+    volumes = [pv["metadata"]["name"] for pv in cluster.kubectl_json("get", "pv")["items"]
+               if (pv["spec"].get("claimRef") or {}).get("namespace") == NAMESPACE]
+    assert volumes == []
+    images = cluster.run("minikube", "-p", cluster.profile, "image", "ls").stdout
+    assert "todo-backend" not in images and "todo-frontend" not in images
