@@ -342,9 +342,7 @@ def _recover(s: Session, plan: DeployPlan, before: int | None,
             f"{hint}\nclean up: {uninstall_hint(plan.release, plan.namespace)}")
     assert recovery.target is not None
     with s.console.status(f"rolling back {plan.release} to revision {recovery.target}"):
-        back = proc.run(s.c, rollback_argv(plan.release, plan.namespace, recovery.target,
-                                           plan.timeout), check=False,
-                        timeout=plan.timeout + TIMEOUT_MARGIN)
+        back = _rollback(s, plan, recovery.target)
     if not back.ok:
         raise StageFailed(
             f"revision {recovery.failed} failed and the rollback to revision "
@@ -355,6 +353,48 @@ def _recover(s: Session, plan: DeployPlan, before: int | None,
                    f"revision {recovery.failed} stays in `helm history` as failed")
     raise StageFailed(f"deploy failed (revision {recovery.failed}); the release runs revision "
                       f"{recovery.target} again", hint)
+
+
+def stuck_statefulset_pods(objects: Sequence[dict[str, Any]]) -> list[str]:
+    """Pods a StatefulSet will not replace by itself (pure): of an older revision than the
+    set's ``updateRevision`` and not Ready. Kubernetes documents this "forced rollback": after
+    reverting a template that never became Ready, the broken pod must be deleted by hand."""
+    sets = {str((o.get("metadata") or {}).get("name")): str((o.get("status") or {}).get(
+        "updateRevision", "")) for o in objects if o.get("kind") == "StatefulSet"}
+    stuck = []
+    for pod in objects:
+        if pod.get("kind") != "Pod":
+            continue
+        meta = pod.get("metadata") or {}
+        owner = next((r.get("name") for r in meta.get("ownerReferences") or []
+                      if r.get("kind") == "StatefulSet"), None)
+        want = sets.get(str(owner)) if owner else None
+        revision = (meta.get("labels") or {}).get("controller-revision-hash")
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in (pod.get("status") or {}).get("conditions") or [])
+        if want and revision != want and not ready and not meta.get("deletionTimestamp"):
+            stuck.append(str(meta.get("name")))
+    return stuck
+
+
+def _rollback(s: Session, plan: DeployPlan, target: int) -> proc.ToolResult:
+    """``helm rollback --wait``, deleting the embedded PostgreSQL's pod meanwhile when it is
+    stuck on the failed revision (a StatefulSet does not replace it by itself)."""
+    running = proc.start(rollback_argv(plan.release, plan.namespace, target, plan.timeout),
+                         timeout=plan.timeout + TIMEOUT_MARGIN)
+    deleted: set[str] = set()
+    while (result := running.wait(WATCH_SECONDS)) is None:
+        objects = proc.run(s.c, ["kubectl", "get", "statefulsets,pods", "-n", plan.namespace,
+                                 "-l", diagnose.APP_SELECTOR, "-o", "json"],
+                           timeout=s.settings.tool_timeout, check=False)
+        for pod in stuck_statefulset_pods(diagnose.items(objects.stdout)):
+            if pod not in deleted:
+                proc.run(s.c, ["kubectl", "delete", "pod", pod, "-n", plan.namespace,
+                               "--wait=false"], timeout=s.settings.tool_timeout, check=False)
+                deleted.add(pod)
+                s.console.info(f"deleted pod {pod}: it was stuck on the failed revision, and a "
+                               "StatefulSet does not replace such a pod by itself")
+    return result
 
 
 def _dry_run(s: Session) -> Release:

@@ -55,6 +55,7 @@ STORAGE_GRACE_SECONDS = 30.0
 # kubelet retries a failed sandbox; this many failures in a row is a verdict.
 SANDBOX_FAILURES = 3
 
+BUILT_COMPONENTS = ("backend", "frontend")  # the images `inv build` makes
 IMAGE_REASONS = ("ErrImageNeverPull", "ImagePullBackOff", "ErrImagePull", "InvalidImageName")
 # Event reasons that say nothing is wrong: hidden from the user.
 ROUTINE_REASONS = frozenset({
@@ -278,9 +279,13 @@ def _image_missing(v: PodView) -> Finding | None:
         if reason in IMAGE_REASONS:
             container = str(status.get("name", ""))
             image = status.get("image") or v.specs.get(container, {}).get("image", "?")
+            ours = v.component in BUILT_COMPONENTS
             return v.finding(Cause.IMAGE_MISSING, container, reason,
                              f"image {image} is not in minikube's Docker daemon ({reason})",
-                             "inv build   # builds into minikube's daemon; then: inv deploy")
+                             "inv build   # builds into minikube's daemon; then: inv deploy"
+                             if ours else
+                             f"minikube -p {v.profile} image load {image}   (or name an image "
+                             "that exists in your values file: todo.values_file)")
     return None
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from . import build, cluster
+from . import build
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,11 +21,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("env", help="print the shell exports that point kubectl, helm and inv at it")
     sub.add_parser("status", help="which components run (JSON)")
     args = parser.parse_args(argv)
-    if args.command == "build":
+    if args.command == "build":  # needs neither pyyaml nor cryptography (CI builds first)
         for item in build.build(force=args.force):
             state = "cached" if item.cached else f"built in {item.seconds:.0f}s"
             print(f"{item.name}: {item.path} ({state})")
-    elif args.command == "up":
+        return 0
+    from . import cluster
+
+    if args.command == "up":
         cluster.up()
     elif args.command == "down":
         cluster.down()
