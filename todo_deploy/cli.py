@@ -7,10 +7,10 @@ Ctrl-C exits 130.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from invoke.context import Context
 from invoke.exceptions import Exit
@@ -19,12 +19,37 @@ from .config import Settings
 from .console import Console
 from .errors import ExitCode, SuiteError
 
+T = TypeVar("T")
+
+# Memo per invoke run: chained tasks (`inv build secrets deploy verify`, `inv up`) share one
+# Config object, so a tool is asked each question once per run, not once per stage.
+_memo: dict[int, tuple[object, dict[Any, Any]]] = {}
+
+
+def run_memo(c: Context) -> dict[Any, Any]:
+    return _memo.setdefault(id(c.config), (c.config, {}))[1]
+
 
 @dataclass
 class Session:
     c: Context
     settings: Settings
     console: Console
+
+    def remember(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+        """``compute()`` once per invoke run for ``key`` (the answer of a tool that does not
+        change while the run lasts, e.g. kubectl's current context)."""
+        memo = run_memo(self.c)
+        if key not in memo:
+            memo[key] = compute()
+        value: T = memo[key]
+        return value
+
+    def forget(self, *keys: tuple[Any, ...]) -> None:
+        """Drop remembered answers that an action of the run has changed."""
+        memo = run_memo(self.c)
+        for key in keys:
+            memo.pop(key, None)
 
 
 def settings_for(c: Context, **overrides: Any) -> Settings:

@@ -17,6 +17,7 @@ from dotenv import dotenv_values
 from invoke.context import Context
 
 from . import proc
+from .cli import Session
 from .config import Settings
 from .errors import PrereqError
 
@@ -143,6 +144,24 @@ def profile_info(c: Context, settings: Settings) -> ProfileInfo | None:
     result = proc.run(c, ["minikube", "profile", "list", "-o", "json"], check=False,
                       timeout=settings.tool_timeout)
     return parse_profile_list(result.stdout, settings.profile)
+
+
+def profile(s: Session) -> ProfileInfo | None:
+    """The profile's facts, asked once per invoke run."""
+    return s.remember(("profile-info", s.settings.profile),
+                      lambda: profile_info(s.c, s.settings))
+
+
+def docker_env(s: Session) -> DockerEndpoint:
+    """minikube's Docker endpoint (or the host's), asked once per invoke run."""
+    return s.remember(("docker-endpoint", s.settings.profile, s.settings.build_target),
+                      lambda: docker_endpoint(s.c, s.settings))
+
+
+def started(s: Session) -> None:
+    """Forget what a `minikube start` changes (context, profile facts, endpoint)."""
+    s.forget(("kubectl-context",), ("profile-info", s.settings.profile),
+             ("docker-endpoint", s.settings.profile, s.settings.build_target))
 
 
 def require_running(c: Context, settings: Settings) -> ClusterStatus:

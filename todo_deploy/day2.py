@@ -128,7 +128,8 @@ def non_interactive(console_interactive: bool, env: dict[str, str] | None = None
 # -- cluster reads ------------------------------------------------------------------------------
 
 
-def frontend_url(c: Context, settings: Settings) -> AppUrl:
+def frontend_url(s: Session) -> AppUrl:
+    c, settings = s.c, s.settings
     ip = proc.run(c, cluster.minikube(settings, "ip"), timeout=settings.tool_timeout,
                   hint=f"minikube -p {settings.profile} start   (or: inv up)").stdout.strip()
     svc = proc.run(c, ["kubectl", "get", "service", FRONTEND_SERVICE, "-n", settings.namespace,
@@ -139,7 +140,7 @@ def frontend_url(c: Context, settings: Settings) -> AppUrl:
                           f"{settings.namespace}: {proc.tail(svc.stderr, 1)}",
                           "inv deploy   (or: inv up)")
     port = svc.stdout.strip() or str(DEFAULT_NODE_PORT)
-    info = cluster.profile_info(c, settings)
+    info = cluster.profile(s)
     note = url_note(info.driver if info else "", sys.platform, settings.profile,
                     settings.namespace)
     return AppUrl(f"http://{ip}:{port}", note)
@@ -188,7 +189,7 @@ def run_status(s: Session) -> ReleaseInfo | None:
     rows = [pod_row(p) for p in objects if p.get("kind") == "Pod"]
     console.table("pods", ("pod", "component", "ready", "status", "restarts"),
                   [(r.name, r.component, r.ready, r.status, r.restarts) for r in rows])
-    url = frontend_url(s.c, settings)
+    url = frontend_url(s)
     console.info(f"URL: {url.url}")
     if url.note:
         console.warn(url.note)
@@ -218,7 +219,7 @@ def run_logs(s: Session, component: str | None = None, *, follow: bool = False,
 
 def run_url(s: Session) -> AppUrl:
     doctor.require(s, "minikube", "kubectl", "cluster")
-    url = frontend_url(s.c, s.settings)
+    url = frontend_url(s)
     s.console.info(url.url)
     if url.note:
         s.console.warn(url.note)

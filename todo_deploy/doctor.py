@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from . import cluster, proc
-from .cli import Session
+from .cli import Session, run_memo
 from .console import CheckResult
 from .errors import ConfigError, PrereqError, SuiteError
 
@@ -148,9 +148,7 @@ def check_cluster(s: Session, *, required: bool = False) -> CheckResult:
         st = cluster.status(s.c, s.settings)
         if not st.running:
             return False, st.describe(), fix(_start_command(s))
-        ctx = proc.run(s.c, ["kubectl", "config", "current-context"], check=False,
-                       timeout=s.settings.tool_timeout)
-        context = ctx.stdout.strip() if ctx.ok else ""
+        context = current_context(s)
         if context != s.settings.profile:
             return False, (f"minikube is running but kubectl's context is "
                            f"{context or 'unset'!r}, not {s.settings.profile!r}"), fix(
@@ -165,28 +163,32 @@ def _start_command(s: Session) -> str:
             f"--memory {s.settings.memory}   (or: inv up, which starts it)")
 
 
+def current_context(s: Session) -> str:
+    """kubectl's current context ("" when unset), asked once per run."""
+    def ask() -> str:
+        out = proc.run(s.c, ["kubectl", "config", "current-context"], check=False,
+                       timeout=s.settings.tool_timeout)
+        return out.stdout.strip() if out.ok else ""
+
+    return s.remember(("kubectl-context",), ask)
+
+
 def check_kubectl(s: Session) -> CheckResult:
     def run() -> tuple[bool, str, str | None]:
         out = proc.run(s.c, ["kubectl", "version", "--client", "-o", "json"],
                        timeout=s.settings.tool_timeout)
         version = (yaml.safe_load(out.stdout) or {}).get("clientVersion", {}).get(
             "gitVersion", "?")
-        ctx = proc.run(s.c, ["kubectl", "config", "current-context"], check=False,
-                       timeout=s.settings.tool_timeout)
-        return True, f"kubectl {version}, context {ctx.stdout.strip() or 'unset'}", None
+        return True, f"kubectl {version}, context {current_context(s) or 'unset'}", None
 
     return _timed("kubectl installed", run)
 
 
 def helm_version(s: Session) -> HelmVersion:
     """Helm's version (asked once per invoke run)."""
-    memo = run_memo(s)
-    if "helm" not in memo:
-        out = proc.run(s.c, ["helm", "version", "--template", "{{.Version}}"],
-                       timeout=s.settings.tool_timeout)
-        memo["helm"] = parse_helm_version(out.stdout)
-    version: HelmVersion = memo["helm"]
-    return version
+    return s.remember(("helm-version",), lambda: parse_helm_version(proc.run(
+        s.c, ["helm", "version", "--template", "{{.Version}}"],
+        timeout=s.settings.tool_timeout).stdout))
 
 
 def check_helm(s: Session) -> CheckResult:
@@ -204,7 +206,7 @@ def check_resources(s: Session) -> CheckResult:
         values = _chart_values(s.settings.chart)
         cpu, mem = chart_requests(values, embedded_db=_embedded_db_likely(s))
         need_cpu, need_mem = cpu + SYSTEM_CPU_MILLI, mem + SYSTEM_MEMORY_MIB
-        info = cluster.profile_info(s.c, s.settings)
+        info = cluster.profile(s)
         want = f"chart requests {cpu}m CPU / {mem}Mi (+ system: {need_cpu}m / {need_mem}Mi)"
         if info is None:
             have_cpu, have_mem = s.settings.cpus * 1000, s.settings.memory
@@ -268,12 +270,17 @@ CHECKS: dict[str, Check] = {
 
 
 def all_checks(s: Session) -> list[CheckResult]:
-    results = [check_docker_sdk(s), check_minikube(s)]
-    if results[-1].ok:
-        results.append(check_cluster(s, required=False))
-        results.append(check_resources(s))
-    results += [check_kubectl(s), check_helm(s), check_env(s)]
-    return results
+    """Every check, in doctor's order; the ones that pass count for the rest of the run."""
+    named: list[tuple[str | None, CheckResult]] = [("docker-sdk", check_docker_sdk(s)),
+                                                    ("minikube", check_minikube(s))]
+    if named[-1][1].ok:
+        named.append(("cluster", check_cluster(s, required=False)))
+        named.append((None, check_resources(s)))
+    named += [("kubectl", check_kubectl(s)), ("helm", check_helm(s)), ("env", check_env(s))]
+    passed = passed_checks(s)
+    passed.update((need, s.settings.profile) for need, result in named
+                  if need is not None and result.ok)
+    return [result for _, result in named]
 
 
 def run_doctor(s: Session) -> list[CheckResult]:
@@ -298,19 +305,16 @@ class _DoctorFailed(PrereqError):
                          "run the fix commands above, then: inv doctor")
 
 
-# Memo per invoke run: chained tasks (`inv build secrets deploy verify`, `inv up`) share one
-# Config object, so each prerequisite is checked once per run, not once per stage. Only
-# passes are kept (a stage may fix a failure, e.g. `inv up` starting minikube).
-_memo: dict[int, tuple[object, dict[str, Any]]] = {}
-
-
-def run_memo(s: Session) -> dict[str, Any]:
-    return _memo.setdefault(id(s.c.config), (s.c.config, {}))[1]
+def passed_checks(s: Session) -> set[tuple[str, str]]:
+    """(check, profile) pairs that passed in this invoke run: each prerequisite is checked
+    once per run. Only passes are kept (a stage may fix a failure: `inv up` starts minikube)."""
+    passed: set[tuple[str, str]] = run_memo(s.c).setdefault("passed", set())
+    return passed
 
 
 def require(s: Session, *needs: str) -> None:
     """Run the doctor checks a task needs; stop at the first failure with doctor's hint."""
-    passed: set[tuple[str, str]] = run_memo(s).setdefault("passed", set())
+    passed = passed_checks(s)
     for need in needs:
         key = (need, s.settings.profile)
         if key in passed:

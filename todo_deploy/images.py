@@ -630,9 +630,9 @@ def open_builder(s: Session) -> Iterator[Builder]:
     else:
         doctor.require(s, "docker-sdk", "minikube")
         try:
-            endpoint = cluster.docker_endpoint(s.c, settings)
+            endpoint = cluster.docker_env(s)
         except PrereqError:
-            info = cluster.profile_info(s.c, settings)
+            info = cluster.profile(s)
             if info is None or info.runtime.lower() not in NON_DOCKER_RUNTIMES:
                 raise
             s.console.warn(

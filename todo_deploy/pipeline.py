@@ -51,12 +51,13 @@ def _doctor(s: Session) -> str:
 
 
 def _minikube(s: Session) -> str:
-    st = cluster.status(s.c, s.settings)
-    if st.running:
+    if ("cluster", s.settings.profile) in doctor.passed_checks(s) or \
+            cluster.status(s.c, s.settings).running:  # doctor's answer, when it had one
         return f"profile {s.settings.profile} already running"
     with s.console.status(f"starting minikube -p {s.settings.profile} with "
                           f"{s.settings.cpus} CPUs / {s.settings.memory} MiB"):
         cluster.start(s.c, s.settings)
+    cluster.started(s)
     doctor.require(s, "cluster")
     return f"started profile {s.settings.profile} ({s.settings.cpus} CPUs, " \
            f"{s.settings.memory} MiB)"

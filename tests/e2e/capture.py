@@ -28,6 +28,7 @@ from typing import Any
 
 from tests.e2e.localcluster import cluster as local
 from tests.e2e.support import NAMESPACE, ROOT, App, Cluster, local_cluster_env, make_app
+from todo_deploy.deploy import stuck_statefulset_pods
 
 OUT = ROOT / "tests" / "fixtures" / "kubectl"
 SELECTOR = "app=todo-app"
@@ -90,9 +91,12 @@ class Capture:
 
     def reset(self) -> None:
         """Back to the good revision, every pod Ready; old events and stray objects gone."""
-        self.cluster.run("helm", "rollback", RELEASE, str(self.good), "-n", NAMESPACE,
-                         "--wait", "--timeout", "240s", timeout=300)
+        self.cluster.run("helm", "rollback", RELEASE, str(self.good), "-n", NAMESPACE)
         self.good = self.revision()  # helm keeps 10 revisions: the newest good one lasts
+        time.sleep(2)  # the StatefulSet controller computes its new updateRevision
+        for pod in stuck_statefulset_pods(self.cluster.kubectl_json(
+                "get", "statefulsets,pods", "-n", NAMESPACE, "-l", SELECTOR)["items"]):
+            self.cluster.run("kubectl", "delete", "pod", pod, "-n", NAMESPACE)
         self.cluster.run("kubectl", "delete", "pods,pvc,secret", "-n", NAMESPACE, "-l",
                          "todo-app.dev/capture=stray", "--ignore-not-found", "--wait")
         self.wait("every pod Ready", lambda pods: bool(pods) and all(map(ready, pods)), 240)
@@ -192,11 +196,20 @@ def run(c: Capture) -> None:
     c.save("image-pull-backoff")
     c.reset()
 
+    rolled = c.backend_image()
+    c.cluster.run("docker", "tag", rolled, "todo-backend:capture-roll")
+    c.helm_set(strings=("backend.image.tag=capture-roll",))
+    c.wait("a new backend pod starting", lambda pods: any(
+        p["spec"]["containers"][0]["image"] == "todo-backend:capture-roll" and not ready(p)
+        for p in pods), every=0.1)
+    c.save(None, workloads="backend-starting")
+    c.reset()
+
     crash = c.crash_image()
     c.helm_set(strings=(f"backend.image.tag={crash}",))
     c.wait("the first crash", terminated(lambda term, restarts: restarts == 0
                                          and term.get("exitCode") == 2), every=0.1)
-    c.save("first-crash", workloads="backend-starting")
+    c.save("first-crash")
     c.wait("CrashLoopBackOff after 2 restarts", lambda pods: waiting("CrashLoopBackOff")(pods)
            and any(s.get("restartCount", 0) >= 2 for p in pods
                    for s in p["status"].get("containerStatuses") or []))
@@ -228,7 +241,16 @@ def run(c: Capture) -> None:
     c.wait("the first readiness failure", readiness_failures(1, c), every=0.2)
     c.save("readiness-starting")
     c.wait("readiness failing for a while", readiness_failures(12, c), timeout=240, every=2)
-    c.save("readiness-failing")
+    c.save("readiness-failing", workloads="readiness-failing")
+    c.reset()
+
+    c.helm_set("postgresql.image.pullPolicy=Never", strings=("postgresql.image.tag=capture",))
+    c.wait("the database's image missing", waiting("ErrImageNeverPull"))
+    c.cluster.run("helm", "rollback", RELEASE, str(c.good), "-n", NAMESPACE)
+    time.sleep(3)
+    (c.out / "statefulset-stuck.json").write_text(json.dumps(c.cluster.kubectl_json(
+        "get", "statefulsets,pods", "-n", NAMESPACE, "-l", SELECTOR), indent=2) + "\n")
+    print("captured statefulset-stuck", flush=True)
     c.reset()
 
     c.helm_set("backend.resources.requests.memory=64Gi", "backend.resources.limits.memory=64Gi")

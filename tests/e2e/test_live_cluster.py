@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 import time
 import urllib.request
 import uuid
@@ -17,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.support import NAMESPACE, App, ArgvSampler, Cluster
+from tests.conftest import need
+from tests.e2e.support import NAMESPACE, ROOT, App, ArgvSampler, Cluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -171,6 +173,20 @@ def test_a_todo_created_through_the_frontends_proxy_is_read_back(app: App) -> No
     assert status in (200, 201)
     _, listed = http("GET", f"{NODEPORT}/api/backend/api/todos")
     assert any(t["id"] == created["id"] and t["title"] == State.todo_title for t in listed)
+
+
+def test_the_browser_tier_passes_against_the_deployed_app(app: App) -> None:
+    """app/frontend/tests/browser (Chromium) once against the app through NodePort 30080; its
+    two outage tests stop the backend, so that tier skips them against a deployed app."""
+    frontend = ROOT / "app" / "frontend"
+    if not (frontend / "node_modules" / "playwright-core").is_dir():
+        need("the browser tier", "npm ci in app/frontend first (scripts/test.sh does)")
+    ip = app.cluster.run("minikube", "-p", app.cluster.profile, "ip").stdout.strip()
+    base = NODEPORT if app.cluster.kind == "local" else f"http://{ip}:30080"
+    result = subprocess.run(["npm", "--prefix", str(frontend), "run", "test:browser"],
+                            env={**app.cluster.env, "TODO_BROWSER_BASE_URL": base},
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
 
 
 def test_helm_test_passes(app: App) -> None:

@@ -1,15 +1,20 @@
-"""Failure classification: one test per cause, on kubectl's real JSON shapes.
+"""Failure classification: one test per cause, on what a live cluster really says.
 
-The fixtures in tests/fixtures/kubectl/ are ``kubectl get pods -o json`` and
-``kubectl get events -o json`` output as kubectl 1.31 prints it for a minikube node (the
-kubelet's and the scheduler's own reasons and messages), because no cluster runs here.
+The fixtures in tests/fixtures/kubectl/ were captured from the live test cluster (Kubernetes
+1.34, kubelet on dockerd; scripts/capture-fixtures.sh) with the app put in each state:
+``kubectl get pods -o json`` (every pod of the app: the healthy old ones too) and the events
+of those pods. The expectations (pod names, images, counts) are read from the fixtures, so a
+re-capture needs no edit here. Where a test needs a variant the capture does not have (a 503
+instead of a 404, events further apart), it changes one field of a captured object and says so.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import io
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,55 +23,93 @@ from invoke import MockContext, Result
 from todo_deploy import diagnose
 from todo_deploy.config import Settings
 from todo_deploy.console import Console
-from todo_deploy.diagnose import Cause
+from todo_deploy.diagnose import Cause, Finding
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "kubectl"
 
 
 def load(name: str) -> list[dict[str, Any]]:
-    return json.loads((FIXTURES / f"{name}.json").read_text())["items"]
+    items: list[dict[str, Any]] = json.loads((FIXTURES / f"{name}.json").read_text())["items"]
+    return items
 
 
-def classify(pods: str, events: str | None = None) -> diagnose.Finding | None:
-    return diagnose.classify_pod(load(pods)[0], load(events) if events else [])
+def findings(state: str, *, profile: str = "minikube") -> list[Finding]:
+    """Every pod of the captured state classified against its events."""
+    return diagnose.classify_pods(load(f"pods-{state}"), load(f"events-{state}"),
+                                  profile=profile)
+
+
+def only(state: str, cause: Cause, **kwargs: Any) -> Finding:
+    found = [f for f in findings(state, **kwargs) if f.cause is cause]
+    assert found, f"no {cause} finding in {state}: {findings(state)}"
+    return found[0]
+
+
+def backing_off() -> Finding:
+    """The crash-loop finding of a pod kubelet is backing off (``CrashLoopBackOff``); the
+    capture may also hold a pod whose container has just terminated again."""
+    for p in load("pods-crashloop"):
+        if any((s.get("state") or {}).get("waiting", {}).get("reason") == "CrashLoopBackOff"
+               for s in statuses(p)):
+            finding = diagnose.classify_pod(p, load("events-crashloop"))
+            assert finding is not None and finding.cause is Cause.CRASH_LOOP
+            return finding
+    raise AssertionError("the capture has no pod in CrashLoopBackOff")
+
+
+def pod(state: str, name: str) -> dict[str, Any]:
+    return next(p for p in load(f"pods-{state}") if p["metadata"]["name"] == name)
+
+
+def statuses(p: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*(p["status"].get("initContainerStatuses") or []),
+            *(p["status"].get("containerStatuses") or [])]
 
 
 def test_err_image_never_pull_is_a_missing_image_fixed_by_inv_build() -> None:
-    finding = classify("pods-err-image-never-pull", "events-err-image-never-pull")
-    assert finding is not None
-    assert finding.cause is Cause.IMAGE_MISSING
+    finding = only("err-image-never-pull", Cause.IMAGE_MISSING)
+    status = next(s for s in statuses(pod("err-image-never-pull", finding.pod))
+                  if s["name"] == finding.container)
     assert finding.reason == "ErrImageNeverPull"
-    assert "todo-backend:3f9a1c2b7d4e" in finding.message
+    assert f"image {status['image']} is not in minikube's Docker daemon" in finding.message
     assert finding.hint.startswith("inv build")
     assert finding.fatal
 
 
 def test_image_pull_backoff_is_a_missing_image_fixed_by_inv_build() -> None:
-    finding = classify("pods-image-pull-backoff", "events-image-pull-backoff")
-    assert finding is not None
-    assert (finding.cause, finding.reason) == (Cause.IMAGE_MISSING, "ImagePullBackOff")
+    finding = only("image-pull-backoff", Cause.IMAGE_MISSING)
+    assert finding.reason in ("ImagePullBackOff", "ErrImagePull")
+    assert "127.0.0.1:1/todo-backend" in finding.message
     assert finding.hint.startswith("inv build")
 
 
+def test_a_missing_image_the_suite_does_not_build_is_loaded_not_built() -> None:
+    p = copy.deepcopy(pod("err-image-never-pull", only("err-image-never-pull",
+                                                        Cause.IMAGE_MISSING).pod))
+    p["metadata"]["labels"]["component"] = "postgresql"  # the same state, for the database
+    finding = diagnose.classify_pod(p, [], profile="dev")
+    assert finding is not None and finding.cause is Cause.IMAGE_MISSING
+    assert finding.hint.startswith("minikube -p dev image load ")
+
+
 def test_crash_loop_names_the_exit_code_and_restarts() -> None:
-    finding = classify("pods-crashloop", "events-crashloop")
-    assert finding is not None
-    assert finding.cause is Cause.CRASH_LOOP
+    finding = backing_off()
+    status = next(s for s in statuses(pod("crashloop", finding.pod))
+                  if s["name"] == finding.container)
     assert finding.exit_code == 2
-    assert "exit code 2 (Error), 3 restart(s)" in finding.message
+    assert f"exit code 2 (Error), {status['restartCount']} restart(s)" in finding.message
     assert "--previous" in finding.hint
+    assert not finding.crashed_run_is_current  # kubelet waits to restart it: --previous
 
 
 def test_first_non_zero_exit_counts_as_a_crash_before_kubelet_says_crashloopbackoff() -> None:
-    finding = classify("pods-first-crash")
-    assert finding is not None
-    assert (finding.cause, finding.exit_code) == (Cause.CRASH_LOOP, 1)
+    finding = only("first-crash", Cause.CRASH_LOOP)
+    assert finding.exit_code == 2
+    assert finding.crashed_run_is_current  # terminated, not yet restarted: current logs
 
 
 def test_oomkilled_crash_points_at_the_memory_limit() -> None:
-    finding = classify("pods-oomkilled")
-    assert finding is not None
-    assert finding.cause is Cause.CRASH_LOOP
+    finding = only("oomkilled", Cause.CRASH_LOOP)
     assert finding.exit_code == 137
     assert "OOMKilled" in finding.message
     assert "limits.memory" in finding.hint
@@ -74,129 +117,200 @@ def test_oomkilled_crash_points_at_the_memory_limit() -> None:
 
 
 def test_missing_secret_is_a_config_error_fixed_by_inv_secrets() -> None:
-    finding = classify("pods-secret-missing", "events-secret-missing")
-    assert finding is not None
-    assert finding.cause is Cause.CONFIG_ERROR
-    assert 'secret "todo-secrets" not found' in finding.message
+    finding = only("secret-missing", Cause.CONFIG_ERROR)
+    assert 'secret "todo-secrets-absent" not found' in finding.message
     assert finding.hint.startswith("inv secrets")
 
 
 def test_missing_secret_key_is_a_config_error_naming_the_key() -> None:
-    finding = classify("pods-secret-key-missing", "events-secret-key-missing")
-    assert finding is not None
-    assert finding.cause is Cause.CONFIG_ERROR
-    assert "couldn't find key cohere-api-key in Secret todo/todo-secrets" in finding.message
-    assert finding.hint.startswith("inv secrets")
+    found = [f for f in findings("secret-key-missing") if f.cause is Cause.CONFIG_ERROR]
+    assert found
+    for finding in found:
+        assert "couldn't find key" in finding.message
+        assert "in Secret todo/todo-secrets-partial" in finding.message
+        assert finding.hint.startswith("inv secrets")
 
 
-def test_failing_readiness_probe_names_the_path_and_the_last_probe_event() -> None:
-    finding = classify("pods-readiness-failing", "events-readiness-failing")
-    assert finding is not None
-    assert finding.cause is Cause.READINESS
-    assert "GET /health on port 7860" in finding.message
-    assert "HTTP probe failed with statuscode: 503" in finding.message
-    assert "18x in 85s" in finding.message
+def readiness_finding(events: list[dict[str, Any]] | None = None,
+                      state: str = "readiness-failing") -> Finding:
+    found = [f for f in diagnose.classify_pods(load(f"pods-{state}"),
+                                               load(f"events-{state}") if events is None
+                                               else events)
+             if f.cause is Cause.READINESS]
+    assert found
+    return found[0]
+
+
+def test_a_readiness_probe_answered_404_is_a_verdict_naming_the_path() -> None:
+    finding = readiness_finding()
+    assert "GET /e2e-no-such-path on port 7860" in finding.message
+    assert "HTTP probe failed with statuscode: 404" in finding.message
     assert finding.fatal
 
 
-def test_readiness_failures_within_the_grace_period_are_not_yet_a_verdict() -> None:
-    finding = classify("pods-readiness-failing", "events-readiness-starting")
-    assert finding is not None
-    assert finding.cause is Cause.READINESS
-    assert not finding.fatal
+def test_the_first_404_is_not_yet_a_verdict() -> None:
+    """The captured early events, cut down to each pod's first failure (count 1)."""
+    events = copy.deepcopy(load("events-readiness-starting"))
+    for event in events:
+        if "Readiness probe failed" in event.get("message", ""):
+            event["count"] = 1
+            event["firstTimestamp"] = event["lastTimestamp"]
+    assert 1 < diagnose.CLIENT_ERROR_FAILURES
+    assert not readiness_finding(events, "readiness-starting").fatal
+
+
+def answered_503(spread: timedelta) -> list[dict[str, Any]]:
+    """The captured readiness events as a 503 (a slow dependency, not a wrong path), the first
+    and the last failure ``spread`` apart."""
+    events = copy.deepcopy(load("events-readiness-failing"))
+    for event in events:
+        if "Readiness probe failed" in event.get("message", ""):
+            event["message"] = "Readiness probe failed: HTTP probe failed with statuscode: 503"
+            last = datetime.fromisoformat(event["lastTimestamp"].replace("Z", "+00:00"))
+            event["firstTimestamp"] = (last - spread).isoformat().replace("+00:00", "Z")
+    return events
+
+
+def test_a_readiness_probe_answered_503_gets_the_grace_period() -> None:
+    grace = timedelta(seconds=diagnose.READINESS_GRACE_SECONDS)
+    assert not readiness_finding(answered_503(grace - timedelta(seconds=1))).fatal
+    assert readiness_finding(answered_503(grace)).fatal
 
 
 def test_insufficient_memory_is_unschedulable_with_a_minikube_resources_hint() -> None:
-    finding = diagnose.classify_pod(load("pods-unschedulable")[0], load("events-unschedulable"),
-                                    profile="dev")
-    assert finding is not None
-    assert finding.cause is Cause.UNSCHEDULABLE
-    assert "1 Insufficient memory" in finding.message
+    finding = only("unschedulable", Cause.UNSCHEDULABLE, profile="dev")
+    assert "Insufficient memory" in finding.message
     assert "minikube -p dev delete" in finding.hint
     assert "INVOKE_TODO_MINIKUBE_MEMORY" in finding.hint
     assert finding.fatal
 
 
 def test_unschedulable_for_a_transient_reason_waits_for_the_timeout() -> None:
-    pod = load("pods-unschedulable")[0]
-    pod["status"]["conditions"][0]["message"] = (
-        "0/1 nodes are available: 1 node(s) had untolerated taint "
-        "{node.kubernetes.io/not-ready: }.")
-    finding = diagnose.classify_pod(pod, [])
-    assert finding is not None
-    assert finding.cause is Cause.UNSCHEDULABLE
+    p = copy.deepcopy(pod("unschedulable", only("unschedulable", Cause.UNSCHEDULABLE).pod))
+    scheduled = next(c for c in p["status"]["conditions"] if c["type"] == "PodScheduled")
+    scheduled["message"] = ("0/1 nodes are available: 1 node(s) had untolerated taint "
+                            "{node.kubernetes.io/not-ready: }.")
+    finding = diagnose.classify_pod(p, [])
+    assert finding is not None and finding.cause is Cause.UNSCHEDULABLE
     assert not finding.fatal
 
 
+def unbound(spread: timedelta | None = None) -> Finding:
+    events = copy.deepcopy(load("events-unbound-claim"))
+    if spread is not None:  # a second scheduling attempt, ``spread`` after the first
+        later = copy.deepcopy(events[-1])
+        first = datetime.fromisoformat(events[0]["eventTime"].replace("Z", "+00:00"))
+        later["eventTime"] = (first + spread).isoformat().replace("+00:00", "Z")
+        later["metadata"]["name"] += "-later"
+        events.append(later)
+    found = [f for f in diagnose.classify_pods(load("pods-unbound-claim"), events)
+             if f.reason == "UnboundVolumeClaim"]
+    assert found
+    return found[0]
+
+
+def test_an_unbound_claim_is_a_storage_problem_not_a_lack_of_cpu() -> None:
+    finding = unbound()
+    assert finding.cause is Cause.UNSCHEDULABLE
+    assert "its PersistentVolumeClaim is not bound" in finding.message
+    assert "storage-provisioner" in finding.hint and "Insufficient" not in finding.hint
+    assert not finding.fatal  # provisioning takes a moment
+
+
+def test_a_claim_unbound_for_the_grace_period_is_a_verdict() -> None:
+    grace = timedelta(seconds=diagnose.STORAGE_GRACE_SECONDS)
+    assert not unbound(grace - timedelta(seconds=1)).fatal
+    assert unbound(grace).fatal
+
+
+def test_a_sandbox_the_node_cannot_create_is_named_with_the_runtimes_words() -> None:
+    finding = only("sandbox-failing", Cause.SANDBOX)
+    assert "no-such-handler" in finding.message
+    assert finding.hint.startswith("a node-side problem")
+    assert finding.fatal  # kubelet's third failure in a row
+
+
 def test_ready_pods_have_no_finding() -> None:
-    events = load("events-healthy")
-    assert [diagnose.classify_pod(p, events) for p in load("pods-healthy")] == [None, None]
+    assert findings("healthy") == []
 
 
 def test_only_informative_events_are_shown() -> None:
-    finding = classify("pods-crashloop", "events-crashloop")
-    assert finding is not None
-    assert len(finding.events) == 1
-    assert finding.events[0].startswith("Warning BackOff (x4): Back-off restarting failed")
+    finding = backing_off()
+    assert finding.events and all("BackOff" in line for line in finding.events)
     assert not any(word in " ".join(finding.events)
                    for word in ("Scheduled", "Pulled", "Created", "Started"))
 
 
 def test_normal_backoff_events_count_as_informative() -> None:
-    shown = diagnose.informative_events(load("events-image-pull-backoff"),
-                                        "todo-backend-7d9c6b5f4-x2x9k")
-    assert any(line.startswith("Normal BackOff (x5)") for line in shown)
+    events = load("events-image-pull-backoff")
+    name = only("image-pull-backoff", Cause.IMAGE_MISSING).pod
+    assert any(e["type"] == "Normal" and e["reason"] == "BackOff" for e in events)
+    shown = diagnose.informative_events(events, name)
+    assert any(line.startswith("Normal BackOff") for line in shown)
     assert not any("Pulling" in line.split(":")[0] for line in shown)
 
 
 def test_events_of_other_pods_are_ignored() -> None:
-    events = load("events-readiness-failing")
+    failing = readiness_finding()
+    events = copy.deepcopy(load("events-readiness-failing"))
     for event in events:
-        event["involvedObject"]["name"] = "todo-frontend-5c8d7f9b6-q4wzm"
-    assert classify("pods-readiness-failing") is None
-    assert diagnose.classify_pod(load("pods-readiness-failing")[0], events) is None
+        event["involvedObject"]["name"] = "some-other-pod"
+    assert diagnose.classify_pod(pod("readiness-failing", failing.pod), events) is None
 
 
 def test_group_keeps_one_finding_per_component_and_cause() -> None:
-    pod = load("pods-crashloop")[0]
-    twin = json.loads(json.dumps(pod))
-    twin["metadata"]["name"] = "todo-backend-7d9c6b5f4-zz9zz"
-    grouped = diagnose.group(diagnose.classify_pods([pod, twin], []))
+    p = pod("crashloop", only("crashloop", Cause.CRASH_LOOP).pod)
+    twin = copy.deepcopy(p)
+    twin["metadata"]["name"] += "-twin"
+    grouped = diagnose.group(diagnose.classify_pods([p, twin], []))
     assert len(grouped) == 1
-    assert grouped[0].also == ("todo-backend-7d9c6b5f4-zz9zz",)
+    assert grouped[0].also == (twin["metadata"]["name"],)
 
 
-POD = "todo-backend-7d9c6b5f4-x2x9k"
 GET_PODS = "kubectl get pods -n todo -l app=todo-app -o json"
 GET_EVENTS = ("kubectl get events -n todo --field-selector involvedObject.kind=Pod -o json")
+CRASH_LOG = "todo-api: configuration error: missing required environment variable DATABASE_URL"
 
 
 def test_diagnose_reads_the_crashed_runs_log_tail_of_a_crash_loop() -> None:
+    crashed = [f for f in findings("crashloop") if f.cause is Cause.CRASH_LOOP]
+    first = diagnose.group(crashed)[0]  # the one diagnose reports (the others in ``also``)
+    logs = f"kubectl logs {first.pod} -n todo -c backend --tail=20"
     c = MockContext(run={
         GET_PODS: Result((FIXTURES / "pods-crashloop.json").read_text()),
         GET_EVENTS: Result((FIXTURES / "events-crashloop.json").read_text()),
-        f"kubectl logs {POD} -n todo -c backend --tail=20 --previous": Result(
-            "todo-api: configuration error: missing required environment variable "
-            "DATABASE_URL\n"),
-        f"kubectl logs {POD} -n todo -c backend --tail=20": Result("", exited=0),
+        logs + ("" if first.crashed_run_is_current else " --previous"): Result(CRASH_LOG + "\n"),
     })
-    findings = diagnose.diagnose(c, Settings())
-    assert [f.cause for f in findings] == [Cause.CRASH_LOOP]
-    assert findings[0].logs == (
-        "logs of the run that crashed (--previous):",
-        "  todo-api: configuration error: missing required environment variable DATABASE_URL",
-    )
+    (finding,) = [f for f in diagnose.diagnose(c, Settings()) if f.cause is Cause.CRASH_LOOP]
+    where = "current" if first.crashed_run_is_current else "--previous"
+    assert finding.logs == (f"logs of the run that crashed ({where}):", f"  {CRASH_LOG}")
+
+
+def test_a_crash_not_yet_restarted_reads_the_current_runs_log() -> None:
+    finding = only("first-crash", Cause.CRASH_LOOP)
+    c = MockContext(run={
+        f"kubectl logs {finding.pod} -n todo -c backend --tail=20": Result(CRASH_LOG + "\n")})
+    logs = diagnose.with_logs(c, Settings(), finding).logs
+    assert logs == ("logs of the run that crashed (current):", f"  {CRASH_LOG}")
+
+
+def test_no_lines_from_the_crashed_run_falls_back_to_the_other_run() -> None:
+    finding = backing_off()
+    c = MockContext(run={
+        f"kubectl logs {finding.pod} -n todo -c backend --tail=20 --previous": Result(
+            "", stderr="previous terminated container not found", exited=1),
+        f"kubectl logs {finding.pod} -n todo -c backend --tail=20": Result(CRASH_LOG + "\n")})
+    logs = diagnose.with_logs(c, Settings(), finding).logs
+    assert logs == ("logs of the current run (current):", f"  {CRASH_LOG}")
 
 
 def test_report_prints_cause_events_logs_and_fix() -> None:
     out = io.StringIO()
-    finding = classify("pods-crashloop", "events-crashloop")
-    assert finding is not None
-    finding = dataclasses.replace(finding, logs=("logs --previous (the run that crashed):",
-                                              "  boom"))
+    finding = dataclasses.replace(backing_off(),
+                                  logs=("logs of the run that crashed (--previous):", "  boom"))
     diagnose.report(Console(no_color=True, file=out), [finding])
     text = out.getvalue()
     assert "✗ backend: container backend keeps crashing: exit code 2" in text
-    assert "│   Warning BackOff (x4)" in text
+    assert f"│   {finding.events[-1]}" in text
     assert "│   boom" in text
     assert "fix: read the log lines above" in text

@@ -59,11 +59,10 @@ def test_secrets_runs_exactly_the_checks_then_one_server_side_apply(tmp_path: Pa
     })
     tasks.secrets(c, env_file=str(env))
     commands = [call.args[0] for call in c.run.call_args_list]  # type: ignore[attr-defined]
-    assert commands == [
+    assert commands == [  # kubectl's context is asked once per run
         "kubectl version --client -o json",
         "kubectl config current-context",
         "minikube -p minikube status -o json",
-        "kubectl config current-context",
         "kubectl apply --server-side --field-manager=todo-deploy -f -",
     ]
 

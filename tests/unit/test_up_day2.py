@@ -116,8 +116,13 @@ def test_status_shows_release_revision_images_pods_and_url() -> None:
     assert release == day2.ReleaseInfo("todo-app", "todo", 3, "deployed", "todo-app-1.0.0",
                                        "2026-11-29 10:14:43 UTC")
     assert "todo-app-1.0.0" in text
-    assert "todo-backend:3f9a1c2b7d4e" in text
-    assert "todo-backend-7d9c6b5f4-x2x9k" in text and "1/1" in text
+    workloads = json.loads((FIXTURES / "workloads-complete.json").read_text())["items"]
+    backend = next(o for o in workloads if o["kind"] == "Deployment"
+                   and o["metadata"]["name"] == "todo-backend")
+    assert backend["spec"]["template"]["spec"]["containers"][0]["image"] in text
+    for pod in (o for o in workloads if o["kind"] == "Pod"):
+        assert pod["metadata"]["name"] in text
+    assert "1/1" in text
     assert "URL: http://192.168.49.2:30080" in text
 
 
