@@ -152,11 +152,17 @@ def event_first_seen(event: dict[str, Any]) -> datetime | None:
             or event_last_seen(event))
 
 
-def pod_events(events: Iterable[dict[str, Any]], pod_name: str) -> list[dict[str, Any]]:
-    """The events about ``pod_name``, oldest first."""
+def pod_events(events: Iterable[dict[str, Any]], pod_name: str,
+               pod_uid: str | None = None) -> list[dict[str, Any]]:
+    """The events about ``pod_name``, oldest first; with ``pod_uid``, only this incarnation's:
+    a StatefulSet's pod keeps its name (todo-postgres-0), and the events of the pod it
+    replaced stay for an hour."""
+    def about(e: dict[str, Any]) -> dict[str, Any]:
+        return e.get("involvedObject") or e.get("regarding") or {}
+
     mine = [e for e in events
-            if (e.get("involvedObject") or e.get("regarding") or {}).get("kind") == "Pod"
-            and (e.get("involvedObject") or e.get("regarding") or {}).get("name") == pod_name]
+            if about(e).get("kind") == "Pod" and about(e).get("name") == pod_name
+            and (pod_uid is None or about(e).get("uid") in (None, pod_uid))]
     epoch = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
     return sorted(mine, key=lambda e: event_last_seen(e) or epoch)
 
@@ -170,6 +176,7 @@ def render_event(event: dict[str, Any]) -> str:
 
 def informative_events(events: Iterable[dict[str, Any]], pod_name: str,
                        limit: int = EVENTS_SHOWN) -> tuple[str, ...]:
+    """``events`` already of one pod (or of the namespace: filtered by ``pod_name``)."""
     shown = [render_event(e) for e in pod_events(events, pod_name) if is_informative(e)]
     return tuple(shown[-limit:])
 
@@ -391,7 +398,8 @@ def classify_pod(pod: dict[str, Any], events: list[dict[str, Any]], *,
     """The cause that keeps ``pod`` from becoming ready, or None when nothing is wrong (yet):
     one function per failure class, the first that names a cause wins (krane's
     ``doom_reason``). ``events`` may hold the whole namespace's events."""
-    view = PodView(pod, pod_events(events, str((pod.get("metadata") or {}).get("name", "?"))),
+    meta = pod.get("metadata") or {}
+    view = PodView(pod, pod_events(events, str(meta.get("name", "?")), meta.get("uid")),
                    profile)
     for check in (_unschedulable, _image_missing, _config_error, _crash_loop, _sandbox):
         found = check(view)

@@ -432,3 +432,30 @@ def test_down_purge_leaves_nothing_of_ours_behind(app: App) -> None:
     assert volumes == []
     images = cluster.run("minikube", "-p", cluster.profile, "image", "ls").stdout
     assert "todo-backend" not in images and "todo-frontend" not in images
+
+
+# -- 10. the other Helm major ------------------------------------------------------------------
+
+
+def test_helm_3_deploys_verifies_and_removes_the_same_app(app: App) -> None:
+    """The tier runs on Helm 4 (TODO_E2E_HELM); the suite's Helm 3 flags meet a live cluster
+    here: install, verify, status, uninstall."""
+    import os
+
+    from tests.e2e.support import helm_dir
+
+    other = "3" if os.environ.get("TODO_E2E_HELM", "4") == "4" else "4"
+    try:
+        folder = helm_dir(other)
+    except FileNotFoundError as missing:
+        need(f"helm {other}", str(missing))
+    saved = app.env
+    app.env = {**saved, "PATH": f"{folder}:{saved['PATH']}"}
+    try:
+        up = app.inv("up")
+        assert "Todo app is up and verified" in up.output and f"Helm {other}:" in up.output
+        assert "todo-app-1.0.0" in app.inv("status").output
+        app.inv("down", "--purge", "--yes")
+    finally:
+        app.env = saved
+    assert app.cluster.run("helm", "status", RELEASE, "-n", NAMESPACE, check=False).returncode

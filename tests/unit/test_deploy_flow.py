@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import subprocess
+import time
 from pathlib import Path
 
 import pytest

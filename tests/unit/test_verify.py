@@ -118,8 +118,8 @@ def test_unobserved_generation_is_waiting_for_the_controller() -> None:
 def test_progress_deadline_exceeded_is_a_failed_rollout() -> None:
     state = verify.rollout_state("backend", "todo-backend",
                                  objects("workloads-progress-deadline"))
-    assert state.failed == f'ReplicaSet "todo-backend-{newest_hash("workloads-progress-deadline")}"' \
-        " has timed out progressing."
+    rs = f"todo-backend-{newest_hash('workloads-progress-deadline')}"
+    assert state.failed == f'ReplicaSet "{rs}" has timed out progressing.'
 
 
 def test_missing_deployment_is_reported_as_not_found() -> None:
