@@ -259,9 +259,21 @@ def run_down(s: Session, *, purge: bool = False, yes: bool = False) -> None:
     proc.run(s.c, ["kubectl", "delete", "secret", settings.secret_name, "-n", ns,
                    "--ignore-not-found"], timeout=settings.tool_timeout)
     console.success(f"Secret {settings.secret_name} deleted")
-    proc.run(s.c, ["kubectl", "delete", "pvc", "-n", ns, "-l",
-                   f"{diagnose.APP_SELECTOR},component=postgresql", "--ignore-not-found"],
+    selector = f"{diagnose.APP_SELECTOR},component=postgresql"
+    volumes = proc.run(s.c, ["kubectl", "get", "pvc", "-n", ns, "-l", selector, "-o",
+                             "jsonpath={.items[*].spec.volumeName}"],
+                       timeout=settings.tool_timeout, check=False).stdout.split()
+    proc.run(s.c, ["kubectl", "delete", "pvc", "-n", ns, "-l", selector, "--ignore-not-found"],
              timeout=settings.tool_timeout)
+    if volumes:  # the provisioner deletes the volume (the data) after the claim: wait for it
+        with console.status("waiting for the provisioner to delete the volume"):
+            gone = proc.run(s.c, ["kubectl", "wait", "--for=delete",
+                                  *(f"pv/{v}" for v in volumes), "--timeout=120s"],
+                            timeout=settings.tool_timeout + 120, check=False)
+        if not gone.ok and "not found" not in gone.stderr.lower():
+            console.warn(f"the claim is deleted but volume {' '.join(volumes)} is still there "
+                         f"(reclaim policy Retain?): {proc.tail(gone.stderr, 1)}",
+                         "kubectl delete pv " + " ".join(volumes))
     console.success("PostgreSQL volume deleted")
     repositories = [image.name for image in settings.images.values()]
     if settings.build_target == "host":

@@ -158,6 +158,8 @@ def test_purge_retries_images_a_stopped_container_still_uses_until_kubelet_frees
         **PREREQS,
         "helm uninstall todo-app -n todo --wait": Result(""),
         "kubectl delete secret todo-secrets -n todo --ignore-not-found": Result(""),
+        "kubectl get pvc -n todo -l app=todo-app,component=postgresql -o "
+        "'jsonpath={.items[*].spec.volumeName}'": Result(""),
         "kubectl delete pvc -n todo -l app=todo-app,component=postgresql --ignore-not-found":
             Result(""),
         "minikube -p minikube image ls": [Result(OUR_IMAGES), Result(still_used),
@@ -180,6 +182,8 @@ def test_purge_gives_up_on_an_image_still_in_use_with_the_command_to_finish(
         **PREREQS,
         "helm uninstall todo-app -n todo --wait": Result(""),
         "kubectl delete secret todo-secrets -n todo --ignore-not-found": Result(""),
+        "kubectl get pvc -n todo -l app=todo-app,component=postgresql -o "
+        "'jsonpath={.items[*].spec.volumeName}'": Result(""),
         "kubectl delete pvc -n todo -l app=todo-app,component=postgresql --ignore-not-found":
             Result(""),
         "minikube -p minikube image ls": Result("docker.io/library/todo-backend:latest\n"),
@@ -202,8 +206,12 @@ def test_purge_with_yes_uninstalls_then_deletes_secret_volume_and_images() -> No
             'release "todo-app" uninstalled\n'),
         "kubectl delete secret todo-secrets -n todo --ignore-not-found": Result(
             'secret "todo-secrets" deleted\n'),
+        "kubectl get pvc -n todo -l app=todo-app,component=postgresql -o "
+        "'jsonpath={.items[*].spec.volumeName}'": Result("pvc-6b1f0d2e\n"),
         "kubectl delete pvc -n todo -l app=todo-app,component=postgresql --ignore-not-found":
             Result('persistentvolumeclaim "data-todo-postgres-0" deleted\n'),
+        "kubectl wait --for=delete pv/pvc-6b1f0d2e --timeout=120s": Result(
+            'persistentvolume/pvc-6b1f0d2e condition met\n'),
         "minikube -p minikube image ls": [Result(OUR_IMAGES), Result(OTHER_IMAGES)],
         "minikube -p minikube image rm todo-backend:3f9a1c2b7d4e todo-backend:latest "
         "todo-frontend:latest": Result(""),
