@@ -7,6 +7,7 @@ command), payloads travel on stdin only, output is captured, and failures become
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shlex
@@ -15,10 +16,11 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from invoke.context import Context
 from invoke.exceptions import CommandTimedOut
+from invoke.runners import Local
 
 from .errors import PrereqError, StageFailed
 
@@ -43,6 +45,34 @@ class _Payload(io.StringIO):
 
     def read(self, size: int | None = -1) -> str:
         return super().read(-1)
+
+
+class GroupRunner(Local):
+    """invoke's local runner, with the tool and every process it starts in one process group
+    of their own: a timeout kills them all, and Ctrl-C reaches them all.
+
+    invoke's own runner kills only its direct child at a timeout. A grandchild (``sh -c``'s
+    command, a plugin helm starts) that still held the pipes kept ``inv`` waiting for it, and
+    a tool that never read its stdin payload hung the call for as long as it lived."""
+
+    def start(self, command: str, shell: str, env: dict[str, Any]) -> None:
+        if self.using_pty:  # never used by the suite (hide/in_stream need pipes)
+            super().start(command, shell, env)
+            return
+        self.process = subprocess.Popen(command, shell=True, executable=shell, env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        stdin=subprocess.PIPE, start_new_session=True)
+
+    def _signal_group(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):  # already gone
+            os.killpg(self.get_pid(), signum)
+
+    def kill(self) -> None:
+        self._signal_group(signal.SIGKILL)
+
+    def send_interrupt(self, interrupt: KeyboardInterrupt) -> None:
+        # its own session has no terminal: forward Ctrl-C as the terminal would have
+        self._signal_group(signal.SIGINT)
 
 
 def tail(text: str, lines: int = 8) -> str:
@@ -91,6 +121,7 @@ def run(
     :class:`ToolMissing`; other non-zero exits raise :class:`ToolError` when ``check``.
     """
     cmd = shlex.join(argv)
+    c.config.runners.local = GroupRunner  # invoke's extension point for how c.run runs
     try:
         result = c.run(
             cmd,

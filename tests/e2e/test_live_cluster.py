@@ -21,7 +21,8 @@ import pytest
 from tests.conftest import need
 from tests.e2e.support import NAMESPACE, ROOT, App, ArgvSampler, Cluster
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# the first `inv up` builds both images (a cold one takes minutes on 2 cores)
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 RELEASE = "todo-app"
 SELECTOR = "app=todo-app"
