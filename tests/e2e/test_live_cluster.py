@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import need
-from tests.e2e.support import NAMESPACE, ROOT, App, ArgvSampler, Cluster
+from tests.e2e.support import NAMESPACE, ROOT, App, ArgvSampler, Cluster, InvRun
 
 # the first `inv up` builds both images (a cold one takes minutes on 2 cores)
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -150,9 +150,20 @@ class State:
 # -- 1. fresh clone → verified ---------------------------------------------------------------
 
 
-def test_inv_up_from_a_fresh_clone_is_up_and_verified(app: App, argv_sampler: ArgvSampler
-                                                      ) -> None:
-    run = app.inv("up")
+def test_onboarding_takes_a_fresh_clone_to_a_verified_deployment(app: App,
+                                                                argv_sampler: ArgvSampler
+                                                                ) -> None:
+    """README's first command: its own virtualenv, .env from .env.example, doctor, inv up."""
+    env = {k: v for k, v in app.env.items() if k != "PYTHONPATH"}  # the clone's own install
+    (app.path / ".env").unlink()  # a fresh clone has none: onboarding makes it
+    started = time.monotonic()
+    result = subprocess.run(["bash", "scripts/onboard.sh", "--yes"], cwd=app.path, env=env,
+                            capture_output=True, text=True, timeout=1700)
+    run = InvRun(("onboard",), result.returncode, result.stdout + result.stderr,
+                 time.monotonic() - started)
+    app.runs.append(run)
+    assert run.code == 0, run.output[-6000:]
+    assert (app.path / ".venv" / "bin" / "inv").exists()
     assert "Todo app is up and verified" in run.output
     assert "5 of 5 checks passed" in run.output
     assert settled(app.cluster)
