@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from . import cluster, day2, deploy, doctor, secrets, verify
 from .cli import Session
 from .console import CheckResult
+from .errors import SuiteError
 
 STAGES = ("doctor", "minikube", "build", "secrets", "deploy", "verify", "url")
 SKIPPABLE = ("build", "secrets", "deploy", "verify")
@@ -38,6 +39,7 @@ class StageRun:
     ran: bool
     seconds: float
     detail: str
+    failed: bool = False
 
 
 def plan(options: UpOptions) -> list[tuple[str, bool]]:
@@ -107,7 +109,8 @@ TITLES = {
 
 
 def run_up(s: Session, options: UpOptions | None = None) -> list[StageRun]:
-    """Run the chain; a failing stage stops it with that stage's own message and hint."""
+    """Run the chain; a failing stage stops it: the table of what ran (krane's summary), then
+    that stage's own message and hint (raised on to the task)."""
     options = options or UpOptions()
     steps = plan(options)
     runs: list[StageRun] = []
@@ -118,13 +121,25 @@ def run_up(s: Session, options: UpOptions | None = None) -> list[StageRun]:
             continue
         s.console.step(n, len(steps), TITLES[stage])
         started = time.monotonic()
-        detail = RUNNERS[stage](s)
+        try:
+            detail = RUNNERS[stage](s)
+        except (SuiteError, KeyboardInterrupt) as exc:
+            why = exc.message if isinstance(exc, SuiteError) else "interrupted"
+            runs.append(StageRun(stage, True, time.monotonic() - started, f"FAILED: {why}",
+                                 failed=True))
+            runs += [StageRun(later, False, 0.0, "not run") for later, _ in steps[n:]]
+            _table(s, runs)
+            raise
         runs.append(StageRun(stage, True, time.monotonic() - started, detail))
-    s.console.table("inv up", ("stage", "result", "time"),
-                    [(r.name, r.detail, f"{r.seconds:.1f}s" if r.ran else "-") for r in runs])
+    _table(s, runs)
     url = next((r.detail for r in runs if r.name == "url"), "")
     if options.skip_verify:
         s.console.success(f"Todo app deployed (not verified: --skip-verify): {url}")
     else:
         s.console.success(f"Todo app is up and verified: open {url}")
     return runs
+
+
+def _table(s: Session, runs: list[StageRun]) -> None:
+    s.console.table("inv up", ("stage", "result", "time"),
+                    [(r.name, r.detail, f"{r.seconds:.1f}s" if r.ran else "-") for r in runs])

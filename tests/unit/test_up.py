@@ -24,6 +24,7 @@ from todo_deploy import images, pipeline, secrets
 from todo_deploy.cli import Session
 from todo_deploy.config import Settings
 from todo_deploy.console import Console
+from todo_deploy.errors import StageFailed
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "kubectl"
 RUNNING = json.dumps({"Name": "minikube", "Host": "Running", "Kubelet": "Running",
@@ -246,3 +247,24 @@ def test_a_non_numeric_cpus_flag_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError):
         Settings().override(cpus="four")
+
+
+def test_a_failing_stage_leaves_the_table_of_what_ran_then_its_own_error(
+        chain: tuple[FakeTools, list[str], Settings]) -> None:
+    f, _, settings = chain
+    f.rules.insert(0, {"tool": "helm", "match": r"^upgrade --install", "code": 1,
+                       "stdout": "", "stderr": "Error: UPGRADE FAILED: chart is broken\n"})
+    f.rules_file.write_text(json.dumps(f.rules))
+    f.rule("helm", r"^history", stdout="[]")
+    out = io.StringIO()
+    s = Session(Context(), settings, Console(no_color=True, file=out, err_file=out))
+    with pytest.raises(StageFailed) as failed:
+        pipeline.run_up(s)
+    text = out.getvalue()
+    table = text[text.index("inv up"):]
+    rows = {line.split("│")[1].strip(): line for line in table.splitlines()
+            if line.startswith("│") and line.split("│")[1].strip()}
+    assert "s" in rows["build"] and "FAILED" not in rows["build"]  # ran, with its time
+    assert "FAILED: deploy failed before Helm changed anything" in rows["deploy"]
+    assert "not run" in rows["verify"] and "not run" in rows["url"]
+    assert failed.value.message.startswith("deploy failed before Helm changed anything")
