@@ -56,7 +56,7 @@ def secrets(c: Context, dry_run: bool = False, env_file: str | None = None,
         secrets_stage.run_secrets(s, dry_run=dry_run)
 
 
-@task(iterable=["build_arg"], help={
+@task(iterable=["build_arg"], auto_shortflags=False, help={
     "target": "where to build: minikube (its Docker daemon; default) or host",
     "force": "rebuild even when the content-digest tag already exists",
     "no-cache": "build without the daemon's layer cache",

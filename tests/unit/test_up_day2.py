@@ -263,3 +263,22 @@ def test_both_helm_majors_accept_the_release_list_flags(helm_bins: dict[int, Pat
 def test_a_release_list_without_the_release_means_not_installed() -> None:
     assert day2.parse_release_list("[]", "todo-app") is None
     assert day2.parse_release_list(RELEASE_LIST, "other") is None
+
+
+def test_every_task_flag_has_a_letter_as_its_short_flag_or_none() -> None:
+    """invoke gave `inv build --no-color` the short flag `-`, printed as `--, --no-color`."""
+    import re
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    listing = subprocess.run([sys.executable, "-m", "invoke", "--list"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60, check=True).stdout
+    names = [line.split()[0] for line in listing.splitlines()[1:] if line.strip()]
+    assert "build" in names and "up" in names
+    for name in names:
+        help_text = subprocess.run([sys.executable, "-m", "invoke", "--help", name], cwd=ROOT,
+                                   capture_output=True, text=True, timeout=60).stdout
+        shorts = re.findall(r"^\s+-(\S)[ ,]", help_text, re.MULTILINE)
+        assert all(flag.isalpha() for flag in shorts), (name, shorts)
