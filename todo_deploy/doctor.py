@@ -8,6 +8,8 @@ the same hint, so a missing tool reads the same everywhere.
 from __future__ import annotations
 
 import importlib.util
+import os
+import platform
 import re
 import time
 from collections.abc import Callable
@@ -28,21 +30,28 @@ from .errors import ConfigError, PrereqError, SuiteError
 SYSTEM_CPU_MILLI = 750
 SYSTEM_MEMORY_MIB = 170
 
-FIXES = {
-    "docker-sdk": ("scripts/onboard.sh   # or: .venv/bin/pip install -e .",
-                   "scripts/onboard.sh   # or: .venv/bin/pip install -e ."),
-    "minikube": (
-        "curl -LO https://storage.googleapis.com/minikube/releases/latest/"
-        "minikube-linux-amd64 && sudo install minikube-linux-amd64 /usr/local/bin/minikube",
-        "brew install minikube"),
-    "kubectl": (
-        'curl -LO "https://dl.k8s.io/release/$(curl -Ls https://dl.k8s.io/release/stable.txt)'
-        '/bin/linux/amd64/kubectl" && sudo install kubectl /usr/local/bin/kubectl',
-        "brew install kubectl"),
-    "helm": ("curl -fsSL https://raw.githubusercontent.com/helm/helm/main/scripts/get-helm-3"
-             " | bash",
-             "brew install helm"),
-}
+def install_fixes(machine: str, root: bool) -> dict[str, tuple[str, str]]:
+    """(Linux, macOS) install command per tool, for this CPU and user (pure): the arm64
+    binaries on arm64 (Linux; Homebrew picks Apple silicon's itself), and no ``sudo`` for
+    root, who has none on many machines."""
+    arch = "arm64" if machine.lower() in ("arm64", "aarch64") else "amd64"
+    sudo = "" if root else "sudo "
+    return {
+        "docker-sdk": ("scripts/onboard.sh   # or: .venv/bin/pip install -e .",
+                       "scripts/onboard.sh   # or: .venv/bin/pip install -e ."),
+        "minikube": (
+            "curl -LO https://storage.googleapis.com/minikube/releases/latest/"
+            f"minikube-linux-{arch} && {sudo}install minikube-linux-{arch} "
+            "/usr/local/bin/minikube",
+            "brew install minikube"),
+        "kubectl": (
+            'curl -LO "https://dl.k8s.io/release/$(curl -Ls https://dl.k8s.io/release/stable.txt)'
+            f'/bin/linux/{arch}/kubectl" && {sudo}install kubectl /usr/local/bin/kubectl',
+            "brew install kubectl"),
+        "helm": ("curl -fsSL https://raw.githubusercontent.com/helm/helm/main/scripts/get-helm-3"
+                 " | bash",
+                 "brew install helm"),
+    }
 
 
 def fix(linux: str, macos: str | None = None) -> str:
@@ -53,7 +62,8 @@ def fix(linux: str, macos: str | None = None) -> str:
 
 
 def tool_fix(tool: str) -> str:
-    return fix(*FIXES[tool])
+    """The install command for ``tool`` on this machine."""
+    return fix(*install_fixes(platform.machine(), os.geteuid() == 0)[tool])
 
 
 @dataclass(frozen=True)

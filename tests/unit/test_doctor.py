@@ -184,3 +184,25 @@ def test_every_flag_of_every_task_has_help() -> None:
             if not arg.help:
                 missing.append(f"{obj.name} --{arg.name}")
     assert missing == []
+
+
+def test_install_hints_use_the_arm64_binaries_on_arm64() -> None:
+    for machine in ("aarch64", "arm64"):
+        fixes = doctor.install_fixes(machine, root=False)
+        assert "minikube-linux-arm64" in fixes["minikube"][0]
+        assert "/bin/linux/arm64/kubectl" in fixes["kubectl"][0]
+        assert "amd64" not in fixes["minikube"][0] + fixes["kubectl"][0]
+
+
+def test_install_hints_use_the_amd64_binaries_on_x86_64() -> None:
+    fixes = doctor.install_fixes("x86_64", root=False)
+    assert "minikube-linux-amd64" in fixes["minikube"][0]
+    assert "/bin/linux/amd64/kubectl" in fixes["kubectl"][0]
+
+
+def test_install_hints_say_sudo_only_when_not_root() -> None:
+    as_user = doctor.install_fixes("x86_64", root=False)
+    as_root = doctor.install_fixes("x86_64", root=True)
+    for tool in ("minikube", "kubectl"):
+        assert "sudo install" in as_user[tool][0]
+        assert "sudo" not in as_root[tool][0] and " install " in as_root[tool][0]
