@@ -148,4 +148,12 @@ if [ "$YES" -ne 1 ]; then
 fi
 # ${a[@]+"${a[@]}"}: an empty array under `set -u` also works on macOS's bash 3.2
 say "inv up ${UP_ARGS[*]:-}"
-exec "$INV" up ${UP_ARGS[@]+"${UP_ARGS[@]}"}
+set +e
+"$INV" up ${UP_ARGS[@]+"${UP_ARGS[@]}"}
+code=$?
+set -e
+# `inv` is in the virtualenv, which this script cannot activate in the user's shell
+ACTIVATE="$VENV/bin/activate"
+case "$VENV" in "$ROOT"/*) ACTIVATE="${VENV#"$ROOT"/}/bin/activate" ;; esac
+say "inv is installed in $VENV: run  source $ACTIVATE  to use plain \`inv\` in this shell"
+exit "$code"

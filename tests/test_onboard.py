@@ -121,6 +121,20 @@ def test_with_all_tools_present_onboarding_reaches_inv_up_which_starts_minikube(
             in result.stdout)
 
 
+def test_onboarding_ends_by_saying_how_to_get_inv_on_path(
+        first_run: tuple[World, subprocess.CompletedProcess[str]]) -> None:
+    """`inv` is in the new virtualenv, not on PATH: the last line says how to get it."""
+    world, result = first_run
+    venv = str(world.venv)
+    if world.venv.is_relative_to(world.clone):
+        venv_shown = str(world.venv.relative_to(world.clone))
+    else:
+        venv_shown = venv
+    assert result.stdout.rstrip().splitlines()[-1] == (
+        f"==> inv is installed in {venv}: run  source {venv_shown}/bin/activate"
+        "  to use plain `inv` in this shell")
+
+
 def test_onboarding_creates_the_venv_and_env_from_the_example(
         first_run: tuple[World, subprocess.CompletedProcess[str]]) -> None:
     world, result = first_run

@@ -7,6 +7,8 @@ Ctrl-C exits 130.
 
 from __future__ import annotations
 
+import shutil
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +18,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 
 from .config import Settings
-from .console import Console
+from .console import Console, runnable_inv
 from .errors import ExitCode, SuiteError
 
 T = TypeVar("T")
@@ -58,7 +60,8 @@ def settings_for(c: Context, **overrides: Any) -> Settings:
 
 @contextmanager
 def session(c: Context, *, no_color: bool = False, **overrides: Any) -> Iterator[Session]:
-    console = Console(no_color=no_color)
+    console = Console(no_color=no_color,
+                      inv=runnable_inv(sys.argv[0], shutil.which("inv")))
     try:
         current = Session(c, settings_for(c, **overrides), console)
         # every task masks the values .env holds, whatever it prints (pod logs, tool errors)

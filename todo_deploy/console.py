@@ -10,12 +10,14 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 from rich.console import Console as RichConsole
@@ -122,9 +124,26 @@ class _LineSink(io.TextIOBase):
             self._buffer = ""
 
 
+INV_WORD = re.compile(r"(?<![\w./-])inv(?= [a-z-])")
+
+
+def runnable_inv(argv0: str, on_path: str | None) -> str:
+    """How the user can run ``inv`` again (pure): ``inv`` when that is what PATH finds,
+    else the path of the one running (``.venv/bin/inv`` from onboarding, not activated)."""
+    path = Path(argv0)
+    if path.name not in ("inv", "invoke"):  # python -m invoke, a test: leave hints alone
+        return "inv"
+    if on_path is not None and Path(on_path).resolve() == path.resolve():
+        return "inv"
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path.resolve())
+
+
 class Console:
     def __init__(self, *, no_color: bool = False, file: IO[str] | None = None,
-                 err_file: IO[str] | None = None):
+                 err_file: IO[str] | None = None, inv: str = "inv"):
         no_color = no_color or bool(os.environ.get("NO_COLOR"))
         self._out = RichConsole(file=file, no_color=no_color, highlight=False,
                                 soft_wrap=True, emoji=False)
@@ -132,6 +151,12 @@ class Console:
                                 highlight=False, soft_wrap=True, emoji=False)
         self._secrets: set[str] = set()
         self.no_color = no_color
+        self._inv = inv
+
+    def command(self, text: str) -> str:
+        """A hint as it runs here: ``inv …`` becomes ``.venv/bin/inv …`` when ``inv`` is not
+        on PATH (onboarding's virtualenv was never activated)."""
+        return text if self._inv == "inv" else INV_WORD.sub(self._inv, text)
 
     # -- secrets ---------------------------------------------------------------
     def register_secret(self, *values: str | None) -> None:
@@ -172,7 +197,7 @@ class Console:
     def warn(self, message: str, hint: str | None = None) -> None:
         self._print(f"! {message}", "yellow", err=True)
         if hint:
-            self._print(f"  fix: {hint}", "yellow", err=True)
+            self._print(f"  fix: {self.command(hint)}", "yellow", err=True)
 
     def error(self, message: str, hint: str | None = None, details: str | None = None) -> None:
         self._print(f"✗ {message}", "bold red", err=True)
@@ -180,7 +205,7 @@ class Console:
             for line in details.splitlines():
                 self._print(f"  │ {line}", "red", err=True)
         if hint:
-            self._print(f"  fix: {hint}", "bold", err=True)
+            self._print(f"  fix: {self.command(hint)}", "bold", err=True)
 
     def confirm(self, question: str, *, default: bool = False) -> bool:
         """Ask yes/no on the terminal (callers refuse up front when not interactive)."""
@@ -248,7 +273,7 @@ class Console:
         for r in failed + warned:
             self._print(f"  • {r.name}: {r.detail}", "red" if r.required else "yellow")
             if r.hint:
-                for line in r.hint.splitlines():
+                for line in self.command(r.hint).splitlines():
                     self._print(f"      fix: {line}")
 
     # -- progress ----------------------------------------------------------------
