@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import secrets as pysecrets
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +41,13 @@ DATABASE_URL = "DATABASE_URL"
 COHERE_API_KEY = "COHERE_API_KEY"
 BETTER_AUTH_SECRET = "BETTER_AUTH_SECRET"
 POSTGRES_PASSWORD = "POSTGRES_PASSWORD"
-REQUIRED_KEYS = (DATABASE_URL, COHERE_API_KEY, BETTER_AUTH_SECRET)
-KNOWN_KEYS = (*REQUIRED_KEYS, POSTGRES_PASSWORD)
+# every key may be absent or empty (the zero-credential default); absent means empty
+KNOWN_KEYS = (DATABASE_URL, COHERE_API_KEY, BETTER_AUTH_SECRET, POSTGRES_PASSWORD)
+ABSENT_MEANS = {  # what an absent (= empty) key selects, said once in an info line
+    DATABASE_URL: "the in-cluster PostgreSQL",
+    COHERE_API_KEY: "chatbot disabled",
+    BETTER_AUTH_SECRET: "generated and stored",
+}
 SECRET_KEYS = {  # .env key → Secret data key (the spec's names)
     DATABASE_URL: "database-url",
     COHERE_API_KEY: "cohere-api-key",
@@ -175,6 +181,28 @@ def parse_env(text: str, path: Path) -> EnvFile:
     return env
 
 
+def absent_keys_note(env: EnvFile) -> str | None:
+    """One info line naming the keys ``.env`` lacks and what their absence selects."""
+    absent = [f"{key} ({meaning})" for key, meaning in ABSENT_MEANS.items()
+              if key not in env.entries]
+    if not absent:
+        return None
+    return (f"{env.path.name} has no line for " + ", ".join(absent)
+            + ": absent is the same as empty")
+
+
+def permission_warning(path: Path) -> str | None:
+    """ssh-style: ``.env`` holds credentials, so group or others must not read it."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    return (f"{path} is readable by {'group and others' if mode & 0o007 else 'its group'} "
+            f"(mode {mode:04o}) and holds credentials; fix: chmod 600 {path}")
+
+
 def _key_hint(raw: str) -> str | None:
     """The key of a malformed line, if it plainly has one (never the value)."""
     head = raw.strip().removeprefix("export ").split("=", 1)[0].strip()
@@ -182,14 +210,14 @@ def _key_hint(raw: str) -> str | None:
 
 
 def validate(env: EnvFile) -> list[Problem]:
-    """Problems with the known keys (values are judged, never echoed)."""
+    """Problems with the known keys (values are judged, never echoed). Every key may be
+    absent: absent means empty (``absent_keys`` says what that selects)."""
     problems = list(env.problems)
-    for key in REQUIRED_KEYS:
+    for key in KNOWN_KEYS:
         entry = env.entries.get(key)
         if entry is None:
-            problems.append(Problem(None, key, "is missing",
-                                    f"add a line `{key}=` (see .env.example; empty is allowed)"))
-        elif entry.value is None:
+            continue
+        if entry.value is None:
             problems.append(Problem(entry.line, key, "has no '=' and no value",
                                     f"write `{key}=` (empty is allowed) or `{key}=<value>`"))
         elif entry.value and not entry.value.strip():
@@ -317,9 +345,18 @@ def apply_argv(settings: Settings) -> list[str]:
 # -- the stage ------------------------------------------------------------------------------
 
 
+def read_env(path: Path) -> EnvFile:
+    """Read and parse ``.env``; its warnings include loose file permissions."""
+    env = parse_env(read_env_text(path), path)
+    loose = permission_warning(path)
+    if loose:
+        env.warnings.insert(0, loose)
+    return env
+
+
 def load(settings: Settings) -> EnvFile:
     """Read, parse and validate ``.env``; raise one ConfigError listing every problem."""
-    return check(settings, parse_env(read_env_text(settings.env_file), settings.env_file))
+    return check(settings, read_env(settings.env_file))
 
 
 def check(settings: Settings, env: EnvFile) -> EnvFile:
@@ -338,7 +375,7 @@ def run_secrets(s: Session, *, dry_run: bool = False) -> SecretPlan:
     env = _load_with_warnings(s)
     secret_plan = plan(env)
     console.register_secret(*secret_plan.data().values())
-    _show(s, secret_plan, dry_run=dry_run)
+    _show(s, secret_plan, dry_run=dry_run, absent=set(KNOWN_KEYS) - set(env.entries))
     if dry_run:
         console.info(f"secret digest: {secret_plan.digest.value}"
                      + (" (changes on each dry run until generated values are stored)"
@@ -385,29 +422,37 @@ def mask_known_values(s: Session) -> None:
 
 
 def _load_with_warnings(s: Session) -> EnvFile:
-    env = parse_env(read_env_text(s.settings.env_file), s.settings.env_file)
+    env = read_env(s.settings.env_file)
     for warning in env.warnings:
         s.console.warn(warning)
+    note = absent_keys_note(env)
+    if note:
+        s.console.info(note)
     return check(s.settings, env)
 
 
-def _show(s: Session, secret_plan: SecretPlan, *, dry_run: bool) -> None:
+def _show(s: Session, secret_plan: SecretPlan, *, dry_run: bool, absent: set[str]) -> None:
     stored = "would be stored in .env (dry run: not written)" if dry_run else "stored in .env"
     rows = [(v.key, mask(v.value), f"{v.source}, {stored}" if v.source == "generated"
              else v.source) for v in secret_plan.values]
     s.console.table(f"Secret {s.settings.namespace}/{s.settings.secret_name}",
                     ("key", "value", "source"), rows)
-    if secret_plan.embedded_db:
+    # an absent key was named in the one "absent is the same as empty" line already
+    if secret_plan.embedded_db and DATABASE_URL not in absent:
         s.console.info("DATABASE_URL is empty: the chart's in-cluster PostgreSQL will be used.")
-    if not secret_plan.chat_enabled:
+    if not secret_plan.chat_enabled and COHERE_API_KEY not in absent:
         s.console.info("COHERE_API_KEY is empty: the chatbot is disabled (stored empty).")
 
 
 def persist_generated(path: Path, generated: Mapping[str, str]) -> None:
-    """Store generated values in ``.env`` (python-dotenv's ``set_key``); keep it private."""
+    """Store generated values in ``.env`` with python-dotenv's ``set_key`` (>= 1.2.2: its
+    temporary file is made next to ``.env``, never in the system temp directory, and the
+    mode is kept). A new file is made private; an existing one is never loosened."""
+    existed = path.exists()
     for key, value in generated.items():
         set_key(path, key, value, quote_mode="never")
-    path.chmod(0o600)
+    if not existed:
+        path.chmod(0o600)
 
 
 def _apply_error(settings: Settings, result: proc.ToolResult) -> StageFailed:

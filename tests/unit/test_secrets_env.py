@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import os
+import sys
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import yaml
@@ -77,9 +80,27 @@ def test_malformed_line_is_reported_with_its_line_and_key_but_not_its_value() ->
     assert "secret-value" not in found[0].render(ENV)
 
 
-def test_missing_key_is_a_problem() -> None:
-    found = problems("DATABASE_URL=\nCOHERE_API_KEY=\n")
-    assert [(p.key, p.message) for p in found] == [("BETTER_AUTH_SECRET", "is missing")]
+def test_an_absent_optional_key_means_empty_and_is_named_in_one_info_line() -> None:
+    env = parsed("DATABASE_URL=\nBETTER_AUTH_SECRET=\n")  # no COHERE_API_KEY line
+    assert secrets.validate(env) == []
+    secret_plan = secrets.plan(env)
+    assert secret_plan.data()["cohere-api-key"] == ""
+    assert not secret_plan.chat_enabled
+    assert secrets.absent_keys_note(env) == (
+        ".env has no line for COHERE_API_KEY (chatbot disabled): absent is the same as empty")
+
+
+def test_an_env_file_with_no_lines_at_all_is_the_zero_credential_default() -> None:
+    env = parsed("# nothing set\n")
+    assert secrets.validate(env) == []
+    secret_plan = secrets.plan(env)
+    assert secret_plan.embedded_db and set(secret_plan.generated) == {
+        "BETTER_AUTH_SECRET", "POSTGRES_PASSWORD"}
+    assert secrets.absent_keys_note(env) == (
+        ".env has no line for DATABASE_URL (the in-cluster PostgreSQL), COHERE_API_KEY "
+        "(chatbot disabled), BETTER_AUTH_SECRET (generated and stored): absent is the same "
+        "as empty")
+    assert secrets.absent_keys_note(parsed(full())) is None
 
 
 def test_key_without_equals_sign_is_a_problem() -> None:
@@ -187,4 +208,88 @@ def test_persist_generated_updates_env_in_place(tmp_path: Path) -> None:
     env = parsed(text)
     assert env.value("BETTER_AUTH_SECRET") == "g" * 64
     assert env.value("POSTGRES_PASSWORD") == "p" * 20
+
+
+def test_persist_generated_makes_a_new_env_private(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    secrets.persist_generated(path, {"BETTER_AUTH_SECRET": "g" * 64})
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o400, 0o640])
+def test_persist_generated_never_loosens_the_mode_of_env(tmp_path: Path, mode: int) -> None:
+    path = tmp_path / ".env"
+    path.write_text("BETTER_AUTH_SECRET=\n")
+    path.chmod(mode)
+    secrets.persist_generated(path, {"BETTER_AUTH_SECRET": "g" * 64})
+    assert path.stat().st_mode & 0o777 == mode
+
+
+def test_generating_values_writes_nothing_outside_the_directory_of_env(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file opened for writing while values are stored (python-dotenv's temporary
+    file included: before 1.2.2 it went to the system temp directory) is next to .env."""
+    home = tmp_path / "project"
+    home.mkdir()
+    path = home / ".env"
+    path.write_text("DATABASE_URL=\nBETTER_AUTH_SECRET=\n")
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "systemp"))
+    (tmp_path / "systemp").mkdir()
+    written = RecordWrites()
+    with written:
+        secrets.persist_generated(path, {"BETTER_AUTH_SECRET": "g" * 64,
+                                         "POSTGRES_PASSWORD": "p" * 20})
+    assert written.paths, "the audit hook saw no write at all"
+    outside = [p for p in written.paths if not Path(p).resolve().is_relative_to(home.resolve())]
+    assert outside == []
+    assert list(home.iterdir()) == [path]
+    assert list((tmp_path / "systemp").iterdir()) == []
+
+
+class RecordWrites:
+    """Paths opened for writing (an audit hook; hooks cannot be removed, so it is gated)."""
+
+    hooked = False
+    active: ClassVar[list[RecordWrites]] = []
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        if not RecordWrites.hooked:
+            sys.addaudithook(RecordWrites._hook)
+            RecordWrites.hooked = True
+
+    @staticmethod
+    def _hook(event: str, args: tuple[object, ...]) -> None:
+        if event != "open" or not RecordWrites.active:
+            return
+        path, mode, flags = args
+        writing = (isinstance(mode, str) and any(m in mode for m in "wax+")) or (
+            isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
+        if writing and isinstance(path, str | bytes | os.PathLike):
+            RecordWrites.active[-1].paths.append(os.fsdecode(path))
+
+    def __enter__(self) -> RecordWrites:
+        RecordWrites.active.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        RecordWrites.active.remove(self)
+
+
+@pytest.mark.parametrize(("mode", "who"), [(0o644, "group and others"), (0o640, "its group")])
+def test_env_readable_by_others_warns_with_the_chmod_fix(
+        tmp_path: Path, mode: int, who: str) -> None:
+    path = tmp_path / ".env"
+    path.write_text(full())
+    path.chmod(mode)
+    env = secrets.read_env(path)
+    assert env.warnings == [f"{path} is readable by {who} (mode {mode:04o}) and holds "
+                            f"credentials; fix: chmod 600 {path}"]
+    assert path.stat().st_mode & 0o777 == mode  # warned, not changed
+
+
+def test_private_env_gets_no_permission_warning(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    path.write_text(full())
+    path.chmod(0o600)
+    assert secrets.read_env(path).warnings == []
