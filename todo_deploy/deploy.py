@@ -32,6 +32,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from . import chart, diagnose, doctor, images, proc, secrets
 from .chart import ChartValues
 from .cli import Session
@@ -210,13 +212,46 @@ class Change:
     diff: tuple[str, ...]
 
 
+SECRET_FIELDS = ("data", "stringData")
+MASK = "***"
+
+
+def masked_pair(old: chart.Document | None,
+                new: chart.Document | None) -> tuple[str | None, str | None]:
+    """The texts to diff for one object. A Secret shows its keys only: every value (base64
+    ``data`` and plain ``stringData`` alike) becomes ``***``, and ``*** (changed)`` on the
+    new side where the value differs, so a diff tells what changes without showing it."""
+    if not any(d is not None and d.obj.get("kind") == "Secret" for d in (old, new)):
+        return (old.text if old else None), (new.text if new else None)
+
+    def values(doc: chart.Document | None, name: str) -> dict[str, object]:
+        found = doc.obj.get(name) if doc else None
+        return found if isinstance(found, dict) else {}
+
+    def masked(doc: chart.Document | None, *, mark_changes: bool) -> str | None:
+        if doc is None:
+            return None
+        obj = dict(doc.obj)
+        for name in SECRET_FIELDS:
+            if name not in obj:
+                continue
+            theirs = values(old, name)
+            obj[name] = {k: MASK + (" (changed)" if mark_changes and old is not None
+                                    and theirs.get(k) != v else "")
+                         for k, v in values(doc, name).items()}
+        return yaml.safe_dump(obj, sort_keys=False)
+
+    return masked(old, mark_changes=False), masked(new, mark_changes=True)
+
+
 def manifest_changes(current: str, rendered: str) -> list[Change]:
-    """Per-object unified diffs from the release's manifest to the new render (pure)."""
-    before = {d.key: d.text for d in chart.split_documents(current)}
-    after = {d.key: d.text for d in chart.split_documents(rendered)}
+    """Per-object unified diffs from the release's manifest to the new render (pure); a
+    Secret's values are masked (``masked_pair``)."""
+    before = {d.key: d for d in chart.split_documents(current)}
+    after = {d.key: d for d in chart.split_documents(rendered)}
     changes: list[Change] = []
     for key in [*after, *(k for k in before if k not in after)]:
-        old, new = before.get(key), after.get(key)
+        old, new = masked_pair(before.get(key), after.get(key))
         if old == new:
             continue
         kind = "add" if old is None else "remove" if new is None else "change"
