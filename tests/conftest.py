@@ -42,19 +42,23 @@ class FakeTools:
     rules_file: Path
     rules: list[dict[str, Any]] = field(default_factory=list)
 
+    fallbacks: list[dict[str, Any]] = field(default_factory=list)
+
     def rule(self, tool: str | None, match: str = "", *, stdout: str = "", stderr: str = "",
              code: int = 0, times: int | None = None, hang: float | None = None,
-             on_term: str = "") -> None:
-        """Answer calls of ``tool`` whose argv matches ``match`` (regex). First rule wins.
-        ``hang``: sleep first (``on_term`` is what a SIGTERM meanwhile prints)."""
+             on_term: str = "", fallback: bool = False) -> None:
+        """Answer calls of ``tool`` whose argv matches ``match`` (regex). First rule wins;
+        a ``fallback`` rule (a setup's usual answer) comes after every other rule, so a test
+        can set a different answer later. ``hang``: sleep first (``on_term`` is what a
+        SIGTERM meanwhile prints)."""
         entry: dict[str, Any] = {"tool": tool, "match": match, "stdout": stdout,
                                  "stderr": stderr, "code": code}
         if times is not None:
             entry["times"] = times
         if hang is not None:
             entry.update(hang=hang, on_term=on_term)
-        self.rules.append(entry)
-        self.rules_file.write_text(json.dumps(self.rules), encoding="utf-8")
+        (self.fallbacks if fallback else self.rules).append(entry)
+        self.rules_file.write_text(json.dumps(self.rules + self.fallbacks), encoding="utf-8")
 
     def calls(self, tool: str | None = None) -> list[dict[str, Any]]:
         if not self.log.exists():
@@ -90,6 +94,10 @@ def fake_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fake
     monkeypatch.setenv("FAKE_TOOLS_RULES", str(fakes.rules_file))
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
     yield fakes
+    unmatched = [" ".join([c["tool"], *c["argv"]]) for c in fakes.calls() if c.get("unmatched")]
+    assert not unmatched, ("the code under test called a fake tool with no rule for the call "
+                           "(add a rule that replays the real tool's answer):\n  "
+                           + "\n  ".join(unmatched))
 
 
 @pytest.fixture(scope="session")

@@ -84,6 +84,6 @@ def app(live: Cluster, tmp_path_factory: pytest.TempPathFactory) -> App:
 @pytest.fixture(scope="session")
 def argv_sampler(app: App) -> Iterator[ArgvSampler]:
     if not Path("/proc/self/cmdline").exists():
-        pytest.skip("no /proc: cannot sample process arguments")
+        need("/proc", "the argv sampler reads every process's arguments from /proc")
     with ArgvSampler() as sampler:
         yield sampler

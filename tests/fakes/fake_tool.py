@@ -7,7 +7,9 @@ script on PATH under the tool's name. It:
 - answers from the rules in ``$FAKE_TOOLS_RULES`` (JSON list). The first rule whose ``tool``
   matches and whose ``match`` regex is found in the space-joined argv wins; it prints
   ``stdout``/``stderr`` and exits ``code``. A rule with ``times`` is used that many times
-  (counted in ``$FAKE_TOOLS_LOG``'s directory), then skipped. No match: exit 0, no output.
+  (counted in ``$FAKE_TOOLS_LOG``'s directory), then skipped. No match fails loudly, as
+  invoke's ``MockContext`` does: the call is logged as ``"unmatched": true``, a message goes
+  to stderr and the exit code is 97 (and the ``fake_tools`` fixture fails the test).
   A rule with ``hang`` first sleeps that many seconds, as ``helm upgrade --wait`` waits; a
   SIGTERM meanwhile prints the rule's ``on_term`` to stderr and exits 1, as helm 3 and 4 do
   ("Release NAME has been cancelled.").
@@ -30,8 +32,6 @@ def main() -> int:
     argv = sys.argv[1:]
     stdin = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
     log = Path(os.environ["FAKE_TOOLS_LOG"])
-    with log.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"tool": tool, "argv": argv, "stdin": stdin}) + "\n")
     rules = json.loads(Path(os.environ["FAKE_TOOLS_RULES"]).read_text(encoding="utf-8"))
     joined = " ".join(argv)
     counts_file = log.with_suffix(".counts.json")
@@ -47,6 +47,7 @@ def main() -> int:
                 continue
             counts[str(index)] = used + 1
             counts_file.write_text(json.dumps(counts))
+        record(log, tool, argv, stdin)
         if "hang" in rule:
             def cancelled(signum: int, frame: object, text: str = rule.get("on_term", "")
                           ) -> None:
@@ -58,7 +59,21 @@ def main() -> int:
         sys.stdout.write(rule.get("stdout", ""))
         sys.stderr.write(rule.get("stderr", ""))
         return int(rule.get("code", 0))
-    return 0
+    record(log, tool, argv, stdin, unmatched=True)
+    sys.stderr.write(f"fake {tool}: no rule matches: {tool} {joined}\n")
+    return UNMATCHED
+
+
+UNMATCHED = 97
+
+
+def record(log: Path, tool: str, argv: list[str], stdin: str, *, unmatched: bool = False
+           ) -> None:
+    entry = {"tool": tool, "argv": argv, "stdin": stdin}
+    if unmatched:
+        entry["unmatched"] = True
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry) + "\n")
 
 
 if __name__ == "__main__":

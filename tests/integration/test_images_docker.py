@@ -95,9 +95,16 @@ class Workspace:
                               stdin=subprocess.DEVNULL)
 
     def popen(self, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+        """``inv`` as a terminal starts it: SIGINT at its default, whatever this process
+        inherited (a shell's background job, as CI may be, ignores SIGINT, and an ignored
+        signal stays ignored across exec)."""
         return subprocess.Popen([str(INV), *args], cwd=ROOT, env={**self.env, **env}, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, preexec_fn=default_sigint)
+
+
+def default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
     def settings(self) -> Settings:
         return Settings.from_config({
@@ -345,16 +352,24 @@ def test_ctrl_c_stops_the_build_and_its_container(workspace: Workspace, client: 
         return [c for c in client.containers.list()
                 if f"started-{token}" in " ".join(c.attrs["Config"].get("Cmd") or [])]
 
-    deadline = time.monotonic() + 120
-    while not sleeping() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.5)
-    assert sleeping(), "the slow step never started"
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, out + err
-    assert "interrupted" in err
-    assert "Traceback" not in err
-    deadline = time.monotonic() + 30
-    while sleeping() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert not sleeping(), "the daemon kept running the interrupted build step"
+    try:
+        deadline = time.monotonic() + 120
+        while not sleeping() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+        assert sleeping(), "the slow step never started"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, out + err
+        assert "interrupted" in err
+        assert "Traceback" not in err
+        deadline = time.monotonic() + 30
+        while sleeping() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        left = sleeping()
+    finally:  # whatever failed: no inv and no build container outlives the test
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+        for container in sleeping():
+            container.remove(force=True)
+    assert not left, "the daemon kept running the interrupted build step"

@@ -22,39 +22,28 @@ from invoke.exceptions import Exit
 
 import tasks
 from tests.conftest import FakeTools
+from tests.fakes.canned import (
+    CRASH_LOG,
+    DOCKER_ENV_REFUSAL,
+    EMPTY_LIST,
+    FIXTURES,
+    HELM_VERSIONS,
+    RELEASE_NOT_FOUND,
+    ROLLBACK_OK,
+    RUNNING,
+    SECRET_NOT_FOUND,
+    history,
+    profiles,
+    upgraded,
+)
 from todo_deploy import deploy, images
 from todo_deploy.cli import Session
 from todo_deploy.config import ROOT, ImageConfig, Settings
 from todo_deploy.console import Console
 from todo_deploy.errors import ExitCode, PrereqError, StageFailed
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "kubectl"
-HELM_VERSIONS = {3: "v3.17.3", 4: "v4.1.4"}
 DIGEST = "5b2e" * 16
-RUNNING = json.dumps({"Name": "minikube", "Host": "Running", "Kubelet": "Running",
-                      "APIServer": "Running", "Kubeconfig": "Configured", "Worker": False})
-CONTAINERD_PROFILE = json.dumps({"invalid": [], "valid": [{"Name": "minikube", "Status": "OK",
-    "Config": {"Driver": "docker", "CPUs": 2, "Memory": 4096,
-               "KubernetesConfig": {"ContainerRuntime": "containerd"},
-               "Nodes": [{"Name": ""}]}}]})
-DOCKER_ENV_REFUSAL = (
-    "\n❌  Exiting due to MK_USAGE: The docker-env command is only compatible with the "
-    '"docker" runtime, but this cluster was configured to use the "containerd" runtime.\n')
-CRASH_LOG = "todo-api: configuration error: missing required environment variable DATABASE_URL\n"
-
-
-def history(*rows: tuple[int, str]) -> str:
-    return json.dumps([{"revision": n, "updated": "2025-05-20T10:00:00.000000000Z",
-                        "status": status, "chart": "todo-app-1.0.0", "app_version": "1.0.0",
-                        "description": "Upgrade complete"} for n, status in rows])
-
-
-def upgraded(revision: int) -> str:
-    return json.dumps({"name": "todo-app", "info": {
-        "first_deployed": "2025-05-20T10:00:00Z", "last_deployed": "2025-05-20T10:05:00Z",
-        "deleted": "", "description": "Upgrade complete", "status": "deployed",
-        "notes": "Reach the app:\n  http://$(minikube ip):30080"},
-        "version": revision, "namespace": "todo"})
+CONTAINERD_PROFILE = profiles(runtime="containerd")
 
 
 def settings_in(tmp_path: Path) -> Settings:
@@ -93,9 +82,12 @@ def cluster_up(f: FakeTools, settings: Settings, major: int, *, built: bool = Tr
         f.rule("kubectl", r"^get secret todo-secrets", stdout=json.dumps({
             "todo-app.dev/embedded-db": "true", "todo-app.dev/secret-digest": DIGEST}))
     else:
-        f.rule("kubectl", r"^get secret todo-secrets", code=1,
-               stderr='Error from server (NotFound): secrets "todo-secrets" not found\n')
+        f.rule("kubectl", r"^get secret todo-secrets", code=1, stderr=SECRET_NOT_FOUND)
     f.rule("helm", r"^version --template", stdout=HELM_VERSIONS[major])
+    # while helm waits, the suite watches for new pods: none failing unless a test says so
+    f.rule("kubectl", r"^get pods -n todo -l app=todo-app -o json", stdout=EMPTY_LIST,
+           fallback=True)
+    f.rule("kubectl", r"^get events", stdout=EMPTY_LIST, fallback=True)
     return refs
 
 
@@ -129,6 +121,7 @@ def test_deploy_puts_no_secret_on_the_command_line(fake_tools: FakeTools,
                                                    tmp_path: Path) -> None:
     settings = settings_in(tmp_path)
     cluster_up(fake_tools, settings, 4)
+    fake_tools.rule("helm", r"^history", stderr=RELEASE_NOT_FOUND, code=1)  # first install
     fake_tools.rule("helm", r"^upgrade --install", stdout=upgraded(1))
     deploy.run_deploy(session(settings)[0])
     (argv,) = upgrades(fake_tools)
@@ -162,7 +155,9 @@ def crash_looping(f: FakeTools) -> None:
     f.rule("kubectl", r"^get pods -n todo -l app=todo-app",
            stdout=(FIXTURES / "pods-crashloop.json").read_text())
     f.rule("kubectl", r"^get events", stdout=(FIXTURES / "events-crashloop.json").read_text())
-    f.rule("kubectl", r"^logs .* --previous", stdout=CRASH_LOG)
+    # kubelet keeps the crashed run as the current container while it backs off: plain
+    # `kubectl logs` shows that run, --previous the one before (each prints the same line)
+    f.rule("kubectl", r"^logs ", stdout=CRASH_LOG)
 
 
 @pytest.mark.parametrize("major", [3, 4])
@@ -176,7 +171,7 @@ def test_failed_upgrade_is_diagnosed_then_rolled_back_to_the_previous_revision(
                                                         (3, "failed")))
     fake_tools.rule("helm", r"^upgrade --install", code=1,
                     stderr="Error: UPGRADE FAILED: context deadline exceeded\n")
-    fake_tools.rule("helm", r"^rollback", stdout="Rollback was a success! Happy Helming!\n")
+    fake_tools.rule("helm", r"^rollback", stdout=ROLLBACK_OK)
     crash_looping(fake_tools)
     s, out = session(settings)
 
@@ -204,10 +199,10 @@ def test_a_new_pod_that_crash_loops_stops_helms_wait_at_once_then_rolls_back(
     fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")), times=1)
     fake_tools.rule("helm", r"^history", stdout=history((1, "deployed"), (2, "failed")))
     fake_tools.rule("kubectl", r"^get pods -n todo -l app=todo-app", times=1,
-                    stdout='{"items": []}')  # before the deploy: no pod
+                    stdout=EMPTY_LIST)  # before the deploy: no pod
     crash_looping(fake_tools)  # then: a new pod crash-loops
     fake_tools.rule("helm", r"^upgrade --install", hang=120, on_term=CANCELLED)
-    fake_tools.rule("helm", r"^rollback", stdout="Rollback was a success! Happy Helming!\n")
+    fake_tools.rule("helm", r"^rollback", stdout=ROLLBACK_OK)
     s, out = session(settings)
     started = time.monotonic()
 
@@ -243,6 +238,7 @@ def test_diagnosis_comes_before_the_rollback(fake_tools: FakeTools, tmp_path: Pa
     fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")), times=1)
     fake_tools.rule("helm", r"^history", stdout=history((1, "deployed"), (2, "failed")))
     fake_tools.rule("helm", r"^upgrade --install", code=1, stderr="Error: UPGRADE FAILED: x\n")
+    fake_tools.rule("helm", r"^rollback", stdout=ROLLBACK_OK)
     crash_looping(fake_tools)
     with pytest.raises(StageFailed):
         deploy.run_deploy(session(settings)[0])
@@ -256,8 +252,7 @@ def test_failed_first_install_says_so_and_how_to_clean_up_without_rolling_back(
         fake_tools: FakeTools, tmp_path: Path) -> None:
     settings = settings_in(tmp_path)
     cluster_up(fake_tools, settings, 3)
-    fake_tools.rule("helm", r"^history", stderr="Error: release: not found\n", code=1,
-                    times=1)
+    fake_tools.rule("helm", r"^history", stderr=RELEASE_NOT_FOUND, code=1, times=1)
     fake_tools.rule("helm", r"^history", stdout=history((1, "failed")))
     fake_tools.rule("helm", r"^upgrade --install", code=1,
                     stdout='Release "todo-app" does not exist. Installing it now.\n',
@@ -294,6 +289,7 @@ def test_deploy_task_exits_3_when_the_cluster_is_not_running(
     fake_tools.rule("minikube", r"status -o json", code=85,
                     stdout='{"Name":"minikube","Host":"Nonexistent"}')
     fake_tools.rule("kubectl", r"^version --client", stdout='{"clientVersion": {}}')
+    fake_tools.rule("kubectl", r"^config current-context", stdout="minikube\n")
     fake_tools.rule("helm", r"^version --template", stdout="v4.1.4")
     with pytest.raises(Exit) as exited:
         tasks.deploy(Context(), no_color=True)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import ROOT, FakeTools
 from todo_deploy import doctor
@@ -155,14 +157,30 @@ def test_bad_build_target_from_the_environment_is_a_config_error() -> None:
     assert "'laptop'" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_config_precedence_yaml_then_env_then_flag() -> None:
-    from_yaml = json.loads(inv("config", "--json").stdout)
-    assert from_yaml["namespace"] == "todo" and from_yaml["release"] == "todo-app"
-    from_env = json.loads(inv("config", "--json",
-                              env_extra={"INVOKE_TODO_NAMESPACE": "envns"}).stdout)
-    assert from_env["namespace"] == "envns"
-    flagged = inv("doctor", "--help")  # flags override both; shown per task
-    assert "--profile" in flagged.stdout
+def test_config_precedence_yaml_then_env_then_flag(tmp_path: Path) -> None:
+    """One setting (the namespace) given by invoke.yaml, INVOKE_TODO_NAMESPACE and
+    --namespace: each later layer wins, as a task shows it (``inv secrets --dry-run``)."""
+    shutil.copy(ROOT / "tasks.py", tmp_path / "tasks.py")
+    (tmp_path / ".env").write_text("DATABASE_URL=\nCOHERE_API_KEY=\nBETTER_AUTH_SECRET=\n")
+    (tmp_path / ".env").chmod(0o600)
+    (tmp_path / "invoke.yaml").write_text(yaml.safe_dump(
+        {"todo": {"namespace": "from-yaml", "env_file": str(tmp_path / ".env")}}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INVOKE_")}
+
+    def namespace(*flags: str, **extra: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "invoke", "secrets", "--dry-run", *flags], cwd=tmp_path,
+            env={**env, "NO_COLOR": "1", "COLUMNS": "200", **extra}, capture_output=True,
+            text=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert result.returncode == 0, result.stdout + result.stderr
+        found = re.findall(r"Secret ([a-z-]+)/todo-secrets", result.stdout)
+        assert found, result.stdout
+        return found[0]
+
+    assert namespace() == "from-yaml"
+    assert namespace(INVOKE_TODO_NAMESPACE="from-env") == "from-env"
+    assert namespace("--namespace", "from-flag", INVOKE_TODO_NAMESPACE="from-env") == \
+        "from-flag"
 
 
 def test_every_task_is_listed_with_help() -> None:

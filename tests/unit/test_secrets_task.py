@@ -20,10 +20,9 @@ from invoke.exceptions import Exit
 
 import tasks
 from tests.conftest import ROOT, FakeTools
+from tests.fakes.canned import RUNNING as MINIKUBE_RUNNING
+from tests.fakes.canned import SECRET_NOT_FOUND, STOPPED
 
-MINIKUBE_RUNNING = json.dumps({"Name": "minikube", "Host": "Running", "Kubelet": "Running",
-                               "APIServer": "Running", "Kubeconfig": "Configured",
-                               "Worker": False})
 KUBECTL_VERSION = json.dumps({"clientVersion": {"gitVersion": "v1.31.0"}})
 APPLY_OK = "namespace/todo serverside-applied\nsecret/todo-secrets serverside-applied\n"
 URL = "postgresql://app:s3cr3t-pw@db.example.com:5432/todo?sslmode=require"
@@ -41,6 +40,9 @@ def cluster_up(fake: FakeTools) -> None:
     fake.rule("kubectl", r"^version --client", stdout=KUBECTL_VERSION)
     fake.rule("kubectl", r"^config current-context", stdout="minikube\n")
     fake.rule("kubectl", r"^apply --server-side", stdout=APPLY_OK)
+    # no Secret yet (so no in-cluster password to rotate), unless a test says otherwise
+    fake.rule("kubectl", r"^get secret todo-secrets", stderr=SECRET_NOT_FOUND, code=1,
+              fallback=True)
 
 
 def inv(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -153,9 +155,8 @@ def test_missing_env_exits_2_with_hint(fake_tools: FakeTools, tmp_path: Path) ->
 
 def test_cluster_not_running_exits_3_before_apply(fake_tools: FakeTools, tmp_path: Path) -> None:
     fake_tools.rule("kubectl", r"^version --client", stdout=KUBECTL_VERSION)
-    stopped = json.dumps({"Name": "minikube", "Host": "Stopped", "Kubelet": "Stopped",
-                          "APIServer": "Stopped", "Kubeconfig": "Stopped", "Worker": False})
-    fake_tools.rule("minikube", r"status -o json", stdout=stopped, code=7)
+    fake_tools.rule("kubectl", r"^config current-context", stdout="minikube\n")
+    fake_tools.rule("minikube", r"status -o json", stdout=STOPPED, code=7)
     result = inv("secrets", "--env-file", str(write_env(tmp_path / ".env")))
     assert result.returncode == 3
     assert "minikube -p minikube start" in result.stderr

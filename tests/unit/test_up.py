@@ -20,20 +20,21 @@ from invoke import MockContext, Result
 from invoke.context import Context
 
 from tests.conftest import FakeTools
+from tests.fakes.canned import (
+    EMPTY_LIST,
+    FIXTURES,
+    MINIKUBE_STARTED,
+    PROFILES,
+    RELEASE_NOT_FOUND,
+    RUNNING,
+    STOPPED,
+    upgraded,
+)
 from todo_deploy import images, pipeline, secrets
 from todo_deploy.cli import Session
 from todo_deploy.config import Settings
 from todo_deploy.console import Console
 from todo_deploy.errors import StageFailed
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "kubectl"
-RUNNING = json.dumps({"Name": "minikube", "Host": "Running", "Kubelet": "Running",
-                      "APIServer": "Running", "Kubeconfig": "Configured", "Worker": False})
-STOPPED = json.dumps({"Name": "minikube", "Host": "Stopped", "Kubelet": "Stopped",
-                      "APIServer": "Stopped", "Kubeconfig": "Stopped", "Worker": False})
-PROFILES = json.dumps({"invalid": [], "valid": [{"Name": "minikube", "Status": "OK", "Config": {
-    "Driver": "docker", "CPUs": 2, "Memory": 4096,
-    "KubernetesConfig": {"ContainerRuntime": "docker"}, "Nodes": [{"Name": ""}]}}]})
 
 
 def test_plan_runs_every_stage_in_order_by_default() -> None:
@@ -148,6 +149,13 @@ def chain(fake_tools: FakeTools, tmp_path: Path,
     f.rule("kubectl", r"^get --raw ", stdout='{"status":"healthy"}')
     f.rule("kubectl", r"^get service todo-frontend", stdout="30080")
     f.rule("helm", r"^version", stdout="v3.17.3")
+    f.rule("minikube", r"-p minikube start ", stdout=MINIKUBE_STARTED)
+    # the usual answers, which a test may replace by setting its own rule
+    f.rule("helm", r"^history", stderr=RELEASE_NOT_FOUND, code=1, fallback=True)
+    f.rule("helm", r"^upgrade --install", stdout=upgraded(1), fallback=True)
+    f.rule("kubectl", r"^get pods -n todo -l app=todo-app -o json", stdout=EMPTY_LIST,
+           fallback=True)
+    f.rule("kubectl", r"^get events", stdout=EMPTY_LIST, fallback=True)
     yield f, built, settings
 
 
@@ -252,10 +260,8 @@ def test_a_non_numeric_cpus_flag_is_a_config_error() -> None:
 def test_a_failing_stage_leaves_the_table_of_what_ran_then_its_own_error(
         chain: tuple[FakeTools, list[str], Settings]) -> None:
     f, _, settings = chain
-    f.rules.insert(0, {"tool": "helm", "match": r"^upgrade --install", "code": 1,
-                       "stdout": "", "stderr": "Error: UPGRADE FAILED: chart is broken\n"})
-    f.rules_file.write_text(json.dumps(f.rules))
-    f.rule("helm", r"^history", stdout="[]")
+    f.rule("helm", r"^upgrade --install", code=1,
+           stderr="Error: UPGRADE FAILED: chart is broken\n")
     out = io.StringIO()
     s = Session(Context(), settings, Console(no_color=True, file=out, err_file=out))
     with pytest.raises(StageFailed) as failed:

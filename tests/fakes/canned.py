@@ -1,0 +1,65 @@
+"""Canned answers of the real tools, in one place, for the fakes and MockContext tests.
+
+Each is the shape the real tool prints (minikube 1.35, kubectl 1.31+, helm 3.17.3 / 4.1.4);
+kubectl's pod, event and workload JSON is captured from the live cluster into
+``tests/fixtures/kubectl`` by ``scripts/capture-fixtures.sh`` and read from there.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "kubectl"
+
+# minikube -p minikube status -o json (exit 0 running; exit 7 stopped)
+RUNNING_STATUS: dict[str, Any] = {"Name": "minikube", "Host": "Running", "Kubelet": "Running",
+                                  "APIServer": "Running", "Kubeconfig": "Configured",
+                                  "Worker": False}
+RUNNING = json.dumps(RUNNING_STATUS)
+STOPPED = json.dumps({"Name": "minikube", "Host": "Stopped", "Kubelet": "Stopped",
+                      "APIServer": "Stopped", "Kubeconfig": "Stopped", "Worker": False})
+
+
+def profiles(runtime: str = "docker", memory: int = 4096) -> str:
+    """minikube profile list -o json, one valid profile ``minikube``."""
+    return json.dumps({"invalid": [], "valid": [{"Name": "minikube", "Status": "OK", "Config": {
+        "Driver": "docker", "CPUs": 2, "Memory": memory,
+        "KubernetesConfig": {"ContainerRuntime": runtime}, "Nodes": [{"Name": ""}]}}]})
+
+
+PROFILES = profiles()
+# minikube start, its last line (stdout)
+MINIKUBE_STARTED = ('🏄  Done! kubectl is now configured to use "minikube" cluster and '
+                    '"default" namespace by default\n')
+# minikube docker-env on a containerd cluster (stderr, exit 14)
+DOCKER_ENV_REFUSAL = (
+    "\n❌  Exiting due to MK_USAGE: The docker-env command is only compatible with the "
+    '"docker" runtime, but this cluster was configured to use the "containerd" runtime.\n')
+
+HELM_VERSIONS = {3: "v3.17.3", 4: "v4.1.4"}  # helm version --template {{.Version}}
+RELEASE_NOT_FOUND = "Error: release: not found\n"  # helm history of no release (exit 1)
+ROLLBACK_OK = "Rollback was a success! Happy Helming!\n"
+# kubectl get ... -o json when nothing matches
+EMPTY_LIST = json.dumps({"apiVersion": "v1", "items": [], "kind": "List",
+                         "metadata": {"resourceVersion": ""}})
+SECRET_NOT_FOUND = 'Error from server (NotFound): secrets "todo-secrets" not found\n'
+CRASH_LOG = "todo-api: configuration error: missing required environment variable DATABASE_URL\n"
+
+
+def history(*rows: tuple[int, str]) -> str:
+    """helm history RELEASE --output json."""
+    return json.dumps([{"revision": n, "updated": f"2025-05-20T10:0{n}:00.000000000Z",
+                        "status": status, "chart": "todo-app-1.0.0", "app_version": "1.0.0",
+                        "description": "Install complete" if n == 1 else "Upgrade complete"}
+                       for n, status in rows])
+
+
+def upgraded(revision: int) -> str:
+    """helm upgrade --install ... -o json."""
+    return json.dumps({"name": "todo-app", "info": {
+        "first_deployed": "2025-05-20T10:00:00Z", "last_deployed": "2025-05-20T10:05:00Z",
+        "deleted": "", "description": "Upgrade complete", "status": "deployed",
+        "notes": "Reach the app:\n  http://$(minikube ip):30080"},
+        "version": revision, "namespace": "todo"})
