@@ -3,6 +3,7 @@ replicas, resources, probes, labels and secret keys, the hardening, and the opti
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -315,3 +316,13 @@ def test_notes_say_how_to_reach_the_app(helm: Path, tmp_path: Path) -> None:
     notes = yaml.safe_load(result.stdout)["data"]["notes"]
     assert "http://$(minikube ip):30080" in notes
     assert "minikube service todo-frontend -n todo --url" in notes
+
+
+def test_every_helper_the_chart_defines_is_used() -> None:
+    """A named template nobody includes is dead code (the spec's fullname helper was)."""
+    templates = CHART_DIR / "templates"
+    text = "\n".join(p.read_text() for p in templates.iterdir() if p.is_file())
+    defined = re.findall(r'define "([^"]+)"', text)
+    unused = [name for name in defined
+              if not re.search(rf'(include|template) "{re.escape(name)}"', text)]
+    assert defined and unused == []
