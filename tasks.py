@@ -9,18 +9,28 @@ missing, 130 interrupted.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invoke import task
 from invoke.context import Context
 
-from todo_deploy import chart as chart_stage
-from todo_deploy import day2 as day2_stage
-from todo_deploy import deploy as deploy_stage
-from todo_deploy import doctor as doctor_stage
-from todo_deploy import images as images_stage
-from todo_deploy import pipeline as pipeline_stage
-from todo_deploy import secrets as secrets_stage
-from todo_deploy import verify as verify_stage
 from todo_deploy.cli import session
+
+if TYPE_CHECKING:
+    from todo_deploy import chart as chart_stage
+    from todo_deploy import day2 as day2_stage
+    from todo_deploy import deploy as deploy_stage
+    from todo_deploy import doctor as doctor_stage
+    from todo_deploy import images as images_stage
+    from todo_deploy import pipeline as pipeline_stage
+    from todo_deploy import secrets as secrets_stage
+    from todo_deploy import verify as verify_stage
+else:  # loaded when a task runs: `inv --list` and `--help` import no stage
+    from todo_deploy.lazy import Stage
+
+    chart_stage, day2_stage, deploy_stage, doctor_stage, images_stage, pipeline_stage, \
+        secrets_stage, verify_stage = (Stage(f"todo_deploy.{name}") for name in (
+            "chart", "day2", "deploy", "doctor", "images", "pipeline", "secrets", "verify"))
 
 NO_COLOR = "plain output without colour (also: NO_COLOR=1)"
 NAMESPACE = "Kubernetes namespace (default from invoke.yaml: todo)"

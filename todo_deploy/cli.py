@@ -12,14 +12,16 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from invoke.context import Context
 from invoke.exceptions import Exit
 
 from .config import Settings
-from .console import Console, runnable_inv
 from .errors import ExitCode, SuiteError
+
+if TYPE_CHECKING:  # rich is imported when a task runs, not by `inv --list`
+    from .console import Console
 
 T = TypeVar("T")
 
@@ -60,6 +62,8 @@ def settings_for(c: Context, **overrides: Any) -> Settings:
 
 @contextmanager
 def session(c: Context, *, no_color: bool = False, **overrides: Any) -> Iterator[Session]:
+    from .console import Console, runnable_inv
+
     console = Console(no_color=no_color,
                       inv=runnable_inv(sys.argv[0], shutil.which("inv")))
     try:
