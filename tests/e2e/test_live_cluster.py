@@ -415,6 +415,42 @@ def test_no_secret_value_in_the_release_in_argv_or_in_output(app: App,
         assert value not in argvs
 
 
+# -- 8b. objects applied with kubectl apply -k k8s/ -------------------------------------------
+
+
+def test_a_deploy_over_objects_applied_with_kubectl_apply_k_adopts_them(app: App) -> None:
+    """k8s/ says managed-by kubectl; Helm refuses such objects unless they are handed over.
+    The release is uninstalled (the Secret and images stay), k8s/ is applied with kubectl,
+    then `inv deploy` adopts every object (Helm 4: server-side apply takes kubectl's fields
+    over) and `inv verify` passes."""
+    from todo_deploy import chart, deploy
+
+    app.inv("down")
+    app.cluster.run("kubectl", "apply", "-k", str(app.path / "k8s"))
+    rendered = app.cluster.run("helm", "template", RELEASE, str(app.path / "helm" / "todo-app"),
+                               "--namespace", NAMESPACE, "--skip-tests", "--set",
+                               "postgresql.enabled=true").stdout
+    docs = chart.split_documents(rendered)
+    listed = app.cluster.run(*deploy.existing_objects_argv(NAMESPACE, docs)).stdout
+    live = json.loads(listed)["items"]
+    assert {o["metadata"]["labels"]["app.kubernetes.io/managed-by"] for o in live} == {"kubectl"}
+    found = chart.in_the_way(live, docs, RELEASE, NAMESPACE)  # the live shapes, judged
+    assert {f.key for f in found} == {chart.object_key(o) for o in live} and all(
+        f.adopt for f in found), found
+
+    run = app.inv("deploy")
+    assert f"adopted into release {RELEASE}" in run.output, run.output
+    for obj in app.cluster.kubectl_json("get", *(f.ref for f in found), "-n",
+                                        NAMESPACE)["items"]:
+        assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+        assert obj["metadata"]["annotations"]["meta.helm.sh/release-name"] == RELEASE
+    manifest = app.cluster.run("helm", "get", "manifest", RELEASE, "-n", NAMESPACE).stdout
+    assert all(f"name: {f.key.split('/')[1]}" in manifest for f in found)
+    app.inv("verify")
+    again = app.inv("deploy")  # nothing left to adopt
+    assert "adopted" not in again.output
+
+
 # -- 9. down --purge ---------------------------------------------------------------------------
 
 
