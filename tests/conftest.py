@@ -4,6 +4,7 @@
 - ``need(what, reason)``: skip on a laptop, FAIL in CI (``TODO_CI_STRICT=1``, set by .ci/run)
   when a real dependency (dockerd, helm, PostgreSQL) is missing.
 - ``helm_bins``: the real helm 3 and helm 4 binaries provisioned by scripts/test.sh.
+- ``nodeport``: a real HTTP server on 127.0.0.1 that stands in for the NodePort the host opens.
 """
 
 from __future__ import annotations
@@ -108,3 +109,43 @@ def helm_bins() -> dict[int, Path]:
 
 def has_tool(name: str) -> bool:
     return shutil.which(name) is not None
+
+
+@dataclass
+class HealthServer:
+    """A real HTTP server on 127.0.0.1 standing in for the node's NodePort: ``GET
+    /api/health`` answers ``status`` with ``body`` (the frontend's own answer by default)."""
+
+    port: int
+    status: int = 200
+    body: str = '{"status":"healthy"}'
+    paths: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def nodeport() -> Iterator[HealthServer]:
+    import http.server
+    import threading
+
+    state = HealthServer(0)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            state.paths.append(self.path)
+            data = state.body.encode()
+            self.send_response(state.status if self.path == "/api/health" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()

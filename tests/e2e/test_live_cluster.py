@@ -153,7 +153,7 @@ def test_inv_up_from_a_fresh_clone_is_up_and_verified(app: App, argv_sampler: Ar
                                                       ) -> None:
     run = app.inv("up")
     assert "Todo app is up and verified" in run.output
-    assert "5 of 5 checks passed" in run.output
+    assert "7 of 7 checks passed" in run.output  # NodePort from the host and helm test too
     assert settled(app.cluster)
     components = {p["metadata"]["labels"]["component"] for p in pods(app.cluster)}
     assert components == {"backend", "frontend", "postgresql"}
@@ -193,6 +193,54 @@ def test_helm_test_passes(app: App) -> None:
     out = app.cluster.run("helm", "test", RELEASE, "-n", NAMESPACE, "--timeout", "120s",
                           timeout=180)
     assert "Phase:          Succeeded" in out.stdout
+
+
+def test_inv_verify_opens_the_nodeport_from_the_host_and_runs_helm_test(app: App) -> None:
+    """What the user opens (the URL `inv url` prints) and `helm test`, from verify itself."""
+    run = app.inv("verify", "--json")
+    report = json.loads(run.output[: run.output.rindex("}") + 1])
+    checks = {c["name"]: c for c in report["checks"]}
+    url = app.inv("url").output.splitlines()[0].strip()
+    node = checks["NodePort 30080 from this host"]
+    assert node["status"] == "pass", node
+    assert node["detail"] == f'GET {url}/api/health: {{"status": "healthy"}}'
+    helm_test = checks[f"helm test {RELEASE}"]
+    assert helm_test["status"] == "pass", helm_test
+    assert helm_test["detail"] == f"{RELEASE}-test-health: Succeeded"
+    skipped = app.inv("verify", "--json", "--skip-helm-test")
+    names = [c["name"] for c in json.loads(skipped.output[: skipped.output.rindex("}") + 1])[
+        "checks"]]
+    assert len(names) == 6 and not any(n.startswith("helm test") for n in names)
+
+
+def test_verify_fails_when_the_nodeport_does_not_answer(app: App) -> None:
+    """Only the host's way in is broken: the frontend Service becomes ClusterIP (no nodePort;
+    the API server's proxy still reaches the frontend), so the URL `inv url` prints (30080)
+    refuses. verify must fail on that alone; the Service is put back afterwards."""
+    svc = ["kubectl", "-n", NAMESPACE, "patch", "service", "todo-frontend", "--type=json", "-p"]
+    app.cluster.run(*svc, '[{"op":"replace","path":"/spec/type","value":"ClusterIP"},'
+                          '{"op":"remove","path":"/spec/ports/0/nodePort"}]')
+
+    def refused() -> bool:
+        try:
+            http("GET", f"{NODEPORT}/api/health", timeout=2)
+        except OSError:
+            return True
+        return False
+
+    try:
+        wait_until("kube-proxy to drop NodePort 30080", refused, 30)
+        run = app.inv("verify", "--json", "--skip-helm-test", check=False)
+    finally:
+        app.cluster.run(*svc, '[{"op":"replace","path":"/spec/type","value":"NodePort"},'
+                              '{"op":"add","path":"/spec/ports/0/nodePort","value":30080}]')
+    assert run.code == 1, run.output
+    report = json.loads(run.output[: run.output.rindex("}") + 1])
+    failed = [c for c in report["checks"] if c["status"] == "FAIL"]
+    assert [c["name"] for c in failed] == ["NodePort 30080 from this host"]
+    assert (f"minikube -p {app.cluster.profile} service todo-frontend -n todo --url"
+            in failed[0]["hint"])
+    wait_until("NodePort 30080 to answer again", lambda: not refused(), 30)
 
 
 def test_pods_run_as_uid_1001_on_a_read_only_root_filesystem(app: App) -> None:
@@ -390,9 +438,12 @@ def test_logs_backend_shows_the_backends_own_lines(app: App) -> None:
 
 
 def test_url_prints_an_address_that_serves_the_app(app: App) -> None:
-    url = app.inv("url").output.strip().splitlines()[-1].strip()
+    output = app.inv("url").output
+    url = output.strip().splitlines()[0].strip()  # stdout: the URL alone
     assert url.startswith("http://") and url.endswith(":30080")
     assert http("GET", f"{url}/api/health") == (200, {"status": "healthy"})
+    profile = app.cluster.profile  # the working `minikube service` form, namespace included
+    assert f"or: minikube -p {profile} service todo-frontend -n todo --url" in output
 
 
 # -- 8. secrets --------------------------------------------------------------------------------
