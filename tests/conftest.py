@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,8 +123,9 @@ class HealthServer:
     paths: list[str] = field(default_factory=list)
 
 
-@pytest.fixture
-def nodeport() -> Iterator[HealthServer]:
+@contextmanager
+def serve_health() -> Iterator[HealthServer]:
+    """Run a :class:`HealthServer` on 127.0.0.1 (a free port) while the block runs."""
     import http.server
     import threading
 
@@ -146,6 +148,14 @@ def nodeport() -> Iterator[HealthServer]:
     state.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def nodeport() -> Iterator[HealthServer]:
+    with serve_health() as state:
+        yield state
