@@ -153,7 +153,8 @@ def test_inv_up_from_a_fresh_clone_is_up_and_verified(app: App, argv_sampler: Ar
                                                       ) -> None:
     run = app.inv("up")
     assert "Todo app is up and verified" in run.output
-    assert "7 of 7 checks passed" in run.output  # NodePort from the host and helm test too
+    verified = run.output.split("Verify: rollout and HTTP checks", 1)[1].split("[7/7]", 1)[0]
+    assert "Result: SUCCESS — 7 of 7 checks passed" in verified  # + NodePort and helm test
     assert settled(app.cluster)
     components = {p["metadata"]["labels"]["component"] for p in pods(app.cluster)}
     assert components == {"backend", "frontend", "postgresql"}
@@ -230,7 +231,7 @@ def test_verify_fails_when_the_nodeport_does_not_answer(app: App) -> None:
 
     try:
         wait_until("kube-proxy to drop NodePort 30080", refused, 30)
-        run = app.inv("verify", "--json", "--skip-helm-test", check=False)
+        run = app.inv("verify", "--json", check=False)
     finally:
         app.cluster.run(*svc, '[{"op":"replace","path":"/spec/type","value":"NodePort"},'
                               '{"op":"add","path":"/spec/ports/0/nodePort","value":30080}]')
