@@ -120,24 +120,27 @@ def manifests(c: Context, check: bool = False, no_color: bool = False) -> None:
 @task(help={
     "json": "print one JSON document (checks and findings) instead of the table",
     "timeout": "overall seconds to wait for the rollout (default: timeouts.verify = 300)",
+    "skip-helm-test": "do not run `helm test` (it runs by default)",
     "namespace": NAMESPACE,
     "profile": PROFILE,
     "no-color": NO_COLOR,
 })
 def verify(c: Context, json: bool = False, timeout: float | None = None,
-           namespace: str | None = None, profile: str | None = None,
-           no_color: bool = False) -> None:
-    """Watch the rollout (fail fast with the cause), then check the app over HTTP."""
+           skip_helm_test: bool = False, namespace: str | None = None,
+           profile: str | None = None, no_color: bool = False) -> None:
+    """Watch the rollout (fail fast with the cause), check HTTP through the API server, the
+    NodePort URL from this host (where the driver routes to the node), then `helm test`."""
     with session(c, no_color=no_color, verify_timeout=timeout, namespace=namespace,
                  profile=profile) as s:
-        verify_stage.run_verify(s, as_json=json)
+        verify_stage.run_verify(s, as_json=json, helm_test=not skip_helm_test)
 
 
-@task(help={
+@task(auto_shortflags=False, help={  # five --skip-* flags: invoke would make one `-`
     "skip-build": "do not build images (use the tags already in minikube)",
     "skip-secrets": "do not apply the Secret from .env",
     "skip-deploy": "do not run helm upgrade --install",
     "skip-verify": "do not watch the rollout nor run the HTTP checks",
+    "skip-helm-test": "verify without `helm test` (it runs by default)",
     "cpus": "CPUs for minikube when up has to start it (default: minikube.cpus = 2)",
     "memory": "MiB for minikube when up has to start it (default: minikube.memory = 4096)",
     "timeout": "seconds verify waits for the rollout (default: timeouts.verify = 300)",
@@ -147,7 +150,8 @@ def verify(c: Context, json: bool = False, timeout: float | None = None,
     "no-color": NO_COLOR,
 })
 def up(c: Context, skip_build: bool = False, skip_secrets: bool = False,
-       skip_deploy: bool = False, skip_verify: bool = False, cpus: int | None = None,
+       skip_deploy: bool = False, skip_verify: bool = False, skip_helm_test: bool = False,
+       cpus: int | None = None,
        memory: int | None = None, timeout: float | None = None, env_file: str | None = None,
        namespace: str | None = None, profile: str | None = None, no_color: bool = False) -> None:
     """Fresh clone to verified app: doctor, minikube, build, secrets, deploy, verify, URL."""
@@ -155,7 +159,7 @@ def up(c: Context, skip_build: bool = False, skip_secrets: bool = False,
                  env_file=env_file, namespace=namespace, profile=profile) as s:
         pipeline_stage.run_up(s, pipeline_stage.UpOptions(
             skip_build=skip_build, skip_secrets=skip_secrets, skip_deploy=skip_deploy,
-            skip_verify=skip_verify))
+            skip_verify=skip_verify, skip_helm_test=skip_helm_test))
 
 
 @task(help={"namespace": NAMESPACE, "profile": PROFILE, "no-color": NO_COLOR})
@@ -184,7 +188,8 @@ def logs(c: Context, component: str, follow: bool = False, tail: int = 100,
 @task(help={"namespace": NAMESPACE, "profile": PROFILE, "no-color": NO_COLOR})
 def url(c: Context, namespace: str | None = None, profile: str | None = None,
         no_color: bool = False) -> None:
-    """Print the app's URL: http://$(minikube ip):30080 (macOS docker driver: see the note)."""
+    """Print the app's URL http://$(minikube ip):30080, and the working `minikube service
+    todo-frontend -n todo --url` (macOS/Windows docker driver: see the note)."""
     with session(c, no_color=no_color, namespace=namespace, profile=profile) as s:
         day2_stage.run_url(s)
 

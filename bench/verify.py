@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +124,9 @@ class TimedContext(Context):
             TimedContext.calls += 1
 
 
-def noop_rules(images: list[Any], digest: str) -> list[dict[str, Any]]:
+def noop_rules(images: list[Any], digest: str, node_port: int) -> list[dict[str, Any]]:
+    """The node is this host (``minikube ip`` 127.0.0.1) and the frontend's nodePort is
+    ``node_port``, a real server there: verify's NodePort check opens it."""
     running = json.dumps({"Name": "minikube", "Host": "Running", "Kubelet": "Running",
                           "APIServer": "Running", "Kubeconfig": "Configured"})
     profiles = json.dumps({"invalid": [], "valid": [{"Name": "minikube", "Config": {
@@ -144,7 +146,7 @@ def noop_rules(images: list[Any], digest: str) -> list[dict[str, Any]]:
         rule("minikube", r"^version", "v1.35.0\n"),
         rule("minikube", r"profile list", profiles),
         rule("minikube", r"docker-env", "DOCKER_HOST=tcp://192.168.49.2:2376\n"),
-        rule("minikube", r" ip$", "192.168.49.2\n"),
+        rule("minikube", r" ip$", "127.0.0.1\n"),
         rule("kubectl", r"^version --client", '{"clientVersion": {"gitVersion": "v1.31.0"}}'),
         rule("kubectl", r"^config current-context", "minikube\n"),
         rule("kubectl", r"^apply --server-side",
@@ -153,7 +155,7 @@ def noop_rules(images: list[Any], digest: str) -> list[dict[str, Any]]:
         rule("kubectl", r"^get deployments,replicasets,pods", workloads),
         rule("kubectl", r"^get --raw .*/api/backend/", "[]"),
         rule("kubectl", r"^get --raw ", '{"status":"healthy"}'),
-        rule("kubectl", r"^get service todo-frontend", "30080"),
+        rule("kubectl", r"^get service todo-frontend", str(node_port)),
         rule("helm", r"^version", "v3.17.3"),
         rule("helm", r"^status", helm_status),
         rule("helm", r"", ""),
@@ -161,12 +163,14 @@ def noop_rules(images: list[Any], digest: str) -> list[dict[str, Any]]:
 
 
 def noop_up(runs: int) -> tuple[list[float], list[float], int, dict[str, int]]:
-    from tests.conftest import FakeTools
+    from tests.conftest import FakeTools, serve_health
     from todo_deploy import images, pipeline, secrets
     from todo_deploy.cli import Session
     from todo_deploy.console import Console
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-up-"))
+    node = ExitStack()  # closed in the finally below
+    node_port = node.enter_context(serve_health()).port
     try:
         bin_dir = tmp / "bin"
         bin_dir.mkdir()
@@ -194,7 +198,7 @@ def noop_up(runs: int) -> tuple[list[float], list[float], int, dict[str, int]]:
         settings = Settings.from_config(config, env_file=str(env_file),
                                         state_dir=str(tmp / "state"))
         plan = secrets.plan(secrets.load(settings))
-        fakes.rules_file.write_text(json.dumps(noop_rules([], plan.digest.value)))
+        fakes.rules_file.write_text(json.dumps(noop_rules([], plan.digest.value, node_port)))
         os.environ.update(FAKE_TOOLS_LOG=str(fakes.log), FAKE_TOOLS_RULES=str(fakes.rules_file),
                           PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
 
@@ -240,6 +244,7 @@ def noop_up(runs: int) -> tuple[list[float], list[float], int, dict[str, int]]:
             kinds[key] = kinds.get(key, 0) + 1
         return walls, overheads, calls, kinds
     finally:
+        node.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

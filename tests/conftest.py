@@ -4,6 +4,7 @@
 - ``need(what, reason)``: skip on a laptop, FAIL in CI (``TODO_CI_STRICT=1``, set by .ci/run)
   when a real dependency (dockerd, helm, PostgreSQL) is missing.
 - ``helm_bins``: the real helm 3 and helm 4 binaries provisioned by scripts/test.sh.
+- ``nodeport``: a real HTTP server on 127.0.0.1 that stands in for the NodePort the host opens.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +106,11 @@ def fake_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fake
 @pytest.fixture(scope="session")
 def helm_bins() -> dict[int, Path]:
     """{3: helm 3.17 binary, 4: helm 4.1 binary}, provisioned by scripts/provision-tools.py."""
+    return real_helms()
+
+
+def real_helms() -> dict[int, Path]:
+    """The real helm binaries (fails in CI, skips elsewhere, when they are missing)."""
     found: dict[int, Path] = {}
     for major in (3, 4):
         value = os.environ.get(f"TODO_HELM{major}_BIN") or str(
@@ -114,5 +122,62 @@ def helm_bins() -> dict[int, Path]:
     return found
 
 
+def real_render(argv: list[str], major: int = 4) -> str:
+    """What the REAL helm prints for ``helm template ...`` (``argv`` with or without "helm"),
+    for a fake helm to replay."""
+    args = argv[1:] if argv[:1] == ["helm"] else argv
+    return subprocess.run([str(real_helms()[major]), *args], capture_output=True, text=True,
+                          check=True, timeout=60).stdout
+
+
 def has_tool(name: str) -> bool:
     return shutil.which(name) is not None
+
+
+@dataclass
+class HealthServer:
+    """A real HTTP server on 127.0.0.1 standing in for the node's NodePort: ``GET
+    /api/health`` answers ``status`` with ``body`` (the frontend's own answer by default)."""
+
+    port: int
+    status: int = 200
+    body: str = '{"status":"healthy"}'
+    paths: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def serve_health() -> Iterator[HealthServer]:
+    """Run a :class:`HealthServer` on 127.0.0.1 (a free port) while the block runs."""
+    import http.server
+    import threading
+
+    state = HealthServer(0)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            state.paths.append(self.path)
+            data = state.body.encode()
+            self.send_response(state.status if self.path == "/api/health" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def nodeport() -> Iterator[HealthServer]:
+    with serve_health() as state:
+        yield state

@@ -191,6 +191,10 @@ class Console:
     def detail(self, message: str) -> None:
         self._print("  " + message, "dim")
 
+    def aside(self, message: str) -> None:
+        """For the reader, not for ``$(...)``: dim, on stderr."""
+        self._print(message, "dim", err=True)
+
     def success(self, message: str) -> None:
         self._print(f"✓ {message}", "green")
 

@@ -1,9 +1,11 @@
 """Day-2 tasks: ``inv status``, ``inv logs``, ``inv url``, ``inv down``.
 
-- The URL is ``http://$(minikube -p P ip):<nodePort of todo-frontend>`` (30080 by the spec).
-  ``minikube service --url`` is not used: on macOS with the docker driver it holds a tunnel
-  open and never returns; there the node IP is not reachable from the host either, so the
-  user is told to run that command in a second terminal (or ``kubectl port-forward``).
+- The URL is ``http://$(minikube -p P ip):<nodePort of todo-frontend>`` (30080 by the spec;
+  :mod:`todo_deploy.access`), alone on stdout; the working ``minikube service todo-frontend
+  -n todo --url`` follows as an aside (the spec's form lacks ``-n todo``). ``inv url`` does
+  not run it: on macOS with the docker driver it holds a tunnel open and never returns;
+  there the node IP is not reachable from the host either, so the user is told to run that
+  command in a second terminal (or ``kubectl port-forward``).
 - ``inv down`` uninstalls the release. ``--purge`` also deletes the Secret, the embedded
   PostgreSQL's volume (its data) and the built images; it asks first unless ``--yes``, and
   refuses when nobody can answer (no terminal, or CI).
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,22 +23,15 @@ from typing import Any
 from invoke.context import Context
 
 from . import cluster, diagnose, doctor, proc, verify
+from .access import AppUrl, frontend_url, service_url_command
 from .cli import Session
 from .config import Settings
 from .errors import ConfigError, StageFailed
 
-FRONTEND_SERVICE = "todo-frontend"
-DEFAULT_NODE_PORT = 30080
 COMPONENTS = ("backend", "frontend")
 LOG_TAIL = 100
 IMAGE_GC_SECONDS = 120.0  # how long down --purge waits for kubelet to free the images
 IMAGE_RETRY_SECONDS = 3.0
-
-
-@dataclass(frozen=True)
-class AppUrl:
-    url: str
-    note: str | None = None  # how to reach it when the node IP is not routable
 
 
 @dataclass(frozen=True)
@@ -102,16 +96,6 @@ def pod_row(pod: dict[str, Any]) -> PodRow:
                   ", ".join(images))
 
 
-def url_note(driver: str, platform: str, profile: str, namespace: str) -> str | None:
-    if driver == "docker" and platform == "darwin":
-        return (f"macOS + docker driver: the node IP is not reachable from the host. In a "
-                f"second terminal run `minikube -p {profile} service {FRONTEND_SERVICE} -n "
-                f"{namespace} --url` (it keeps a tunnel open and prints the URL), or "
-                f"`kubectl -n {namespace} port-forward svc/{FRONTEND_SERVICE} 3000:3000` and "
-                f"open http://127.0.0.1:3000")
-    return None
-
-
 def logs_argv(settings: Settings, component: str | None, *, follow: bool,
               tail: int = LOG_TAIL) -> list[str]:
     selector = diagnose.APP_SELECTOR + (f",component={component}" if component else "")
@@ -126,24 +110,6 @@ def non_interactive(console_interactive: bool, env: dict[str, str] | None = None
 
 
 # -- cluster reads ------------------------------------------------------------------------------
-
-
-def frontend_url(s: Session) -> AppUrl:
-    c, settings = s.c, s.settings
-    ip = proc.run(c, cluster.minikube(settings, "ip"), timeout=settings.tool_timeout,
-                  hint=f"minikube -p {settings.profile} start   (or: inv up)").stdout.strip()
-    svc = proc.run(c, ["kubectl", "get", "service", FRONTEND_SERVICE, "-n", settings.namespace,
-                       "-o", "jsonpath={.spec.ports[0].nodePort}"],
-                   timeout=settings.tool_timeout, check=False)
-    if not svc.ok:
-        raise StageFailed(f"service {FRONTEND_SERVICE} not found in namespace "
-                          f"{settings.namespace}: {proc.tail(svc.stderr, 1)}",
-                          "inv deploy   (or: inv up)")
-    port = svc.stdout.strip() or str(DEFAULT_NODE_PORT)
-    info = cluster.profile(s)
-    note = url_note(info.driver if info else "", sys.platform, settings.profile,
-                    settings.namespace)
-    return AppUrl(f"http://{ip}:{port}", note)
 
 
 def release_list_argv(settings: Settings) -> list[str]:
@@ -218,9 +184,14 @@ def run_logs(s: Session, component: str | None = None, *, follow: bool = False,
 
 
 def run_url(s: Session) -> AppUrl:
+    """The URL alone on stdout (``curl $(inv url)`` works); the ``minikube service`` form, and
+    on a host that cannot reach the node IP how to get in, on stderr."""
     doctor.require(s, "minikube", "kubectl", "cluster")
     url = frontend_url(s)
     s.console.info(url.url)
+    s.console.aside(f"or: {service_url_command(s.settings.profile, s.settings.namespace)}   "
+                    f"(keeps a tunnel open; the spec's `minikube service todo-frontend --url` "
+                    f"looks in namespace default, the app is in {s.settings.namespace})")
     if url.note:
         s.console.warn(url.note)
     return url

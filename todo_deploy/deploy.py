@@ -2,7 +2,10 @@
 
 Flow: prerequisites (kubectl, helm, cluster) → Helm major → image tags (recomputed digests)
 present in the target daemon → the Secret's digest and embedded-db flag → ``helm upgrade
---install --namespace NS --create-namespace --wait --timeout`` → the new revision.
+--install --namespace NS --create-namespace --wait --timeout`` → the new revision. Before it,
+objects the chart renders that ``kubectl apply -k k8s/`` made (managed-by kubectl) are adopted
+into the release, or, when they cannot be, named with the ``kubectl delete`` to run
+(:func:`adopt_objects_in_the_way`, :func:`todo_deploy.chart.in_the_way`).
 
 Helm 3 vs 4 lives here, behind :func:`helm_major` and the flag table :data:`HELM_FLAGS`:
 Helm 4 renamed ``--force`` to ``--force-replace`` and ``--atomic`` to
@@ -27,7 +30,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,10 @@ HELM_FLAGS: dict[int, dict[str, str]] = {
     3: {"force": "--force"},
     4: {"force": "--force-replace"},
 }
+# Helm 4 applies server-side: after adopting objects that ``kubectl apply`` made, the fields
+# kubectl owns (e.g. the pod template's managed-by label, the image) conflict with Helm's own
+# values, so that one install takes them over. Helm 3 merges client-side: nothing to force.
+TAKE_OVER_FLAGS: dict[int, tuple[str, ...]] = {3: (), 4: ("--force-conflicts",)}
 GOOD_STATUSES = ("deployed", "superseded")
 TIMEOUT_MARGIN = 60.0  # seconds the subprocess may outlive helm's own --timeout
 WATCH_SECONDS = 2.0  # how often the pods are looked at while helm waits
@@ -68,6 +75,7 @@ class DeployPlan:
     values: ChartValues
     timeout: float  # seconds, helm's --timeout
     force: bool = False
+    take_over: bool = False  # objects applied outside Helm were adopted (first install)
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,8 @@ def upgrade_argv(plan: DeployPlan, major: int) -> list[str]:
             "--output", "json"]
     if plan.force:
         argv.append(flags["force"])
+    if plan.take_over:
+        argv += TAKE_OVER_FLAGS[major]
     return argv + plan.values.set_flags()
 
 
@@ -292,6 +302,8 @@ def run_deploy(s: Session, *, dry_run: bool = False, force: bool = False) -> Rel
 
 def _upgrade(s: Session, plan: DeployPlan, major: int) -> Release:
     before = _latest_revision(s, plan)
+    if adopt_objects_in_the_way(s, plan):  # e.g. kubectl apply -k k8s/ before (or since)
+        plan = replace(plan, take_over=True)
     s.console.info(f"Helm {major}: release {plan.release} in namespace {plan.namespace}; "
                    f"images {plan.values.backend_repository}:{plan.values.backend_tag}, "
                    f"{plan.values.frontend_repository}:{plan.values.frontend_tag}; "
@@ -309,6 +321,60 @@ def _upgrade(s: Session, plan: DeployPlan, major: int) -> Release:
     for line in notes.strip().splitlines():
         s.console.detail(line)
     return release
+
+
+def existing_objects_argv(namespace: str, docs: Sequence[chart.Document]) -> list[str]:
+    """One ``kubectl get`` of every object the chart renders; absent ones are left out."""
+    refs = [f"{str(d.obj.get('kind', '')).lower()}/{(d.obj.get('metadata') or {}).get('name')}"
+            for d in docs]
+    return ["kubectl", "get", *refs, "-n", namespace, "-o", "json", "--ignore-not-found"]
+
+
+def _listed(stdout: str) -> list[dict[str, Any]]:
+    """kubectl's ``-o json`` of several objects (a List) or of one (the object itself)."""
+    try:
+        data = json.loads(stdout or "{}")
+    except json.JSONDecodeError:
+        return []
+    if isinstance(data, dict) and data.get("kind") == "List":
+        return list(data.get("items") or [])
+    return [data] if isinstance(data, dict) and data.get("kind") else []
+
+
+def adopt_objects_in_the_way(s: Session, plan: DeployPlan) -> list[chart.InTheWay]:
+    """Before ``helm upgrade --install``: objects the chart renders that exist outside the
+    release, or that ``kubectl apply`` relabeled since (e.g. ``kubectl apply -k k8s/``), are
+    handed to Helm (its ownership label and annotations); anything that cannot be adopted
+    stops the deploy, before anything is changed, with the exact ``kubectl delete`` to run.
+    Returns what was adopted. Costs one ``helm template`` and one ``kubectl get``."""
+    settings = s.settings
+    docs = chart.split_documents(chart.render(s.c, settings, plan.values))
+    if not docs:
+        return []
+    live = proc.run(s.c, existing_objects_argv(plan.namespace, docs),
+                    timeout=settings.tool_timeout,
+                    hint="inv doctor   # is the cluster up and kubectl pointed at it?")
+    found = chart.in_the_way(_listed(live.stdout), docs, plan.release, plan.namespace)
+    blocked = [f for f in found if not f.adopt]
+    if blocked:
+        raise StageFailed(
+            f"{len(blocked)} object(s) in namespace {plan.namespace} are in the way of release "
+            f"{plan.release} and cannot be adopted; nothing was changed",
+            f"kubectl -n {plan.namespace} delete {' '.join(f.ref for f in blocked)}   "
+            "# then: inv deploy",
+            details="\n".join(f"{f.key}: {f.reason}" for f in blocked))
+    if not found:
+        return []
+    patch = json.dumps(chart.adoption_patch(plan.release, plan.namespace))
+    with s.console.status(f"handing {len(found)} object(s) applied outside Helm to release "
+                          f"{plan.release}"):
+        for f in found:
+            proc.run(s.c, ["kubectl", "patch", f.ref, "-n", plan.namespace, "--type=merge",
+                           "-p", patch], timeout=settings.tool_timeout,
+                     hint=f"kubectl -n {plan.namespace} delete {f.ref}   # then: inv deploy")
+    s.console.info(f"adopted into release {plan.release} (they were applied outside Helm, "
+                   f"e.g. kubectl apply -k k8s/): {', '.join(f.key for f in found)}")
+    return found
 
 
 def new_pods(pods: Sequence[dict[str, Any]], existing: set[str]) -> list[dict[str, Any]]:

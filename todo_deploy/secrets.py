@@ -25,7 +25,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import yaml
 from dotenv import set_key
@@ -281,8 +281,7 @@ def plan(env: EnvFile, generate: bool = True) -> SecretPlan:
     embedded = not url
     if embedded:
         password, source = from_env_or_generate(POSTGRES_PASSWORD)
-        e = EMBEDDED_DB
-        url = f"postgresql://{e['user']}:{password}@{e['host']}:{e['port']}/{e['database']}"
+        url = embedded_database_url(password)
         values.append(SecretValue(SECRET_KEYS[DATABASE_URL], url, "in-cluster PostgreSQL"))
         values.append(SecretValue(SECRET_KEYS[POSTGRES_PASSWORD], password, source))
     else:
@@ -296,6 +295,18 @@ def plan(env: EnvFile, generate: bool = True) -> SecretPlan:
     values.append(SecretValue(SECRET_KEYS[BETTER_AUTH_SECRET], auth, source))
     data = {v.key: v.value for v in values}
     return SecretPlan(tuple(values), generated, embedded, digest_of(data), bool(cohere))
+
+
+def embedded_database_url(password: str, db: Mapping[str, str] = EMBEDDED_DB) -> str:
+    """DATABASE_URL of the in-cluster PostgreSQL. User, password and database name are
+    percent-encoded (every byte but ``A-Za-z0-9-._~``), so a password holding ``@ : / ? # %
+    + space`` still parses back to the right host and to itself. The chart composes the same
+    bytes (``urlquery | replace "+" "%20"`` in templates/secret.yaml)."""
+    def escape(value: str) -> str:
+        return quote(value, safe="")
+
+    return (f"postgresql://{escape(db['user'])}:{escape(password)}@{db['host']}:{db['port']}"
+            f"/{escape(db['database'])}")
 
 
 def digest_of(data: Mapping[str, str]) -> SecretDigest:
@@ -417,7 +428,11 @@ def mask_known_values(s: Session) -> None:
     url = env.value(DATABASE_URL).strip()
     if url:  # the password alone, too: a log may print it without the rest of the URL
         with contextlib.suppress(ValueError):  # urlsplit: "Invalid IPv6 URL"
-            values.append(urlsplit(url).password or "")
+            password = urlsplit(url).password or ""
+            values += [password, unquote(password)]  # as written, and as the driver gets it
+    embedded = env.value(POSTGRES_PASSWORD)
+    if embedded:  # as it appears inside the composed DATABASE_URL
+        values.append(quote(embedded, safe=""))
     s.console.register_secret(*values)
 
 

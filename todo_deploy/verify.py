@@ -7,21 +7,30 @@
 2. HTTP checks through the API server's service proxy, which works with every minikube driver
    (no NodePort, tunnel or port-forward): ``kubectl get --raw
    /api/v1/namespaces/NS/services/NAME:PORT/proxy/PATH``.
-3. A table (check, status, time, detail) and a summary of what passed and what failed and why;
-   ``--json`` prints one JSON document instead. Any failure exits 1.
+3. What the user opens: ``GET /api/health`` on the NodePort URL ``inv url`` prints, from this
+   host, where the driver routes the host to the node. Where it does not (docker/podman
+   driver on macOS or Windows) the check is not a pass: a warning says so and gives the
+   ``minikube service todo-frontend -n NS --url`` command (:mod:`todo_deploy.access`).
+4. ``helm test`` of the release (the chart's test pod GETs both health endpoints through
+   their Services); ``--skip-helm-test`` leaves it out.
+5. A table (check, status, time, detail) and a summary of what passed and what failed and why;
+   ``--json`` prints one JSON document instead. Any failure exits 1 (a warning does not).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from invoke.context import Context
 
-from . import diagnose, doctor, proc
+from . import access, diagnose, doctor, proc
 from .cli import Session
 from .config import Settings
 from .console import CheckResult
@@ -32,6 +41,8 @@ DEPLOYMENTS = (("backend", "todo-backend"), ("frontend", "todo-frontend"))
 REVISION = "deployment.kubernetes.io/revision"
 POLL_SECONDS = 2.0
 HTTP_RETRY_SECONDS = 15.0  # endpoints can trail a finished rollout by a few seconds
+NODEPORT_PATH = "/api/health"
+HELM_TEST_SECONDS = 120.0  # helm test's --timeout (the test pod takes seconds)
 
 
 # -- rollout (pure) ---------------------------------------------------------------------------
@@ -338,8 +349,112 @@ def http_check(c: Context, settings: Settings, probe: HttpProbe, *, deadline: fl
         sleep(1.0)
 
 
+# -- what the user opens: NodePort from the host, and helm test ------------------------------
+
+
+Fetch = Callable[[str, float], tuple[int, str]]
+
+
+def fetch(url: str, timeout: float) -> tuple[int, str]:
+    """GET ``url`` from this host, no proxy (the node IP is local): (status, body)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=timeout) as response:
+            return int(response.status), response.read(4096).decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read(4096).decode(errors="replace")
+
+
+def nodeport_check(target: access.AppUrl, settings: Settings, *, get: Fetch = fetch,
+                   clock: Callable[[], float] = time.monotonic,
+                   sleep: Callable[[float], None] = time.sleep) -> CheckResult:
+    """``GET /api/health`` on the URL ``inv url`` prints, retried while kube-proxy catches up;
+    where the host cannot reach the node (``target.routable`` false) a warning, not a pass."""
+    name = f"NodePort {target.port} from this host"
+    command = access.service_url_command(settings.profile, settings.namespace)
+    if not target.routable:
+        host = access.VM_PLATFORMS.get(target.platform, target.platform)
+        return CheckResult(name, False, 0.0, f"not checked: with the {target.driver} driver "
+                           f"on {host} the node IP "
+                           f"{target.ip} is not reachable from the host. Open the app "
+                           f"through `{command}` (it keeps a tunnel open and prints the URL)",
+                           f"{command}   # in a second terminal", required=False)
+    url = target.url + NODEPORT_PATH
+    started = clock()
+    while True:
+        try:
+            status, body = get(url, 5.0)
+            ok, detail = judge(HttpProbe(name, "frontend", access.FRONTEND_SERVICE,
+                                         target.port, NODEPORT_PATH, "healthy"), body)
+            if status != 200:
+                ok, detail = False, f"HTTP {status} from {url}"
+        except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, timeout
+            ok, detail = False, f"GET {url}: {getattr(exc, 'reason', exc)}"
+        if ok or clock() - started >= HTTP_RETRY_SECONDS:
+            return CheckResult(name, ok, clock() - started,
+                               f"GET {url}: {detail}" if ok else detail,
+                               None if ok else
+                               f"kubectl -n {settings.namespace} get svc "
+                               f"{access.FRONTEND_SERVICE} -o wide   # its nodePort; if this "
+                               f"host cannot reach the node IP: {command}")
+        sleep(1.0)
+
+
+def helm_test_argv(settings: Settings, timeout: float) -> list[str]:
+    """``helm test`` (same flags on Helm 3 and 4). Not ``--logs``: Helm 3 fetches the logs
+    after the chart's ``hook-succeeded`` policy deleted a passing test pod and then exits 1
+    ("unable to get pod logs"), seen with helm 3.17 on the live cluster."""
+    return ["helm", "test", settings.release, "--namespace", settings.namespace,
+            "--timeout", f"{max(1, round(timeout))}s"]
+
+
+def helm_test_phases(stdout: str) -> list[str]:
+    """``TEST SUITE: NAME`` / ``Phase: PHASE`` pairs of ``helm test`` → ``NAME: PHASE`` (pure;
+    the same lines on Helm 3 and 4)."""
+    found, suite = [], ""
+    for line in stdout.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "TEST SUITE":
+            suite = value.strip()
+        elif key.strip() == "Phase" and suite:
+            found.append(f"{suite}: {value.strip()}")
+    return found
+
+
+def pod_verdicts(log: str) -> list[str]:
+    """The chart's test pod's ``PASS url`` / ``FAIL url`` lines, without the body (pure)."""
+    return [" ".join(line.split()[:2]) for line in log.splitlines()
+            if line.startswith(("PASS ", "FAIL "))]
+
+
+def helm_test_check(c: Context, settings: Settings) -> CheckResult:
+    """``helm test`` of the release; when it fails, the test pod's own verdict from its log
+    (the chart keeps a failed test pod)."""
+    timeout = min(HELM_TEST_SECONDS, settings.verify_timeout)
+    started = time.monotonic()
+    result = proc.run(c, helm_test_argv(settings, timeout), timeout=timeout + 60, check=False)
+    name = f"helm test {settings.release}"
+    pod = f"{settings.release}-test-health"
+    if result.ok:
+        return CheckResult(name, True, time.monotonic() - started,
+                           "; ".join(helm_test_phases(result.stdout)) or "passed")
+    log = proc.run(c, ["kubectl", "logs", pod, "-n", settings.namespace, "--tail=20"],
+                   timeout=settings.tool_timeout, check=False)
+    failed = [v for v in pod_verdicts(log.stdout if log.ok else "")
+              if v.startswith("FAIL")]
+    why = "; ".join(failed) or proc.tail(result.stderr or result.stdout, 1) or \
+        f"exit {result.code}"
+    return CheckResult(name, False, time.monotonic() - started, why,
+                       f"kubectl -n {settings.namespace} logs {pod}   # the failed test pod "
+                       "stays; then: inv logs backend; inv logs frontend")
+
+
 def verify(c: Context, settings: Settings, *, poll: float = POLL_SECONDS,
-           progress: Callable[[str], None] | None = None) -> VerifyReport:
+           progress: Callable[[str], None] | None = None,
+           user_url: Callable[[], access.AppUrl] | None = None,
+           helm_test: bool = False) -> VerifyReport:
+    """Rollout, then (when it completed) the HTTP checks through the API server, the NodePort
+    check of ``user_url()`` (None: left out) and ``helm test``."""
     started = time.monotonic()
     watch = watch_rollout(c, settings, poll=poll, progress=progress)
     checks = rollout_checks(watch, settings)
@@ -347,6 +462,14 @@ def verify(c: Context, settings: Settings, *, poll: float = POLL_SECONDS,
         deadline = started + settings.verify_timeout
         checks += [http_check(c, settings, probe, deadline=max(deadline, time.monotonic()))
                    for probe in PROBES]
+        if user_url is not None:
+            try:
+                checks.append(nodeport_check(user_url(), settings))
+            except StageFailed as exc:
+                checks.append(CheckResult("NodePort from this host", False, 0.0,
+                                          exc.message, exc.hint))
+        if helm_test:
+            checks.append(helm_test_check(c, settings))
     return VerifyReport(tuple(checks), watch.findings)
 
 
@@ -364,16 +487,18 @@ class VerifyFailed(StageFailed):
             "the fixes above, then: inv verify" if shown else hint)
 
 
-def run_verify(s: Session, *, as_json: bool = False,
-               poll: float = POLL_SECONDS) -> list[CheckResult]:
-    """Entry point of ``inv verify``: rollout, HTTP checks, table + summary (or JSON)."""
-    doctor.require(s, "kubectl", "cluster")
+def run_verify(s: Session, *, as_json: bool = False, poll: float = POLL_SECONDS,
+               helm_test: bool = True) -> list[CheckResult]:
+    """Entry point of ``inv verify``: rollout, HTTP checks, NodePort, ``helm test`` (unless
+    ``helm_test`` is false), table + summary (or JSON)."""
+    doctor.require(s, "minikube", "kubectl", *(["helm"] if helm_test else []), "cluster")
     console, settings = s.console, s.settings
     if not as_json:
         console.heading(f"verify release {settings.release} in namespace {settings.namespace} "
                         f"(timeout {settings.verify_timeout:.0f}s)")
     report = verify(s.c, settings, poll=poll,
-                    progress=None if as_json else console.detail)
+                    progress=None if as_json else console.detail,
+                    user_url=lambda: access.frontend_url(s), helm_test=helm_test)
     if as_json:
         console.json(report.as_dict(settings))
     else:

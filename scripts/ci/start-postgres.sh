@@ -75,14 +75,16 @@ done
 pg_isready -q -h 127.0.0.1 -p "$PG_PORT" || die "PostgreSQL did not become ready on 127.0.0.1:$PG_PORT"
 
 # 4. Role and database. The password travels on stdin (psql variable), never on a command line.
+# CREATEROLE: tests/integration/test_database_url_postgres.py makes a throw-away role whose
+# password holds URL-special characters (the role can create roles, not superusers).
 psql_admin() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$PG_PORT" "$@"; }
 
 psql_admin -d postgres -v user="$PG_USER" -v password="$PG_PASSWORD" >/dev/null <<'SQL'
 SELECT NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'user') AS missing \gset
 \if :missing
-  CREATE ROLE :"user" LOGIN PASSWORD :'password';
+  CREATE ROLE :"user" LOGIN CREATEROLE PASSWORD :'password';
 \else
-  ALTER ROLE :"user" LOGIN PASSWORD :'password';
+  ALTER ROLE :"user" LOGIN CREATEROLE PASSWORD :'password';
 \endif
 SQL
 

@@ -3,9 +3,11 @@ replicas, resources, probes, labels and secret keys, the hardening, and the opti
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import kubernetes_validate
 import pytest
@@ -21,6 +23,7 @@ from tests.chart.conftest import (
     run_helm,
     template,
 )
+from todo_deploy import secrets
 
 SPEC_OBJECTS = {"ConfigMap/todo-config", "Service/todo-backend", "Service/todo-frontend",
                 "Deployment/todo-backend", "Deployment/todo-frontend"}
@@ -79,6 +82,32 @@ def test_chart_owned_secret_with_embedded_database_carries_the_postgres_password
     secret = by_key(template(helm, *CHART_OWNS_SECRET, *EMBEDDED))["Secret/todo-secrets"]
     assert set(secret["data"]) == {"database-url", "cohere-api-key", "better-auth-secret",
                                    "postgres-password"}
+
+
+URL_SPECIAL = ("@", ":", "/", "?", "#", "%", "+", " ")
+
+
+@pytest.mark.parametrize("password", [f"pw{ch}{ch}12345678" for ch in URL_SPECIAL] + [
+    "p@ss/word#1234", "p@ss:w/rd?#1 %25+x", "%41%2B+ end, [x]=y\\z\"é"],
+    ids=[f"{ord(ch):02x}" for ch in URL_SPECIAL] + ["issue", "all", "pct-and-more"])
+def test_chart_owned_database_url_parses_back_and_equals_what_inv_secrets_composes(
+        helm: Path, password: str, tmp_path: Path) -> None:
+    """The password arrives through a values file (pyyaml): --set would parse , [ ] = \\ itself."""
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump({
+        "secrets": {"create": True, "betterAuthSecret": "test-only-auth-secret",
+                    "postgresPassword": password},
+        "postgresql": {"enabled": True}}))
+    secret = by_key(template(helm, "--values", str(values)))["Secret/todo-secrets"]
+    data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    assert data["postgres-password"] == password
+    url = data["database-url"]
+    parts = urlsplit(url)
+    assert (parts.scheme, parts.hostname, parts.port) == ("postgresql", "todo-postgres", 5432)
+    assert unquote(parts.username or "") == "todo"
+    assert unquote(parts.password or "") == password
+    assert (parts.path, parts.query, parts.fragment) == ("/todo", "", "")
+    assert url == secrets.embedded_database_url(password)
 
 
 def test_chart_owned_secret_requires_the_auth_secret(helm: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -28,17 +29,44 @@ def test_k8s_directory_equals_the_charts_default_render(helm: Path) -> None:
     assert chart.drift(K8S, expected) == [], "k8s/ is stale: run `inv manifests`"
 
 
-def test_kustomize_build_of_k8s_gives_the_default_render_in_namespace_todo(
-        helm: Path) -> None:
+def kustomize_build(helm: Path) -> dict[str, dict[str, Any]]:
     kubectl = helm.parent / "kubectl"
     built = subprocess.run([str(kubectl), "kustomize", str(K8S)], capture_output=True,
                            text=True, timeout=60, check=True).stdout
-    objects = by_key([d for d in yaml.safe_load_all(built) if d])
+    return by_key([d for d in yaml.safe_load_all(built) if d])
+
+
+def test_kustomize_build_of_k8s_gives_the_default_render_in_namespace_todo(
+        helm: Path) -> None:
+    """The same objects as the render, but managed by kubectl (the label only)."""
+    objects = kustomize_build(helm)
     rendered = by_key(template(helm))
     assert set(objects) == set(rendered)
     for key, obj in objects.items():
         assert obj["metadata"].pop("namespace") == "todo", key
-        assert obj == rendered[key], key
+        assert obj == chart.for_kubectl(rendered[key]), key
+        assert obj != rendered[key], key  # the render itself says Helm
+
+
+def test_no_object_applied_from_k8s_claims_to_be_managed_by_helm(helm: Path) -> None:
+    for key, obj in kustomize_build(helm).items():
+        metas = [obj["metadata"]]
+        if "template" in obj.get("spec", {}):
+            metas.append(obj["spec"]["template"]["metadata"])
+        for meta in metas:
+            assert meta["labels"]["app.kubernetes.io/managed-by"] == "kubectl", key
+        assert "Helm" not in yaml.safe_dump(obj), key
+        assert not any(k.startswith("meta.helm.sh/") for k in
+                       obj["metadata"].get("annotations") or {}), key
+
+
+def test_for_kubectl_leaves_selectors_and_the_render_itself_alone(helm: Path) -> None:
+    rendered = by_key(template(helm))["Deployment/todo-backend"]
+    before = yaml.safe_dump(rendered)
+    mine = chart.for_kubectl(rendered)
+    assert yaml.safe_dump(rendered) == before
+    assert mine["spec"]["selector"] == rendered["spec"]["selector"]
+    assert "app.kubernetes.io/managed-by" not in mine["spec"]["selector"]["matchLabels"]
 
 
 def test_drift_names_a_stale_a_missing_and_an_extra_file(tmp_path: Path) -> None:

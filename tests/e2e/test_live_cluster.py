@@ -165,7 +165,8 @@ def test_onboarding_takes_a_fresh_clone_to_a_verified_deployment(app: App,
     assert run.code == 0, run.output[-6000:]
     assert (app.path / ".venv" / "bin" / "inv").exists()
     assert "Todo app is up and verified" in run.output
-    assert "5 of 5 checks passed" in run.output
+    verified = run.output.split("Verify: rollout and HTTP checks", 1)[1].split("[7/7]", 1)[0]
+    assert "Result: SUCCESS — 7 of 7 checks passed" in verified  # + NodePort and helm test
     assert settled(app.cluster)
     components = {p["metadata"]["labels"]["component"] for p in pods(app.cluster)}
     assert components == {"backend", "frontend", "postgresql"}
@@ -205,6 +206,54 @@ def test_helm_test_passes(app: App) -> None:
     out = app.cluster.run("helm", "test", RELEASE, "-n", NAMESPACE, "--timeout", "120s",
                           timeout=180)
     assert "Phase:          Succeeded" in out.stdout
+
+
+def test_inv_verify_opens_the_nodeport_from_the_host_and_runs_helm_test(app: App) -> None:
+    """What the user opens (the URL `inv url` prints) and `helm test`, from verify itself."""
+    run = app.inv("verify", "--json")
+    report = json.loads(run.output[: run.output.rindex("}") + 1])
+    checks = {c["name"]: c for c in report["checks"]}
+    url = app.inv("url").output.splitlines()[0].strip()
+    node = checks["NodePort 30080 from this host"]
+    assert node["status"] == "pass", node
+    assert node["detail"] == f'GET {url}/api/health: {{"status": "healthy"}}'
+    helm_test = checks[f"helm test {RELEASE}"]
+    assert helm_test["status"] == "pass", helm_test
+    assert helm_test["detail"] == f"{RELEASE}-test-health: Succeeded"
+    skipped = app.inv("verify", "--json", "--skip-helm-test")
+    names = [c["name"] for c in json.loads(skipped.output[: skipped.output.rindex("}") + 1])[
+        "checks"]]
+    assert len(names) == 6 and not any(n.startswith("helm test") for n in names)
+
+
+def test_verify_fails_when_the_nodeport_does_not_answer(app: App) -> None:
+    """Only the host's way in is broken: the frontend Service becomes ClusterIP (no nodePort;
+    the API server's proxy still reaches the frontend), so the URL `inv url` prints (30080)
+    refuses. verify must fail on that alone; the Service is put back afterwards."""
+    svc = ["kubectl", "-n", NAMESPACE, "patch", "service", "todo-frontend", "--type=json", "-p"]
+    app.cluster.run(*svc, '[{"op":"replace","path":"/spec/type","value":"ClusterIP"},'
+                          '{"op":"remove","path":"/spec/ports/0/nodePort"}]')
+
+    def refused() -> bool:
+        try:
+            http("GET", f"{NODEPORT}/api/health", timeout=2)
+        except OSError:
+            return True
+        return False
+
+    try:
+        wait_until("kube-proxy to drop NodePort 30080", refused, 30)
+        run = app.inv("verify", "--json", check=False)
+    finally:
+        app.cluster.run(*svc, '[{"op":"replace","path":"/spec/type","value":"NodePort"},'
+                              '{"op":"add","path":"/spec/ports/0/nodePort","value":30080}]')
+    assert run.code == 1, run.output
+    report = json.loads(run.output[: run.output.rindex("}") + 1])
+    failed = [c for c in report["checks"] if c["status"] == "FAIL"]
+    assert [c["name"] for c in failed] == ["NodePort 30080 from this host"]
+    assert (f"minikube -p {app.cluster.profile} service todo-frontend -n todo --url"
+            in failed[0]["hint"])
+    wait_until("NodePort 30080 to answer again", lambda: not refused(), 30)
 
 
 def test_pods_run_as_uid_1001_on_a_read_only_root_filesystem(app: App) -> None:
@@ -402,9 +451,12 @@ def test_logs_backend_shows_the_backends_own_lines(app: App) -> None:
 
 
 def test_url_prints_an_address_that_serves_the_app(app: App) -> None:
-    url = app.inv("url").output.strip().splitlines()[-1].strip()
+    output = app.inv("url").output
+    url = output.strip().splitlines()[0].strip()  # stdout: the URL alone
     assert url.startswith("http://") and url.endswith(":30080")
     assert http("GET", f"{url}/api/health") == (200, {"status": "healthy"})
+    profile = app.cluster.profile  # the working `minikube service` form, namespace included
+    assert f"or: minikube -p {profile} service todo-frontend -n todo --url" in output
 
 
 # -- 8. secrets --------------------------------------------------------------------------------
@@ -425,6 +477,42 @@ def test_no_secret_value_in_the_release_in_argv_or_in_output(app: App,
         assert value not in release
         assert value not in outputs
         assert value not in argvs
+
+
+# -- 8b. objects applied with kubectl apply -k k8s/ -------------------------------------------
+
+
+def test_a_deploy_over_objects_applied_with_kubectl_apply_k_adopts_them(app: App) -> None:
+    """k8s/ says managed-by kubectl; Helm refuses such objects unless they are handed over.
+    The release is uninstalled (the Secret and images stay), k8s/ is applied with kubectl,
+    then `inv deploy` adopts every object (Helm 4: server-side apply takes kubectl's fields
+    over) and `inv verify` passes."""
+    from todo_deploy import chart, deploy
+
+    app.inv("down")
+    app.cluster.run("kubectl", "apply", "-k", str(app.path / "k8s"))
+    rendered = app.cluster.run("helm", "template", RELEASE, str(app.path / "helm" / "todo-app"),
+                               "--namespace", NAMESPACE, "--skip-tests", "--set",
+                               "postgresql.enabled=true").stdout
+    docs = chart.split_documents(rendered)
+    listed = app.cluster.run(*deploy.existing_objects_argv(NAMESPACE, docs)).stdout
+    live = json.loads(listed)["items"]
+    assert {o["metadata"]["labels"]["app.kubernetes.io/managed-by"] for o in live} == {"kubectl"}
+    found = chart.in_the_way(live, docs, RELEASE, NAMESPACE)  # the live shapes, judged
+    assert {f.key for f in found} == {chart.object_key(o) for o in live} and all(
+        f.adopt for f in found), found
+
+    run = app.inv("deploy")
+    assert f"adopted into release {RELEASE}" in run.output, run.output
+    for obj in app.cluster.kubectl_json("get", *(f.ref for f in found), "-n",
+                                        NAMESPACE)["items"]:
+        assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+        assert obj["metadata"]["annotations"]["meta.helm.sh/release-name"] == RELEASE
+    manifest = app.cluster.run("helm", "get", "manifest", RELEASE, "-n", NAMESPACE).stdout
+    assert all(f"name: {f.key.split('/')[1]}" in manifest for f in found)
+    app.inv("verify")
+    again = app.inv("deploy")  # nothing left to adopt
+    assert "adopted" not in again.output
 
 
 # -- 9. down --purge ---------------------------------------------------------------------------

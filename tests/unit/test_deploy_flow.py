@@ -21,7 +21,7 @@ from invoke import Context
 from invoke.exceptions import Exit
 
 import tasks
-from tests.conftest import FakeTools
+from tests.conftest import FakeTools, real_render
 from tests.fakes.canned import (
     CRASH_LOG,
     DOCKER_ENV_REFUSAL,
@@ -36,7 +36,7 @@ from tests.fakes.canned import (
     profiles,
     upgraded,
 )
-from todo_deploy import deploy, images
+from todo_deploy import deploy, images, secrets
 from todo_deploy.cli import Session
 from todo_deploy.config import ROOT, ImageConfig, Settings
 from todo_deploy.console import Console
@@ -84,6 +84,13 @@ def cluster_up(f: FakeTools, settings: Settings, major: int, *, built: bool = Tr
     else:
         f.rule("kubectl", r"^get secret todo-secrets", code=1, stderr=SECRET_NOT_FOUND)
     f.rule("helm", r"^version --template", stdout=HELM_VERSIONS[major])
+    # the adoption check before the upgrade: the REAL render, and a namespace with none of
+    # its objects outside the release
+    values = deploy.chart_values(
+        refs, secrets.ClusterSecret(DIGEST, True) if secret else None, settings)
+    f.rule("helm", r"^template ", fallback=True,
+           stdout=real_render(deploy.chart.template_argv(settings, values), major))
+    f.rule("kubectl", r"^get .* --ignore-not-found$", stdout=EMPTY_LIST, fallback=True)
     # while helm waits, the suite watches for new pods: none failing unless a test says so
     f.rule("kubectl", r"^get pods -n todo -l app=todo-app -o json", stdout=EMPTY_LIST,
            fallback=True)
@@ -352,3 +359,131 @@ def test_release_stuck_in_pending_upgrade_is_not_rolled_back_blindly_but_explain
     assert failed.value.hint == ("revision 3 is pending-upgrade (an interrupted deploy): "
                                  "helm rollback todo-app 2 --namespace todo   then: inv deploy")
     assert not [a for a in fake_tools.argvs("helm") if a[0] == "rollback"]
+
+
+# -- a first install over objects applied with kubectl apply -k k8s/ --------------------------
+
+
+def render_with_helm(helm: Path, settings: Settings) -> str:
+    """What `helm template` (the real binary) prints for the chart; the fake helm replays it."""
+    return subprocess.run([str(helm), "template", "todo-app", str(settings.chart), "--namespace",
+                           "todo", "--skip-tests", "--set", "postgresql.enabled=true"],
+                          capture_output=True, text=True, check=True, timeout=60).stdout
+
+
+def applied_from_k8s(*, spec_shaped_backend: bool = False) -> str:
+    """``kubectl get ... -o json`` of what ``kubectl apply -k k8s/`` made: the k8s/ files with
+    the namespace and kubectl's last-applied annotation (the shape the live cluster returns,
+    checked by the e2e tier)."""
+    import yaml
+
+    items = []
+    for path in sorted((ROOT / "k8s").glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if not doc or doc.get("kind") == "Kustomization":
+                continue
+            doc["metadata"]["namespace"] = "todo"
+            doc["metadata"].setdefault("annotations", {})[
+                "kubectl.kubernetes.io/last-applied-configuration"] = json.dumps(doc)
+            if spec_shaped_backend and doc["metadata"]["name"] == "todo-backend" and \
+                    doc["kind"] == "Deployment":
+                doc["metadata"]["labels"] = {"app": "todo-backend"}
+                doc["spec"]["selector"] = {"matchLabels": {"app": "todo-backend"}}
+            items.append(doc)
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+
+
+def first_install_over_k8s(f: FakeTools, settings: Settings, helm: Path, major: int, *,
+                           listed: str | None = None, **shape: bool) -> None:
+    cluster_up(f, settings, major)
+    f.rule("helm", r"^history", stderr="Error: release: not found\n", code=1)
+    f.rule("helm", r"^template", stdout=render_with_helm(helm, settings))
+    f.rule("kubectl", r"^get configmap/todo-config ", stdout=listed or applied_from_k8s(**shape))
+    f.rule("kubectl", r"^patch ", stdout="patched\n")
+    f.rule("helm", r"^upgrade --install", stdout=upgraded(1))
+
+
+@pytest.mark.parametrize("major", [3, 4])
+def test_a_first_deploy_adopts_what_kubectl_apply_k_made_then_installs(
+        fake_tools: FakeTools, tmp_path: Path, helm_bins: dict[int, Path], major: int) -> None:
+    settings = settings_in(tmp_path)
+    first_install_over_k8s(fake_tools, settings, helm_bins[major], major)
+    s, out = session(settings)
+
+    release = deploy.run_deploy(s)
+
+    assert release.revision == 1
+    kubectl = fake_tools.argvs("kubectl")
+    (listing,) = [a for a in kubectl if a[:2] == ["get", "configmap/todo-config"]]
+    assert "statefulset/todo-postgres" in listing and listing[-1] == "--ignore-not-found"
+    patches = [a for a in kubectl if a[0] == "patch"]
+    assert sorted(a[1] for a in patches) == ["configmap/todo-config", "deployment/todo-backend",
+                                             "deployment/todo-frontend", "service/todo-backend",
+                                             "service/todo-frontend"]
+    for argv in patches:
+        assert argv[2:6] == ["-n", "todo", "--type=merge", "-p"]
+        assert json.loads(argv[6]) == {"metadata": {
+            "labels": {"app.kubernetes.io/managed-by": "Helm"},
+            "annotations": {"meta.helm.sh/release-name": "todo-app",
+                            "meta.helm.sh/release-namespace": "todo",
+                            "kubectl.kubernetes.io/last-applied-configuration": None}}}
+    calls = [(c["tool"], c["argv"][0]) for c in fake_tools.calls()]
+    assert calls.index(("kubectl", "patch")) < calls.index(("helm", "upgrade"))
+    (upgrade,) = upgrades(fake_tools)
+    assert ("--force-conflicts" in upgrade) == (major == 4)
+    assert "adopted into release todo-app" in out.getvalue()
+
+
+def test_a_first_deploy_over_a_spec_shaped_deployment_names_what_to_delete_and_changes_nothing(
+        fake_tools: FakeTools, tmp_path: Path, helm_bins: dict[int, Path]) -> None:
+    settings = settings_in(tmp_path)
+    first_install_over_k8s(fake_tools, settings, helm_bins[4], 4, spec_shaped_backend=True)
+
+    with pytest.raises(StageFailed) as refused:
+        deploy.run_deploy(session(settings)[0])
+
+    assert "1 object(s) in namespace todo are in the way of release todo-app" in \
+        refused.value.message
+    assert refused.value.hint == "kubectl -n todo delete deployment/todo-backend   # then: " \
+                                 "inv deploy"
+    assert "Deployment/todo-backend: was not made from this chart" in \
+        (refused.value.details or "")
+    assert [a for a in fake_tools.argvs("kubectl") if a[0] == "patch"] == []
+    assert upgrades(fake_tools) == []
+
+
+def test_an_upgrade_over_the_releases_own_objects_adopts_and_forces_nothing(
+        fake_tools: FakeTools, tmp_path: Path, helm_bins: dict[int, Path]) -> None:
+    settings = settings_in(tmp_path)
+    cluster_up(fake_tools, settings, 4)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")))
+    fake_tools.rule("helm", r"^template", stdout=render_with_helm(helm_bins[4], settings))
+    owned = json.loads(applied_from_k8s())
+    for obj in owned["items"]:
+        obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] = "Helm"
+        obj["metadata"]["annotations"] = {"meta.helm.sh/release-name": "todo-app",
+                                          "meta.helm.sh/release-namespace": "todo"}
+    fake_tools.rule("kubectl", r"^get configmap/todo-config ", stdout=json.dumps(owned))
+    fake_tools.rule("helm", r"^upgrade --install", stdout=upgraded(2))
+    s, out = session(settings)
+    deploy.run_deploy(s)
+    assert [a for a in fake_tools.argvs("kubectl") if a[0] == "patch"] == []
+    assert "--force-conflicts" not in upgrades(fake_tools)[0]
+    assert "adopted" not in out.getvalue()
+
+
+def test_kubectl_apply_k_over_an_installed_release_is_adopted_back(
+        fake_tools: FakeTools, tmp_path: Path, helm_bins: dict[int, Path]) -> None:
+    """kubectl apply sets managed-by: kubectl again; Helm's annotations stay (live: Helm 4's
+    next upgrade then conflicts on the fields kubectl took, unless forced)."""
+    settings = settings_in(tmp_path)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")))  # installed
+    relabeled = json.loads(applied_from_k8s())
+    for obj in relabeled["items"]:
+        obj["metadata"]["annotations"].update({"meta.helm.sh/release-name": "todo-app",
+                                               "meta.helm.sh/release-namespace": "todo"})
+    first_install_over_k8s(fake_tools, settings, helm_bins[4], 4,
+                           listed=json.dumps(relabeled))
+    deploy.run_deploy(session(settings)[0])
+    assert len([a for a in fake_tools.argvs("kubectl") if a[0] == "patch"]) == 5
+    assert "--force-conflicts" in upgrades(fake_tools)[0]

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 from typing import ClassVar
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
@@ -48,6 +49,36 @@ def test_embedded_database_url_uses_generated_password() -> None:
     assert plan.data()["database-url"] == (
         f"postgresql://todo:{password}@todo-postgres:5432/todo")
     assert len(plan.data()["better-auth-secret"]) >= secrets.MIN_AUTH_SECRET
+
+
+# what a password may hold that a URL's userinfo would misread: each alone, then all at once
+URL_SPECIAL = ("@", ":", "/", "?", "#", "%", "+", " ")
+SPECIAL_PASSWORDS = [f"pw{ch}{ch}12345678" for ch in URL_SPECIAL] + [
+    "p@ss/word#1234", "p@ss:w/rd?#1 %25+x", "%41%2B+ end"]
+
+
+@pytest.mark.parametrize("password", SPECIAL_PASSWORDS,
+                         ids=[f"{ord(ch):02x}" for ch in URL_SPECIAL] + ["issue", "all", "pct"])
+def test_embedded_database_url_parses_back_to_host_user_and_the_exact_password(
+        password: str) -> None:
+    """POSTGRES_PASSWORD as a user writes it in .env (quoted: it has '#' and spaces)."""
+    quoted = password.replace("'", "")
+    env = parsed(full(url="") + f"POSTGRES_PASSWORD='{quoted}'\n")
+    assert env.value("POSTGRES_PASSWORD") == password
+    plan = secrets.plan(env)
+    assert plan.data()["postgres-password"] == password
+    parts = urlsplit(plan.data()["database-url"])
+    assert (parts.scheme, parts.hostname, parts.port) == ("postgresql", "todo-postgres", 5432)
+    assert unquote(parts.username or "") == "todo"
+    assert unquote(parts.password or "") == password
+    assert (parts.path, parts.query, parts.fragment) == ("/todo", "", "")
+    assert secrets.database_url_problem(plan.data()["database-url"]) is None
+
+
+def test_embedded_database_url_escapes_every_reserved_character_as_percent_hex() -> None:
+    url = secrets.embedded_database_url("a@b:c/d?e#f%g+h i~j_k.l-m")
+    assert url == ("postgresql://todo:a%40b%3Ac%2Fd%3Fe%23f%25g%2Bh%20i~j_k.l-m"
+                   "@todo-postgres:5432/todo")
 
 
 def test_values_from_env_are_kept_and_nothing_generated() -> None:

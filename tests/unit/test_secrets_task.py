@@ -216,6 +216,28 @@ def test_a_changed_password_is_set_in_the_running_database_first_on_stdin(
     assert NEW_PW not in " ".join(commands(c))
 
 
+def test_a_password_with_url_special_characters_is_rotated_raw_and_escaped_only_in_the_url(
+        tmp_path: Path) -> None:
+    special = "p@ss/w:rd?#1 %2B+x"
+    env = tmp_path / ".env"
+    env.write_text(f"DATABASE_URL=\nCOHERE_API_KEY=\nBETTER_AUTH_SECRET={AUTH}\n"
+                   f"POSTGRES_PASSWORD='{special}'\n")
+    c = MockContext(run={**CHECKS, GET_PW: Result(base64.b64encode(OLD_PW.encode()).decode()),
+                         POD_READY: Result("true"), PSQL: Result("")})
+    tasks.secrets(c, env_file=str(env))
+    calls = c.run.call_args_list  # type: ignore[attr-defined]
+    sql = next(call for call in calls if call.args[0] == PSQL).kwargs["in_stream"].read()
+    tag = sql.split("PASSWORD ", 1)[1].split("$", 2)[1]
+    assert sql == f'ALTER ROLE "todo" WITH PASSWORD ${tag}${special}${tag}$;\n'
+    applied = next(call for call in calls if call.args[0].startswith("kubectl apply"))
+    secret = yaml.safe_load(applied.kwargs["in_stream"].read())["items"][1]
+    data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    assert data["postgres-password"] == special
+    assert data["database-url"] == ("postgresql://todo:p%40ss%2Fw%3Ard%3F%231%20%252B%2Bx"
+                                    "@todo-postgres:5432/todo")
+    assert special not in " ".join(commands(c))
+
+
 def test_a_changed_password_with_the_database_stopped_but_its_data_kept_is_refused(
         tmp_path: Path) -> None:
     env = embedded_env(tmp_path / ".env", "")  # emptied: "delete the value to rotate it"

@@ -19,7 +19,7 @@ import pytest
 from invoke import MockContext, Result
 from invoke.context import Context
 
-from tests.conftest import FakeTools
+from tests.conftest import FakeTools, HealthServer, real_render
 from tests.fakes.canned import (
     EMPTY_LIST,
     FIXTURES,
@@ -30,7 +30,7 @@ from tests.fakes.canned import (
     STOPPED,
     upgraded,
 )
-from todo_deploy import images, pipeline, secrets
+from todo_deploy import chart, deploy, images, pipeline, secrets
 from todo_deploy.cli import Session
 from todo_deploy.config import Settings
 from todo_deploy.console import Console
@@ -105,8 +105,10 @@ class StubBuilder:
 
 
 @pytest.fixture
-def chain(fake_tools: FakeTools, tmp_path: Path,
-          monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeTools, list[str], Settings]]:
+def chain(fake_tools: FakeTools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+          nodeport: HealthServer) -> Iterator[tuple[FakeTools, list[str], Settings]]:
+    """The node is this host: ``minikube ip`` says 127.0.0.1 and the frontend's nodePort is
+    ``nodeport``'s, a real server that answers verify's GET /api/health."""
     present: set[str] = set()
     built: list[str] = []
 
@@ -138,7 +140,7 @@ def chain(fake_tools: FakeTools, tmp_path: Path,
     f.rule("minikube", r"status -o json", stdout=RUNNING)
     f.rule("minikube", r"^version", stdout="v1.35.0\n")
     f.rule("minikube", r"profile list", stdout=PROFILES)
-    f.rule("minikube", r" ip$", stdout="192.168.49.2\n")
+    f.rule("minikube", r" ip$", stdout="127.0.0.1\n")
     f.rule("kubectl", r"^version --client", stdout='{"clientVersion": {"gitVersion": "v1.31"}}')
     f.rule("kubectl", r"^config current-context", stdout="minikube\n")
     f.rule("kubectl", r"^apply --server-side",
@@ -147,7 +149,7 @@ def chain(fake_tools: FakeTools, tmp_path: Path,
            stdout=(FIXTURES / "workloads-complete.json").read_text())
     f.rule("kubectl", r"^get --raw .*/api/backend/", stdout="[]")
     f.rule("kubectl", r"^get --raw ", stdout='{"status":"healthy"}')
-    f.rule("kubectl", r"^get service todo-frontend", stdout="30080")
+    f.rule("kubectl", r"^get service todo-frontend", stdout=str(nodeport.port))
     f.rule("helm", r"^version", stdout="v3.17.3")
     f.rule("minikube", r"-p minikube start ", stdout=MINIKUBE_STARTED)
     # the usual answers, which a test may replace by setting its own rule
@@ -156,6 +158,14 @@ def chain(fake_tools: FakeTools, tmp_path: Path,
     f.rule("kubectl", r"^get pods -n todo -l app=todo-app -o json", stdout=EMPTY_LIST,
            fallback=True)
     f.rule("kubectl", r"^get events", stdout=EMPTY_LIST, fallback=True)
+    # deploy's adoption check: the REAL render, and none of its objects outside the release
+    values = deploy.chart_values(images.current_images(settings),
+                                 secrets.ClusterSecret(digest, False), settings)
+    f.rule("helm", r"^template ", fallback=True,
+           stdout=real_render(chart.template_argv(settings, values), 3))
+    f.rule("kubectl", r"^get .* --ignore-not-found$", stdout=EMPTY_LIST, fallback=True)
+    passed = Path(__file__).resolve().parent.parent / "fixtures" / "helm" / "test-pass-helm3"
+    f.rule("helm", r"^test todo-app ", stdout=passed.with_suffix(".stdout").read_text())
     yield f, built, settings
 
 
@@ -176,7 +186,9 @@ def stage_marks(f: FakeTools) -> list[str]:
         elif tool == "kubectl" and joined.startswith("get --raw"):
             mark = "verify http"
         elif tool == "minikube" and argv[-1:] == ["ip"]:
-            mark = "url"
+            mark = "node ip"  # verify's NodePort check, then the URL up prints
+        elif tool == "helm" and argv[:1] == ["test"]:
+            mark = "helm test"
         else:
             continue
         if not marks or marks[-1] != mark:
@@ -198,13 +210,16 @@ def helm_installs(calls: list[dict[str, Any]]) -> list[list[str]]:
 
 
 def test_up_runs_doctor_minikube_build_secrets_deploy_verify_url_in_order(
-        chain: tuple[FakeTools, list[str], Settings]) -> None:
+        chain: tuple[FakeTools, list[str], Settings], nodeport: HealthServer) -> None:
     f, built, settings = chain
+    port = nodeport.port
     output = up(settings)
     assert stage_marks(f) == ["minikube start", "secrets apply", "helm upgrade",
-                              "verify rollout", "verify http", "url"]
+                              "verify rollout", "verify http", "node ip", "helm test",
+                              "node ip"]
     assert sorted(r.split(":")[0] for r in built) == ["todo-backend", "todo-frontend"]
-    assert "Todo app is up and verified: open http://192.168.49.2:30080" in output
+    assert "7 of 7 checks passed" in output
+    assert f"Todo app is up and verified: open http://127.0.0.1:{port}" in output
 
 
 def test_second_up_with_nothing_changed_builds_nothing_and_restarts_no_pod(
@@ -234,7 +249,7 @@ def test_chained_tasks_build_secrets_deploy_verify_do_what_up_does(
 
     f, built, settings = chain
     up(settings)
-    marks_up = [m for m in stage_marks(f) if m not in ("minikube start", "url")]
+    marks_up = [m for m in stage_marks(f) if m != "minikube start"][:-1]  # up's own URL
     f.log.unlink()
     built.clear()
     config = {"env_file": str(settings.env_file), "state_dir": str(tmp_path / "state2"),

@@ -16,7 +16,7 @@ from invoke import MockContext, Result
 from invoke.exceptions import Exit
 
 import tasks
-from todo_deploy import day2, proc
+from todo_deploy import access, day2, proc
 from todo_deploy.cli import Session
 from todo_deploy.config import Settings
 from todo_deploy.console import Console
@@ -58,14 +58,31 @@ def session(c: MockContext, **settings: object) -> tuple[Session, io.StringIO, i
 def test_url_is_the_minikube_ip_and_the_frontend_node_port() -> None:
     s, out, _ = session(MockContext(run={**PREREQS, **URL_CMDS}))
     assert day2.run_url(s).url == "http://192.168.49.2:30080"
-    assert out.getvalue() == "http://192.168.49.2:30080\n"
+    assert out.getvalue() == "http://192.168.49.2:30080\n"  # alone: curl $(inv url) works
+
+
+def test_url_also_prints_the_working_minikube_service_form_with_the_namespace() -> None:
+    s, _, err = session(MockContext(run={**PREREQS, **URL_CMDS}))
+    day2.run_url(s)
+    assert err.getvalue().startswith("or: minikube service todo-frontend -n todo --url   ")
+    assert "the spec's `minikube service todo-frontend --url` looks in namespace default" in \
+        err.getvalue()
+
+
+def test_the_minikube_service_form_names_another_profile_and_namespace() -> None:
+    assert access.service_url_command("minikube", "todo") == \
+        "minikube service todo-frontend -n todo --url"
+    assert access.service_url_command("dev", "staging") == \
+        "minikube -p dev service todo-frontend -n staging --url"
 
 
 def test_url_on_macos_docker_driver_explains_the_tunnel() -> None:
-    note = day2.url_note("docker", "darwin", "minikube", "todo")
+    note = access.url_note("docker", "darwin", "minikube", "todo")
     assert note is not None
-    assert "minikube -p minikube service todo-frontend -n todo --url" in note
-    assert day2.url_note("docker", "linux", "minikube", "todo") is None
+    assert note.startswith("macOS + docker driver: the node IP is not reachable")
+    assert "minikube service todo-frontend -n todo --url" in note
+    assert access.url_note("docker", "win32", "minikube", "todo") is not None
+    assert access.url_note("docker", "linux", "minikube", "todo") is None
 
 
 def test_url_without_the_frontend_service_says_inv_deploy() -> None:

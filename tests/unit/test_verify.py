@@ -16,7 +16,8 @@ from invoke import MockContext, Result
 from invoke.exceptions import Exit
 
 import tasks
-from todo_deploy import diagnose, verify
+from tests.conftest import HealthServer
+from todo_deploy import access, diagnose, verify
 from todo_deploy.cli import Session
 from todo_deploy.config import Settings
 from todo_deploy.console import Console
@@ -33,10 +34,34 @@ HEALTHY = '{"status":"healthy"}'
 MINIKUBE_RUNNING = json.dumps({"Name": "minikube", "Host": "Running", "Kubelet": "Running",
                                "APIServer": "Running", "Kubeconfig": "Configured"})
 PREREQS = {
+    "minikube version --short": Result("v1.35.0\n"),
     "kubectl version --client -o json": Result('{"clientVersion": {"gitVersion": "v1.31.0"}}'),
     "kubectl config current-context": Result("minikube\n"),
     "minikube -p minikube status -o json": Result(MINIKUBE_RUNNING),
+    "helm version --template '{{.Version}}'": Result("v3.17.3"),
 }
+NODE_IP = "minikube -p minikube ip"
+NODE_PORT = "kubectl get service todo-frontend -n todo -o 'jsonpath={.spec.ports[0].nodePort}'"
+PROFILE_LIST = "minikube profile list -o json"
+DOCKER_PROFILE = json.dumps({"invalid": [], "valid": [{"Name": "minikube", "Status": "OK",
+    "Config": {"Driver": "docker", "CPUs": 2, "Memory": 4096,
+               "KubernetesConfig": {"ContainerRuntime": "docker"}, "Nodes": [{"Name": ""}]}}]})
+HELM_TEST = "helm test todo-app --namespace todo --timeout 120s"
+TEST_POD_LOG = "kubectl logs todo-app-test-health -n todo --tail=20"
+HELM_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "helm"
+
+
+def helm_test_result(outcome: str, major: int = 3) -> Result:
+    """``helm test`` as helm ``major`` printed it against the live test cluster, and the
+    failed test pod's log (scripts/capture-helm-test.sh): a passing and a failing test pod."""
+    base = HELM_FIXTURES / f"test-{outcome}-helm{major}"
+    return Result(base.with_suffix(".stdout").read_text(),
+                  stderr=base.with_suffix(".stderr").read_text(),
+                  exited=int(base.with_suffix(".code").read_text()))
+
+
+def failed_test_pod_log(major: int = 3) -> Result:
+    return Result((HELM_FIXTURES / f"test-fail-logs-helm{major}.stdout").read_text())
 
 
 def text(name: str) -> str:
@@ -251,45 +276,145 @@ def run_task(c: MockContext, as_json: bool = False) -> tuple[str, str, int]:
     return out.getvalue(), err.getvalue(), code
 
 
-def healthy_cluster(**extra: Result) -> MockContext:
-    return MockContext(run={
+def healthy_cluster(node: HealthServer, **extra: Result) -> MockContext:
+    return MockContext(run=healthy_commands(node, **extra))
+
+
+def healthy_commands(node: HealthServer, **extra: Result) -> dict[str, Result]:
+    """A complete rollout; the NodePort is ``node`` (a real server on 127.0.0.1)."""
+    return {
         **PREREQS,
         WORKLOADS: Result(text("workloads-complete")),
         BACKEND_HEALTH: Result(HEALTHY),
         FRONTEND_HEALTH: Result(HEALTHY),
         ROUND_TRIP: Result('[]'),
+        NODE_IP: Result("127.0.0.1\n"),
+        NODE_PORT: Result(str(node.port)),
+        PROFILE_LIST: Result(DOCKER_PROFILE),
+        HELM_TEST: helm_test_result("pass"),
         **extra,
-    })
+    }
 
 
-def test_healthy_release_passes_all_five_checks_with_a_table_and_summary() -> None:
-    out, _, code = run_task(healthy_cluster())
+def test_healthy_release_passes_all_seven_checks_with_a_table_and_summary(
+        nodeport: HealthServer) -> None:
+    out, _, code = run_task(healthy_cluster(nodeport))
     assert code == 0
     for name in ("rollout todo-backend", "rollout todo-frontend", "backend GET /health",
-                 "frontend GET /api/health", "frontend → backend"):
-        assert name in out
-    assert "Result: SUCCESS — 5 of 5 checks passed" in out
+                 "frontend GET /api/health", "frontend → backend", f"NodePort {nodeport.port}",
+                 "helm test todo-app"):
+        assert name in out  # the table folds long names: their full form is in the JSON
+    assert "Result: SUCCESS — 7 of 7 checks passed" in out
+
+
+def test_verify_opens_the_nodeport_url_from_the_host_and_runs_helm_test(
+        nodeport: HealthServer) -> None:
+    out, _, code = run_task(healthy_cluster(nodeport), as_json=True)
+    checks = {c["name"]: c for c in json.loads(out)["checks"]}
+    assert code == 0
+    assert nodeport.paths == ["/api/health"]  # really requested, from this host
+    node = checks[f"NodePort {nodeport.port} from this host"]
+    assert node["status"] == "pass"
+    assert node["detail"] == (f"GET http://127.0.0.1:{nodeport.port}/api/health: "
+                              '{"status": "healthy"}')
+    assert checks["helm test todo-app"]["detail"] == "todo-app-test-health: Succeeded"
+
+
+def test_a_nodeport_that_refuses_fails_verify_and_names_the_minikube_service_form(
+        nodeport: HealthServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setattr(verify, "HTTP_RETRY_SECONDS", 0.0)
+    out, _, code = run_task(healthy_cluster(nodeport, **{NODE_PORT: Result(str(port))}))
+    assert code == 1
+    assert "Result: FAILURE — 1 of 7 checks failed" in out
+    assert f"NodePort {port} from this host: GET http://127.0.0.1:{port}/api/health" \
+        in out
+    assert "if this host cannot reach the node IP: minikube service todo-frontend -n todo " \
+           "--url" in out
+
+
+def test_a_nodeport_answering_503_is_a_failure(nodeport: HealthServer,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    nodeport.status, nodeport.body = 503, '{"status":"unhealthy"}'
+    monkeypatch.setattr(verify, "HTTP_RETRY_SECONDS", 0.0)
+    out, _, code = run_task(healthy_cluster(nodeport))
+    assert code == 1
+    assert f"HTTP 503 from http://127.0.0.1:{nodeport.port}/api/health" in out
+
+
+@pytest.mark.parametrize("platform", ["darwin", "win32"])
+def test_docker_driver_on_macos_or_windows_is_not_reported_as_a_pass(
+        nodeport: HealthServer, monkeypatch: pytest.MonkeyPatch, platform: str) -> None:
+    monkeypatch.setattr(access.sys, "platform", platform)
+    out, _, code = run_task(healthy_cluster(nodeport))
+    assert code == 0  # not a failure: it could not be checked from here
+    assert nodeport.paths == []  # and it was not pretended
+    assert "Result: SUCCESS — 6 of 7 checks passed" in out
+    where = {"darwin": "macOS", "win32": "Windows"}[platform]
+    assert (f"NodePort {nodeport.port} from this host: not checked: with the docker "
+            f"driver on {where} the node IP 127.0.0.1 is not reachable from the host") in out
+    assert "fix: minikube service todo-frontend -n todo --url   # in a second terminal" in out
+
+
+def test_the_hyperkit_or_kvm_style_drivers_and_docker_on_linux_route_to_the_node() -> None:
+    assert access.node_routable("docker", "linux")
+    assert access.node_routable("kvm2", "linux")
+    assert access.node_routable("hyperkit", "darwin")
+    assert access.node_routable("qemu2", "darwin")
+    assert not access.node_routable("docker", "darwin")
+    assert not access.node_routable("podman", "win32")
+
+
+@pytest.mark.parametrize("major", [3, 4])
+def test_a_failing_helm_test_fails_verify_with_the_test_pods_verdict(
+        nodeport: HealthServer, major: int) -> None:
+    out, err, code = run_task(healthy_cluster(nodeport, **{
+        HELM_TEST: helm_test_result("fail", major), TEST_POD_LOG: failed_test_pod_log(major)}))
+    assert code == 1
+    assert "Result: FAILURE — 1 of 7 checks failed" in out
+    assert "helm test todo-app: FAIL http://todo-backend:7860/health; FAIL " \
+           "http://todo-frontend:3000/api/health" in out
+    assert "fix: kubectl -n todo logs todo-app-test-health" in out
+    assert "verify failed: 1 of 7 checks (first: helm test todo-app)" in err
+
+
+def test_helm_test_runs_by_default_and_skip_helm_test_leaves_it_out(
+        nodeport: HealthServer, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    c = healthy_cluster(nodeport)
+    tasks.verify(c)
+    assert "helm test todo-app" in capsys.readouterr().out
+    without_helm = {k: v for k, v in healthy_commands(nodeport).items()
+                    if not k.startswith("helm ")}
+    tasks.verify(MockContext(run=without_helm), skip_helm_test=True)  # no helm call at all
+    printed = capsys.readouterr().out
+    assert "helm test" not in printed and "Result: SUCCESS — 6 of 6 checks passed" in printed
 
 
 def test_failed_http_check_exits_1_and_the_summary_says_why(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    c = healthy_cluster(**{BACKEND_HEALTH: Result(
+        nodeport: HealthServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    c = healthy_cluster(nodeport, **{BACKEND_HEALTH: Result(
         "", stderr="Error from server (ServiceUnavailable): the server is currently unable "
                    "to handle the request\n", exited=1)})
     monkeypatch.setattr(verify, "HTTP_RETRY_SECONDS", 0.0)
     out, err, code = run_task(c)
     assert code == 1
-    assert "Result: FAILURE — 1 of 5 checks failed" in out
+    assert "Result: FAILURE — 1 of 7 checks failed" in out
     assert "backend GET /health: 503 or no ready endpoint" in out
-    assert "verify failed: 1 of 5 checks (first: backend GET /health)" in err
+    assert "verify failed: 1 of 7 checks (first: backend GET /health)" in err
 
 
-def test_json_output_is_one_document_with_checks_and_findings() -> None:
-    out, _, code = run_task(healthy_cluster(), as_json=True)
+def test_json_output_is_one_document_with_checks_and_findings(nodeport: HealthServer) -> None:
+    out, _, code = run_task(healthy_cluster(nodeport), as_json=True)
     data = json.loads(out)
     assert code == 0
     assert data["ok"] is True
-    assert [c["status"] for c in data["checks"]] == ["pass"] * 5
+    assert [c["status"] for c in data["checks"]] == ["pass"] * 7
     assert data["findings"] == []
 
 
@@ -359,3 +484,21 @@ def test_verify_alone_masks_env_values_that_a_crash_log_prints(
     assert "ValidationError: database_url input_value='••••'" in shown
     assert "password authentication failed: ••••" in shown
     assert "pw-s3cr3t-9x" not in shown and url not in shown
+
+
+@pytest.mark.parametrize("major", [3, 4])
+def test_helm_test_passes_on_both_majors_without_fetching_the_pods_log(
+        nodeport: HealthServer, major: int) -> None:
+    out, _, code = run_task(healthy_cluster(nodeport, **{
+        HELM_TEST: helm_test_result("pass", major)}), as_json=True)
+    assert code == 0  # MockContext has no `kubectl logs` answer: a call would raise
+    helm_test = json.loads(out)["checks"][-1]
+    assert (helm_test["name"], helm_test["status"], helm_test["detail"]) == (
+        "helm test todo-app", "pass", "todo-app-test-health: Succeeded")
+
+
+def test_helm_test_phases_pairs_each_suite_with_its_phase() -> None:
+    for major in (3, 4):
+        stdout = (HELM_FIXTURES / f"test-fail-helm{major}.stdout").read_text()
+        assert verify.helm_test_phases(stdout) == ["todo-app-test-health: Failed"]
+    assert verify.helm_test_phases("NOTES:\nPhase: nothing\n") == []

@@ -75,6 +75,15 @@ In-cluster URL of the frontend Service.
 {{- end }}
 
 {{/*
+A value percent-encoded for a URL's userinfo or path: every byte but A-Za-z0-9-._~ as %XX.
+`urlquery` (Go's url.QueryEscape) writes a space as "+", which a URL's userinfo reads as a plus:
+so "+" becomes "%20" (a "+" in the value is already "%2B").
+*/}}
+{{- define "todo-app.urlEscape" -}}
+{{- . | toString | urlquery | replace "+" "%20" }}
+{{- end }}
+
+{{/*
 An image reference "repository:tag" from an image block.
 */}}
 {{- define "todo-app.image" -}}
