@@ -164,7 +164,7 @@ def noop_rules(images: list[Any], digest: str, node_port: int) -> list[dict[str,
 
 def noop_up(runs: int) -> tuple[list[float], list[float], int, dict[str, int]]:
     from tests.conftest import FakeTools, serve_health
-    from todo_deploy import images, pipeline, secrets
+    from todo_deploy import envfile, images, pipeline, secrets
     from todo_deploy.cli import Session
     from todo_deploy.console import Console
 
@@ -197,7 +197,7 @@ def noop_up(runs: int) -> tuple[list[float], list[float], int, dict[str, int]]:
             print("  (docker/*/Dockerfile missing: digests computed over stand-in contexts)")
         settings = Settings.from_config(config, env_file=str(env_file),
                                         state_dir=str(tmp / "state"))
-        plan = secrets.plan(secrets.load(settings))
+        plan = secrets.plan(envfile.load(settings))
         fakes.rules_file.write_text(json.dumps(noop_rules([], plan.digest.value, node_port)))
         os.environ.update(FAKE_TOOLS_LOG=str(fakes.log), FAKE_TOOLS_RULES=str(fakes.rules_file),
                           PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")

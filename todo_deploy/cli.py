@@ -62,6 +62,8 @@ def settings_for(c: Context, **overrides: Any) -> Settings:
 
 @contextmanager
 def session(c: Context, *, no_color: bool = False, **overrides: Any) -> Iterator[Session]:
+    # here, not at the top: `inv --list` and `--help` import neither rich nor python-dotenv
+    from . import envfile
     from .console import Console, runnable_inv
 
     console = Console(no_color=no_color,
@@ -69,9 +71,7 @@ def session(c: Context, *, no_color: bool = False, **overrides: Any) -> Iterator
     try:
         current = Session(c, settings_for(c, **overrides), console)
         # every task masks the values .env holds, whatever it prints (pod logs, tool errors)
-        from . import secrets
-
-        secrets.mask_known_values(current)
+        console.register_secret(*envfile.values_to_mask(current.settings.env_file))
         yield current
     except SuiteError as exc:
         console.error(exc.message, exc.hint, exc.details)

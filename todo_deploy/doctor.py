@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from . import cluster, proc
+from . import cluster, envfile, proc
 from .cli import Session, run_memo
 from .console import CheckResult
 from .errors import ConfigError, PrereqError, SuiteError
@@ -241,24 +241,20 @@ def _chart_values(chart: Path) -> dict[str, Any]:
 
 
 def _embedded_db_likely(s: Session) -> bool:
-    from . import secrets
-
     try:
-        env = secrets.parse_env(secrets.read_env_text(s.settings.env_file), s.settings.env_file)
+        env = envfile.parse_env(envfile.read_env_text(s.settings.env_file), s.settings.env_file)
     except SuiteError:
         return True
-    return not env.value(secrets.DATABASE_URL).strip()
+    return not env.value(envfile.DATABASE_URL).strip()
 
 
 ENV_CHECK = ".env present and valid"
 
 
 def check_env(s: Session) -> CheckResult:
-    from . import secrets
-
     def run() -> tuple[bool, str, str | None]:
-        env = secrets.load(s.settings)
-        keys = sorted(k for k in env.entries if k in secrets.KNOWN_KEYS)
+        env = envfile.load(s.settings)
+        keys = sorted(k for k in env.entries if k in envfile.KNOWN_KEYS)
         extra = f"; {len(env.warnings)} warning(s): inv secrets --dry-run" if env.warnings else ""
         return True, f"{s.settings.env_file.name}: {', '.join(keys)}{extra}", None
 

@@ -1,9 +1,9 @@
 """`inv secrets`: .env → validated values → Secret ``todo-secrets`` on stdin → digest.
 
 Rules:
-- ``.env`` is parsed by python-dotenv's own parser (``export``, quotes, ``#`` in quotes,
-  CRLF, a UTF-8 BOM); values are never interpolated, never shown (key names and lengths only),
-  never put in argv, and never written anywhere but the user's ``.env``.
+- ``.env`` is read, parsed, validated and masked by :mod:`todo_deploy.envfile`; values are
+  never shown (key names and lengths only), never put in argv, and never written anywhere
+  but the user's ``.env``.
 - Zero-credential default: empty ``BETTER_AUTH_SECRET`` and (with an empty ``DATABASE_URL``)
   ``POSTGRES_PASSWORD`` are generated once and stored back in ``.env``, so re-runs never
   rotate them. Empty ``DATABASE_URL`` selects the chart's in-cluster PostgreSQL.
@@ -15,87 +15,42 @@ Rules:
 from __future__ import annotations
 
 import base64
-import contextlib
-import difflib
 import hashlib
-import io
 import json
 import secrets as pysecrets
-import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
+from dataclasses import dataclass
+from urllib.parse import quote
 
 import yaml
-from dotenv import set_key
-from dotenv.parser import parse_stream
 
-from . import doctor, proc
+from . import doctor, envfile, proc
 from .cli import Session
 from .config import Settings
 from .console import mask
-from .errors import ConfigError, StageFailed
+from .envfile import (
+    BETTER_AUTH_SECRET,
+    COHERE_API_KEY,
+    DATABASE_URL,
+    KNOWN_KEYS,
+    POSTGRES_PASSWORD,
+    EnvFile,
+)
+from .errors import StageFailed
 
-DATABASE_URL = "DATABASE_URL"
-COHERE_API_KEY = "COHERE_API_KEY"
-BETTER_AUTH_SECRET = "BETTER_AUTH_SECRET"
-POSTGRES_PASSWORD = "POSTGRES_PASSWORD"
-# every key may be absent or empty (the zero-credential default); absent means empty
-KNOWN_KEYS = (DATABASE_URL, COHERE_API_KEY, BETTER_AUTH_SECRET, POSTGRES_PASSWORD)
-ABSENT_MEANS = {  # what an absent (= empty) key selects, said once in an info line
-    DATABASE_URL: "the in-cluster PostgreSQL",
-    COHERE_API_KEY: "chatbot disabled",
-    BETTER_AUTH_SECRET: "generated and stored",
-}
 SECRET_KEYS = {  # .env key → Secret data key (the spec's names)
     DATABASE_URL: "database-url",
     COHERE_API_KEY: "cohere-api-key",
     BETTER_AUTH_SECRET: "better-auth-secret",
     POSTGRES_PASSWORD: "postgres-password",
 }
-MIN_AUTH_SECRET = 32
 DIGEST_ANNOTATION = "todo-app.dev/secret-digest"
 EMBEDDED_ANNOTATION = "todo-app.dev/embedded-db"
 EMBEDDED_DB = {"user": "todo", "host": "todo-postgres", "port": "5432", "database": "todo"}
 POSTGRES_POD = "todo-postgres-0"  # the chart's StatefulSet, its container and its claim
 POSTGRES_CONTAINER = "postgresql"
 POSTGRES_PVC = "data-todo-postgres-0"
-URL_SHAPE = "postgresql://USER:PASSWORD@HOST:5432/DBNAME?sslmode=require"
-GENERATE_HINT = 'python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
 
-
-@dataclass(frozen=True)
-class Entry:
-    value: str | None  # None: the line has a key but no "="
-    line: int
-
-
-@dataclass(frozen=True)
-class Problem:
-    line: int | None
-    key: str | None
-    message: str
-    fix: str
-
-    def render(self, path: Path) -> str:
-        where = f"{path}:{self.line}" if self.line else str(path)
-        key = f" {self.key}" if self.key else ""
-        return f"{where}{key}: {self.message}\n    fix: {self.fix}"
-
-
-@dataclass
-class EnvFile:
-    """What ``.env`` says, with line numbers; never printed with its values."""
-
-    path: Path
-    entries: dict[str, Entry] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    def value(self, key: str) -> str:
-        entry = self.entries.get(key)
-        return (entry.value or "") if entry else ""
 
 
 @dataclass(frozen=True)
@@ -134,134 +89,7 @@ class ClusterSecret:
     embedded_db: bool
 
 
-# -- parsing and validation (pure) ------------------------------------------------------
-
-
-def read_env_text(path: Path) -> str:
-    """Read ``.env`` or raise a ConfigError that says how to get one."""
-    if not path.exists():
-        raise ConfigError(
-            f"{path} does not exist",
-            f"cp .env.example {path.name}   (or run scripts/onboard.sh, which does it)",
-        )
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
-        raise ConfigError(f"cannot read {path}: {reason}",
-                          f"check the file's permissions and encoding: ls -l {path}") from None
-
-
-def parse_env(text: str, path: Path) -> EnvFile:
-    """Parse with python-dotenv's parser; collect problems and warnings, never values."""
-    env = EnvFile(path=path)
-    seen: dict[str, int] = {}
-    for binding in parse_stream(io.StringIO(text)):
-        line = binding.original.line
-        if binding.error:
-            env.problems.append(Problem(line, _key_hint(binding.original.string), (
-                "is not a KEY=VALUE line (an unclosed quote?)"),
-                "write KEY=VALUE; quote values that contain spaces or '#': KEY=\"a # b\""))
-            continue
-        if binding.key is None:  # blank line or comment
-            continue
-        key = binding.key
-        if key in seen:
-            env.warnings.append(
-                f"{path}:{line} {key} is also set on line {seen[key]}; line {line} wins "
-                f"(the last one). Delete the other line.")
-        seen[key] = line
-        env.entries[key] = Entry(binding.value, line)
-    for key in env.entries:
-        if key not in KNOWN_KEYS:
-            close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
-            env.warnings.append(
-                f"{path}:{env.entries[key].line} unknown key {key} is ignored"
-                + (f" (did you mean {close[0]}?)" if close else ""))
-    return env
-
-
-def absent_keys_note(env: EnvFile) -> str | None:
-    """One info line naming the keys ``.env`` lacks and what their absence selects."""
-    absent = [f"{key} ({meaning})" for key, meaning in ABSENT_MEANS.items()
-              if key not in env.entries]
-    if not absent:
-        return None
-    return (f"{env.path.name} has no line for " + ", ".join(absent)
-            + ": absent is the same as empty")
-
-
-def permission_warning(path: Path) -> str | None:
-    """ssh-style: ``.env`` holds credentials, so group or others must not read it."""
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        return None
-    if not mode & 0o077:
-        return None
-    return (f"{path} is readable by {'group and others' if mode & 0o007 else 'its group'} "
-            f"(mode {mode:04o}) and holds credentials; fix: chmod 600 {path}")
-
-
-def _key_hint(raw: str) -> str | None:
-    """The key of a malformed line, if it plainly has one (never the value)."""
-    head = raw.strip().removeprefix("export ").split("=", 1)[0].strip()
-    return head if head.replace("_", "").isalnum() and head.isascii() else None
-
-
-def validate(env: EnvFile) -> list[Problem]:
-    """Problems with the known keys (values are judged, never echoed). Every key may be
-    absent: absent means empty (``absent_keys`` says what that selects)."""
-    problems = list(env.problems)
-    for key in KNOWN_KEYS:
-        entry = env.entries.get(key)
-        if entry is None:
-            continue
-        if entry.value is None:
-            problems.append(Problem(entry.line, key, "has no '=' and no value",
-                                    f"write `{key}=` (empty is allowed) or `{key}=<value>`"))
-        elif entry.value and not entry.value.strip():
-            problems.append(Problem(entry.line, key, "is blank (only spaces)",
-                                    f"leave it empty (`{key}=`) or give a real value"))
-    url = env.entries.get(DATABASE_URL)
-    if url and url.value and url.value.strip():
-        reason = database_url_problem(url.value)
-        if reason:
-            problems.append(Problem(url.line, DATABASE_URL, reason,
-                                    f"use {URL_SHAPE}, or leave it empty for the in-cluster "
-                                    "PostgreSQL"))
-    auth = env.entries.get(BETTER_AUTH_SECRET)
-    if auth and auth.value and auth.value.strip() and len(auth.value) < MIN_AUTH_SECRET:
-        problems.append(Problem(
-            auth.line, BETTER_AUTH_SECRET,
-            f"is {len(auth.value)} characters; at least {MIN_AUTH_SECRET} are required",
-            f"leave it empty to have one generated, or: {GENERATE_HINT}"))
-    pw = env.entries.get(POSTGRES_PASSWORD)
-    if pw and pw.value and len(pw.value.strip()) < 12:
-        problems.append(Problem(pw.line, POSTGRES_PASSWORD,
-                                f"is {len(pw.value.strip())} characters; use at least 12",
-                                "leave it empty to have one generated"))
-    return problems
-
-
-def database_url_problem(url: str) -> str | None:
-    """Why ``url`` is not a usable PostgreSQL URL (the message never contains the URL)."""
-    if "#" in url:
-        return "contains '#': percent-encode it in the password as %23"
-    try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname
-        _ = parts.port
-    except ValueError:
-        return "is not a valid URL (bad port or brackets?)"
-    if parts.scheme not in ("postgresql", "postgres"):
-        shown = parts.scheme if parts.scheme.isalnum() else "?"
-        return f"must start with postgresql:// or postgres:// (found scheme {shown!r})"
-    if not host:
-        return "has no host"
-    if not parts.path.strip("/"):
-        return "has no database name (the path after the host)"
-    return None
+# -- the Secret (pure) -----------------------------------------------------------------------
 
 
 def plan(env: EnvFile, generate: bool = True) -> SecretPlan:
@@ -356,31 +184,6 @@ def apply_argv(settings: Settings) -> list[str]:
 # -- the stage ------------------------------------------------------------------------------
 
 
-def read_env(path: Path) -> EnvFile:
-    """Read and parse ``.env``; its warnings include loose file permissions."""
-    env = parse_env(read_env_text(path), path)
-    loose = permission_warning(path)
-    if loose:
-        env.warnings.insert(0, loose)
-    return env
-
-
-def load(settings: Settings) -> EnvFile:
-    """Read, parse and validate ``.env``; raise one ConfigError listing every problem."""
-    return check(settings, read_env(settings.env_file))
-
-
-def check(settings: Settings, env: EnvFile) -> EnvFile:
-    problems = validate(env)
-    if problems:
-        listing = "\n".join(p.render(settings.env_file) for p in problems)
-        raise ConfigError(
-            f"{settings.env_file} has {len(problems)} problem(s); nothing was applied",
-            "fix the lines above, then re-run: inv secrets --dry-run",
-            details=listing)
-    return env
-
-
 def run_secrets(s: Session, *, dry_run: bool = False) -> SecretPlan:
     console, settings = s.console, s.settings
     env = _load_with_warnings(s)
@@ -398,7 +201,7 @@ def run_secrets(s: Session, *, dry_run: bool = False) -> SecretPlan:
     # before anything is stored or applied: a refusal leaves .env and the Secret as they were
     _rotate_embedded_password(s, secret_plan)
     if secret_plan.generated:
-        persist_generated(settings.env_file, secret_plan.generated)
+        envfile.persist_generated(settings.env_file, secret_plan.generated)
         console.info(f"Generated {', '.join(sorted(secret_plan.generated))}; stored in "
                      f"{settings.env_file} so re-runs keep them (delete the value to rotate).")
     with console.status(f"applying Secret {settings.secret_name} in namespace "
@@ -413,37 +216,14 @@ def run_secrets(s: Session, *, dry_run: bool = False) -> SecretPlan:
     return secret_plan
 
 
-def mask_known_values(s: Session) -> None:
-    """Register the values ``.env`` holds with this session's console, so pod logs and tool
-    output that echo one (a crash log printing its DATABASE_URL) show it masked.
-
-    ``cli.session`` calls it for every task (each task has its own console). Best effort: a
-    missing or unreadable ``.env`` registers nothing and is not an error here.
-    """
-    try:
-        env = parse_env(read_env_text(s.settings.env_file), s.settings.env_file)
-    except ConfigError:
-        return
-    values = [env.value(key) for key in KNOWN_KEYS]
-    url = env.value(DATABASE_URL).strip()
-    if url:  # the password alone, too: a log may print it without the rest of the URL
-        with contextlib.suppress(ValueError):  # urlsplit: "Invalid IPv6 URL"
-            password = urlsplit(url).password or ""
-            values += [password, unquote(password)]  # as written, and as the driver gets it
-    embedded = env.value(POSTGRES_PASSWORD)
-    if embedded:  # as it appears inside the composed DATABASE_URL
-        values.append(quote(embedded, safe=""))
-    s.console.register_secret(*values)
-
-
 def _load_with_warnings(s: Session) -> EnvFile:
-    env = read_env(s.settings.env_file)
+    env = envfile.read_env(s.settings.env_file)
     for warning in env.warnings:
         s.console.warn(warning)
-    note = absent_keys_note(env)
+    note = envfile.absent_keys_note(env)
     if note:
         s.console.info(note)
-    return check(s.settings, env)
+    return envfile.check(s.settings, env)
 
 
 def _show(s: Session, secret_plan: SecretPlan, *, dry_run: bool, absent: set[str]) -> None:
@@ -457,17 +237,6 @@ def _show(s: Session, secret_plan: SecretPlan, *, dry_run: bool, absent: set[str
         s.console.info("DATABASE_URL is empty: the chart's in-cluster PostgreSQL will be used.")
     if not secret_plan.chat_enabled and COHERE_API_KEY not in absent:
         s.console.info("COHERE_API_KEY is empty: the chatbot is disabled (stored empty).")
-
-
-def persist_generated(path: Path, generated: Mapping[str, str]) -> None:
-    """Store generated values in ``.env`` with python-dotenv's ``set_key`` (>= 1.2.2: its
-    temporary file is made next to ``.env``, never in the system temp directory, and the
-    mode is kept). A new file is made private; an existing one is never loosened."""
-    existed = path.exists()
-    for key, value in generated.items():
-        set_key(path, key, value, quote_mode="never")
-    if not existed:
-        path.chmod(0o600)
 
 
 def _apply_error(settings: Settings, result: proc.ToolResult) -> StageFailed:

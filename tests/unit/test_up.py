@@ -30,7 +30,7 @@ from tests.fakes.canned import (
     STOPPED,
     upgraded,
 )
-from todo_deploy import chart, deploy, images, pipeline, secrets
+from todo_deploy import chart, deploy, envfile, images, pipeline, secrets
 from todo_deploy.cli import Session
 from todo_deploy.config import Settings
 from todo_deploy.console import Console
@@ -131,7 +131,7 @@ def chain(fake_tools: FakeTools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                               "COPY . /app\n")
         config["images"][component] = {"context": str(src), "dockerfile": str(dockerfile)}
     settings = Settings.from_config(config, env_file=str(env), state_dir=str(tmp_path / "state"))
-    digest = secrets.plan(secrets.load(settings)).digest.value
+    digest = secrets.plan(envfile.load(settings)).digest.value
     f = fake_tools
     # what `kubectl get secret -o jsonpath={.metadata.annotations}` prints once it is applied
     f.rule("kubectl", r"^get secret ", stdout=json.dumps({

@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import yaml
 
-from todo_deploy import secrets
+from todo_deploy import envfile, secrets
 from todo_deploy.config import Settings
 from todo_deploy.errors import ConfigError
 
@@ -21,12 +21,12 @@ AUTH = "a" * 40
 ENV = Path("/work/.env")
 
 
-def parsed(text: str) -> secrets.EnvFile:
-    return secrets.parse_env(text, ENV)
+def parsed(text: str) -> envfile.EnvFile:
+    return envfile.parse_env(text, ENV)
 
 
-def problems(text: str) -> list[secrets.Problem]:
-    return secrets.validate(parsed(text))
+def problems(text: str) -> list[envfile.Problem]:
+    return envfile.validate(parsed(text))
 
 
 def full(url: str = GOOD_URL, cohere: str = "ck", auth: str = AUTH) -> str:
@@ -35,7 +35,7 @@ def full(url: str = GOOD_URL, cohere: str = "ck", auth: str = AUTH) -> str:
 
 def test_example_file_is_valid_and_fully_generated() -> None:
     env = parsed(Path(__file__).parents[2].joinpath(".env.example").read_text())
-    assert secrets.validate(env) == []
+    assert envfile.validate(env) == []
     plan = secrets.plan(env)
     assert plan.embedded_db and not plan.chat_enabled
     assert set(plan.generated) == {"BETTER_AUTH_SECRET", "POSTGRES_PASSWORD"}
@@ -48,7 +48,7 @@ def test_embedded_database_url_uses_generated_password() -> None:
     password = plan.data()["postgres-password"]
     assert plan.data()["database-url"] == (
         f"postgresql://todo:{password}@todo-postgres:5432/todo")
-    assert len(plan.data()["better-auth-secret"]) >= secrets.MIN_AUTH_SECRET
+    assert len(plan.data()["better-auth-secret"]) >= envfile.MIN_AUTH_SECRET
 
 
 # what a password may hold that a URL's userinfo would misread: each alone, then all at once
@@ -72,7 +72,7 @@ def test_embedded_database_url_parses_back_to_host_user_and_the_exact_password(
     assert unquote(parts.username or "") == "todo"
     assert unquote(parts.password or "") == password
     assert (parts.path, parts.query, parts.fragment) == ("/todo", "", "")
-    assert secrets.database_url_problem(plan.data()["database-url"]) is None
+    assert envfile.database_url_problem(plan.data()["database-url"]) is None
 
 
 def test_embedded_database_url_escapes_every_reserved_character_as_percent_hex() -> None:
@@ -94,7 +94,7 @@ def test_crlf_bom_export_and_quoted_hash_are_understood() -> None:
             "COHERE_API_KEY=\"key # with hash\"  # a comment\r\n"
             f"BETTER_AUTH_SECRET={AUTH}\r\n")
     env = parsed(text)
-    assert secrets.validate(env) == []
+    assert envfile.validate(env) == []
     assert env.value("DATABASE_URL") == "postgresql://u:p%23w@h:5432/db"
     assert env.value("COHERE_API_KEY") == "key # with hash"
     assert env.value("BETTER_AUTH_SECRET") == AUTH
@@ -113,25 +113,25 @@ def test_malformed_line_is_reported_with_its_line_and_key_but_not_its_value() ->
 
 def test_an_absent_optional_key_means_empty_and_is_named_in_one_info_line() -> None:
     env = parsed("DATABASE_URL=\nBETTER_AUTH_SECRET=\n")  # no COHERE_API_KEY line
-    assert secrets.validate(env) == []
+    assert envfile.validate(env) == []
     secret_plan = secrets.plan(env)
     assert secret_plan.data()["cohere-api-key"] == ""
     assert not secret_plan.chat_enabled
-    assert secrets.absent_keys_note(env) == (
+    assert envfile.absent_keys_note(env) == (
         ".env has no line for COHERE_API_KEY (chatbot disabled): absent is the same as empty")
 
 
 def test_an_env_file_with_no_lines_at_all_is_the_zero_credential_default() -> None:
     env = parsed("# nothing set\n")
-    assert secrets.validate(env) == []
+    assert envfile.validate(env) == []
     secret_plan = secrets.plan(env)
     assert secret_plan.embedded_db and set(secret_plan.generated) == {
         "BETTER_AUTH_SECRET", "POSTGRES_PASSWORD"}
-    assert secrets.absent_keys_note(env) == (
+    assert envfile.absent_keys_note(env) == (
         ".env has no line for DATABASE_URL (the in-cluster PostgreSQL), COHERE_API_KEY "
         "(chatbot disabled), BETTER_AUTH_SECRET (generated and stored): absent is the same "
         "as empty")
-    assert secrets.absent_keys_note(parsed(full())) is None
+    assert envfile.absent_keys_note(parsed(full())) is None
 
 
 def test_key_without_equals_sign_is_a_problem() -> None:
@@ -177,7 +177,7 @@ def test_duplicate_key_warns_which_line_wins() -> None:
 
 def test_unknown_key_warns_with_a_suggestion() -> None:
     env = parsed(full() + "DATABSE_URL=x\n")
-    assert secrets.validate(env) == []
+    assert envfile.validate(env) == []
     assert any("DATABSE_URL" in w and "did you mean DATABASE_URL" in w for w in env.warnings)
 
 
@@ -205,7 +205,7 @@ def test_manifest_holds_namespace_and_secret_with_spec_keys(tmp_path: Path) -> N
 
 def test_missing_file_hints_at_example_and_onboarding(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
-        secrets.read_env_text(tmp_path / ".env")
+        envfile.read_env_text(tmp_path / ".env")
     assert "cp .env.example" in (err.value.hint or "")
     assert "onboard" in (err.value.hint or "")
 
@@ -213,9 +213,9 @@ def test_missing_file_hints_at_example_and_onboarding(tmp_path: Path) -> None:
 def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / ".env").write_bytes(b"DATABASE_URL=\xff\xfe\n")
     with pytest.raises(ConfigError, match="not UTF-8"):
-        secrets.read_env_text(tmp_path / ".env")
+        envfile.read_env_text(tmp_path / ".env")
     with pytest.raises(ConfigError, match="cannot read"):
-        secrets.read_env_text(tmp_path)  # a directory
+        envfile.read_env_text(tmp_path)  # a directory
 
 
 def test_load_lists_every_problem_in_one_error(tmp_path: Path) -> None:
@@ -223,7 +223,7 @@ def test_load_lists_every_problem_in_one_error(tmp_path: Path) -> None:
     path.write_text("DATABASE_URL=mysql://h/db\nCOHERE_API_KEY=\nBETTER_AUTH_SECRET=short\n")
     settings = Settings.from_config(None, root=tmp_path)
     with pytest.raises(ConfigError) as err:
-        secrets.load(settings)
+        envfile.load(settings)
     assert "2 problem(s)" in err.value.message
     assert f"{path}:1 DATABASE_URL" in (err.value.details or "")
     assert f"{path}:3 BETTER_AUTH_SECRET" in (err.value.details or "")
@@ -233,7 +233,7 @@ def test_load_lists_every_problem_in_one_error(tmp_path: Path) -> None:
 def test_persist_generated_updates_env_in_place(tmp_path: Path) -> None:
     path = tmp_path / ".env"
     path.write_text("# keep me\nDATABASE_URL=\nBETTER_AUTH_SECRET=\nCOHERE_API_KEY=\n")
-    secrets.persist_generated(path, {"BETTER_AUTH_SECRET": "g" * 64, "POSTGRES_PASSWORD": "p" * 20})
+    envfile.persist_generated(path, {"BETTER_AUTH_SECRET": "g" * 64, "POSTGRES_PASSWORD": "p" * 20})
     text = path.read_text()
     assert text.startswith("# keep me\nDATABASE_URL=\n")
     env = parsed(text)
@@ -243,7 +243,7 @@ def test_persist_generated_updates_env_in_place(tmp_path: Path) -> None:
 
 def test_persist_generated_makes_a_new_env_private(tmp_path: Path) -> None:
     path = tmp_path / ".env"
-    secrets.persist_generated(path, {"BETTER_AUTH_SECRET": "g" * 64})
+    envfile.persist_generated(path, {"BETTER_AUTH_SECRET": "g" * 64})
     assert path.stat().st_mode & 0o777 == 0o600
 
 
@@ -252,7 +252,7 @@ def test_persist_generated_never_loosens_the_mode_of_env(tmp_path: Path, mode: i
     path = tmp_path / ".env"
     path.write_text("BETTER_AUTH_SECRET=\n")
     path.chmod(mode)
-    secrets.persist_generated(path, {"BETTER_AUTH_SECRET": "g" * 64})
+    envfile.persist_generated(path, {"BETTER_AUTH_SECRET": "g" * 64})
     assert path.stat().st_mode & 0o777 == mode
 
 
@@ -268,7 +268,7 @@ def test_generating_values_writes_nothing_outside_the_directory_of_env(
     (tmp_path / "systemp").mkdir()
     written = RecordWrites()
     with written:
-        secrets.persist_generated(path, {"BETTER_AUTH_SECRET": "g" * 64,
+        envfile.persist_generated(path, {"BETTER_AUTH_SECRET": "g" * 64,
                                          "POSTGRES_PASSWORD": "p" * 20})
     assert written.paths, "the audit hook saw no write at all"
     outside = [p for p in written.paths if not Path(p).resolve().is_relative_to(home.resolve())]
@@ -313,7 +313,7 @@ def test_env_readable_by_others_warns_with_the_chmod_fix(
     path = tmp_path / ".env"
     path.write_text(full())
     path.chmod(mode)
-    env = secrets.read_env(path)
+    env = envfile.read_env(path)
     assert env.warnings == [f"{path} is readable by {who} (mode {mode:04o}) and holds "
                             f"credentials; fix: chmod 600 {path}"]
     assert path.stat().st_mode & 0o777 == mode  # warned, not changed
@@ -323,4 +323,4 @@ def test_private_env_gets_no_permission_warning(tmp_path: Path) -> None:
     path = tmp_path / ".env"
     path.write_text(full())
     path.chmod(0o600)
-    assert secrets.read_env(path).warnings == []
+    assert envfile.read_env(path).warnings == []
