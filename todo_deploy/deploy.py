@@ -46,6 +46,10 @@ HELM_FLAGS: dict[int, dict[str, str]] = {
 GOOD_STATUSES = ("deployed", "superseded")
 TIMEOUT_MARGIN = 60.0  # seconds the subprocess may outlive helm's own --timeout
 WATCH_SECONDS = 2.0  # how often the pods are looked at while helm waits
+# The embedded PostgreSQL's StatefulSet and the headless Service its serviceName names
+# (chart 1.0.0 before issue 11 named the ClusterIP Service todo-postgres there).
+POSTGRES_STATEFULSET = "todo-postgres"
+GOVERNING_SERVICE = "todo-postgres-headless"
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,19 @@ def rollback_argv(release: str, namespace: str, revision: int, timeout: float) -
     """``helm rollback`` (same on both majors)."""
     return ["helm", "rollback", release, str(revision), "--namespace", namespace,
             "--wait", "--timeout", timeout_flag(timeout)]
+
+
+def governing_service_argv(namespace: str) -> list[str]:
+    """The embedded PostgreSQL StatefulSet's ``serviceName`` (empty output: no StatefulSet)."""
+    return ["kubectl", "get", "statefulset", POSTGRES_STATEFULSET, "-n", namespace,
+            "--ignore-not-found", "-o", "jsonpath={.spec.serviceName}"]
+
+
+def orphan_delete_argv(namespace: str) -> list[str]:
+    """Delete the StatefulSet object only: its pod and claim stay, and the StatefulSet the
+    upgrade creates again (same name, same selector) adopts them."""
+    return ["kubectl", "delete", "statefulset", POSTGRES_STATEFULSET, "-n", namespace,
+            "--cascade=orphan", "--wait=true"]
 
 
 def history_argv(release: str, namespace: str) -> list[str]:
@@ -257,6 +274,8 @@ def run_deploy(s: Session, *, dry_run: bool = False, force: bool = False) -> Rel
 
 def _upgrade(s: Session, plan: DeployPlan, major: int) -> Release:
     before = _latest_revision(s, plan)
+    if before is not None and plan.values.embedded_db:
+        _recreate_statefulset_if_governed_by_old_service(s, plan)
     s.console.info(f"Helm {major}: release {plan.release} in namespace {plan.namespace}; "
                    f"images {plan.values.backend_repository}:{plan.values.backend_tag}, "
                    f"{plan.values.frontend_repository}:{plan.values.frontend_tag}; "
@@ -300,6 +319,22 @@ def _upgrade_watching_pods(s: Session, plan: DeployPlan,
             return stopped, [diagnose.with_logs(s.c, s.settings, f)
                              for f in diagnose.group(fatal)]
     return result, []
+
+
+def _recreate_statefulset_if_governed_by_old_service(s: Session, plan: DeployPlan) -> None:
+    """A StatefulSet's ``serviceName`` cannot change (the API server refuses the upgrade), so
+    a release whose StatefulSet still names another Service than the headless one loses the
+    StatefulSet object first (``--cascade=orphan``: the pod and its data stay)."""
+    found = proc.run(s.c, governing_service_argv(plan.namespace),
+                     timeout=s.settings.tool_timeout, check=False)
+    name = found.stdout.strip()
+    if not found.ok or not name or name == GOVERNING_SERVICE:
+        return
+    s.console.info(f"StatefulSet {POSTGRES_STATEFULSET} names Service {name}; recreating it to "
+                   f"name the headless {GOVERNING_SERVICE} (serviceName is immutable; its pod "
+                   "and volume stay)")
+    proc.run(s.c, orphan_delete_argv(plan.namespace), timeout=s.settings.tool_timeout,
+             hint=" ".join(orphan_delete_argv(plan.namespace)) + "   then: inv deploy")
 
 
 def _latest_revision(s: Session, plan: DeployPlan) -> int | None:

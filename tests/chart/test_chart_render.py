@@ -3,6 +3,7 @@ replicas, resources, probes, labels and secret keys, the hardening, and the opti
 
 from __future__ import annotations
 
+import base64
 import shutil
 from pathlib import Path
 
@@ -314,9 +315,10 @@ def test_pods_are_hardened_with_writable_scratch_volumes(helm: Path) -> None:
         assert mounted == paths
 
 
-def test_embedded_database_adds_statefulset_service_and_claim(helm: Path) -> None:
+def test_embedded_database_adds_statefulset_services_and_claim(helm: Path) -> None:
     objects = by_key(template(helm, *EMBEDDED))
-    assert set(objects) == SPEC_OBJECTS | {"Service/todo-postgres", "StatefulSet/todo-postgres"}
+    assert set(objects) == SPEC_OBJECTS | {
+        "Service/todo-postgres", "Service/todo-postgres-headless", "StatefulSet/todo-postgres"}
     sts = objects["StatefulSet/todo-postgres"]
     c = container(sts, "postgresql")
     assert c["image"] == "postgres:16-alpine"
@@ -327,6 +329,28 @@ def test_embedded_database_adds_statefulset_service_and_claim(helm: Path) -> Non
     assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"] == {
         "storage": "1Gi"}
     assert objects["Service/todo-postgres"]["spec"]["ports"][0]["port"] == 5432
+
+
+def test_statefulset_names_a_headless_service_that_selects_its_pod(helm: Path) -> None:
+    """A StatefulSet's serviceName must name a headless Service (the pod's stable DNS name
+    todo-postgres-0.todo-postgres-headless); the backend keeps the ClusterIP todo-postgres."""
+    objects = by_key(template(helm, *EMBEDDED))
+    sts = objects["StatefulSet/todo-postgres"]
+    headless = objects[f"Service/{sts['spec']['serviceName']}"]["spec"]
+    assert headless["clusterIP"] == "None"
+    assert headless["publishNotReadyAddresses"] is True
+    labels = sts["spec"]["template"]["metadata"]["labels"]
+    assert headless["selector"].items() <= labels.items()
+    assert headless["ports"] == [{"name": "postgresql", "port": 5432,
+                                  "targetPort": "postgresql", "protocol": "TCP"}]
+    cluster_ip = objects["Service/todo-postgres"]["spec"]
+    assert cluster_ip["type"] == "ClusterIP" and "clusterIP" not in cluster_ip
+    assert cluster_ip["selector"] == headless["selector"]
+    url = "postgresql://todo:long-enough-password@todo-postgres:5432/todo"
+    secret = by_key(template(helm, *CHART_OWNS_SECRET, *EMBEDDED, "--set-string",
+                             "secrets.postgresPassword=long-enough-password"))
+    assert base64.b64decode(secret["Secret/todo-secrets"]["data"]["database-url"]).decode() \
+        == url
 
 
 def test_embedded_database_makes_the_backend_wait_for_it_with_its_own_image(

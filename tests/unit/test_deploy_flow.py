@@ -356,3 +356,51 @@ def test_release_stuck_in_pending_upgrade_is_not_rolled_back_blindly_but_explain
     assert failed.value.hint == ("revision 3 is pending-upgrade (an interrupted deploy): "
                                  "helm rollback todo-app 2 --namespace todo   then: inv deploy")
     assert not [a for a in fake_tools.argvs("helm") if a[0] == "rollback"]
+
+
+# -- the embedded PostgreSQL's headless Service ---------------------------------------------
+# kubectl's shapes: `get statefulset NAME --ignore-not-found -o jsonpath={.spec.serviceName}`
+# prints the name without a newline, and nothing (exit 0) when the StatefulSet is absent.
+
+
+def upgrade_with_statefulset(f: FakeTools, settings: Settings, service_name: str | None
+                             ) -> list[tuple[str, list[str]]]:
+    cluster_up(f, settings, 4)
+    if service_name is None:
+        f.rule("helm", r"^history", stderr="Error: release: not found\n", code=1)
+    else:
+        f.rule("helm", r"^history", stdout=history((1, "deployed")))
+        f.rule("kubectl", r"^get statefulset todo-postgres -n todo --ignore-not-found",
+               stdout=service_name)
+    f.rule("kubectl", r"^delete statefulset",
+           stdout='statefulset.apps "todo-postgres" deleted\n')
+    f.rule("helm", r"^upgrade --install", stdout=upgraded(2))
+    deploy.run_deploy(session(settings)[0])
+    return [(c["tool"], c["argv"]) for c in f.calls() if c["tool"] in ("kubectl", "helm")]
+
+
+def test_a_release_whose_statefulset_names_the_clusterip_service_gets_it_recreated_first(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    """serviceName is immutable: the StatefulSet object goes (its pod and claim stay) before
+    the upgrade creates it again, naming the headless Service."""
+    calls = upgrade_with_statefulset(fake_tools, settings_in(tmp_path), "todo-postgres")
+    delete = ("kubectl", ["delete", "statefulset", "todo-postgres", "-n", "todo",
+                          "--cascade=orphan", "--wait=true"])
+    assert delete in calls
+    upgrade = next(i for i, (tool, argv) in enumerate(calls) if argv[:1] == ["upgrade"])
+    assert calls.index(delete) < upgrade
+
+
+@pytest.mark.parametrize("service_name", ["todo-postgres-headless", ""],
+                         ids=["already-headless", "no-statefulset"])
+def test_a_statefulset_naming_the_headless_service_or_none_is_left_alone(
+        fake_tools: FakeTools, tmp_path: Path, service_name: str) -> None:
+    calls = upgrade_with_statefulset(fake_tools, settings_in(tmp_path), service_name)
+    assert ("kubectl", deploy.governing_service_argv("todo")[1:]) in calls
+    assert not [argv for tool, argv in calls if argv[:1] == ["delete"]]
+
+
+def test_a_first_install_does_not_look_for_an_old_statefulset(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    calls = upgrade_with_statefulset(fake_tools, settings_in(tmp_path), None)
+    assert ("kubectl", deploy.governing_service_argv("todo")[1:]) not in calls
