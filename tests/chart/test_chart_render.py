@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import shutil
 from pathlib import Path
+from typing import Any
 
 import kubernetes_validate
 import pytest
@@ -26,6 +27,8 @@ from todo_deploy.secrets import MIN_AUTH_SECRET, database_url_problem
 
 SPEC_OBJECTS = {"ConfigMap/todo-config", "Service/todo-backend", "Service/todo-frontend",
                 "Deployment/todo-backend", "Deployment/todo-frontend"}
+POLICIES = {"NetworkPolicy/todo-backend", "NetworkPolicy/todo-frontend"}
+NO_POLICIES = ("--set", "networkPolicy.enabled=false")
 K8S_VERSIONS = ("1.29", kubernetes_validate.latest_version())
 OVERRIDES = {
     "defaults": (),
@@ -38,6 +41,7 @@ OVERRIDES = {
     "ClusterIP frontend, 1 replica each": (
         "--set", "frontend.service.type=ClusterIP", "--set", "backend.replicas=1",
         "--set", "frontend.replicas=1"),
+    "no network policies, embedded database": (*NO_POLICIES, *EMBEDDED),
 }
 
 pytestmark = pytest.mark.helm
@@ -64,8 +68,14 @@ def test_every_rendered_object_is_valid_for_kubernetes_1_29_and_latest(
             kubernetes_validate.validate(doc, version, strict=True)
 
 
-def test_default_render_is_exactly_the_spec_objects_without_a_secret(helm: Path) -> None:
-    assert set(by_key(template(helm))) == SPEC_OBJECTS
+def test_default_render_is_the_spec_objects_and_network_policies_without_a_secret(
+        helm: Path) -> None:
+    assert set(by_key(template(helm))) == SPEC_OBJECTS | POLICIES
+
+
+def test_network_policies_can_be_switched_off(helm: Path) -> None:
+    assert set(by_key(template(helm, *NO_POLICIES, *EMBEDDED))) == SPEC_OBJECTS | {
+        "Service/todo-postgres", "Service/todo-postgres-headless", "StatefulSet/todo-postgres"}
 
 
 def test_chart_renders_the_secret_only_when_it_owns_it(helm: Path) -> None:
@@ -315,10 +325,11 @@ def test_pods_are_hardened_with_writable_scratch_volumes(helm: Path) -> None:
         assert mounted == paths
 
 
-def test_embedded_database_adds_statefulset_services_and_claim(helm: Path) -> None:
+def test_embedded_database_adds_statefulset_services_policy_and_claim(helm: Path) -> None:
     objects = by_key(template(helm, *EMBEDDED))
-    assert set(objects) == SPEC_OBJECTS | {
-        "Service/todo-postgres", "Service/todo-postgres-headless", "StatefulSet/todo-postgres"}
+    assert set(objects) == SPEC_OBJECTS | POLICIES | {
+        "Service/todo-postgres", "Service/todo-postgres-headless", "StatefulSet/todo-postgres",
+        "NetworkPolicy/todo-postgres"}
     sts = objects["StatefulSet/todo-postgres"]
     c = container(sts, "postgresql")
     assert c["image"] == "postgres:16-alpine"
@@ -365,6 +376,85 @@ def test_without_embedded_database_the_backend_has_no_init_container(helm: Path)
     assert "initContainers" not in pod_spec(by_key(template(helm))["Deployment/todo-backend"])
 
 
+# -- network policies ----------------------------------------------------------------------
+# What a policy admits is judged here from the rendered objects; the local test cluster's
+# bridge CNI (tests/e2e/localcluster) accepts NetworkPolicies but does not enforce them, so
+# the end-to-end tier proves only that the app works with them present, not that they block.
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    return (selector.get("matchLabels") or {}).items() <= labels.items()
+
+
+def admits(policy: dict[str, Any], source: dict[str, str]) -> set[str]:
+    """The ports ``policy`` opens to a pod labelled ``source`` in the same namespace."""
+    opened: set[str] = set()
+    for rule in policy["spec"].get("ingress") or []:
+        peers = rule.get("from")
+        if peers is None or any(selects(p["podSelector"], source) for p in peers):
+            opened |= {str(p["port"]) for p in rule["ports"]}
+    return opened
+
+
+def pod_labels(objects: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """component → the labels of its pods (Deployments, the StatefulSet, the test pod)."""
+    found = {}
+    for obj in objects.values():
+        if obj["kind"] in ("Deployment", "StatefulSet"):
+            labels = obj["spec"]["template"]["metadata"]["labels"]
+        elif obj["kind"] == "Pod":
+            labels = obj["metadata"]["labels"]
+        else:
+            continue
+        found[labels["component"]] = labels
+    return found
+
+
+def test_each_pod_is_selected_by_exactly_its_own_policy(helm: Path) -> None:
+    objects = by_key(template(helm, *EMBEDDED, skip_tests=False))
+    policies = {k: v for k, v in objects.items() if v["kind"] == "NetworkPolicy"}
+    for component, labels in pod_labels(objects).items():
+        chosen = [k for k, p in policies.items() if selects(p["spec"]["podSelector"], labels)]
+        want = [] if component == "test" else [
+            f"NetworkPolicy/todo-{'postgres' if component == 'postgresql' else component}"]
+        assert chosen == want, component
+        for key in chosen:
+            assert policies[key]["spec"]["policyTypes"] == ["Ingress"]
+
+
+def test_backend_admits_only_the_frontend_and_the_helm_test_pod_on_its_port(
+        helm: Path) -> None:
+    objects = by_key(template(helm, *EMBEDDED, skip_tests=False))
+    labels = pod_labels(objects)
+    policy = objects["NetworkPolicy/todo-backend"]
+    assert admits(policy, labels["frontend"]) == {"http"}
+    assert admits(policy, labels["test"]) == {"http"}
+    for other in (labels["postgresql"], labels["backend"], {"app": "other"}, {}):
+        assert admits(policy, other) == set()
+    (port,) = container(objects["Deployment/todo-backend"], "backend")["ports"]
+    assert (port["name"], port["containerPort"]) == ("http", 7860)
+
+
+def test_postgres_admits_only_the_backend_on_its_port(helm: Path) -> None:
+    objects = by_key(template(helm, *EMBEDDED, skip_tests=False))
+    labels = pod_labels(objects)
+    policy = objects["NetworkPolicy/todo-postgres"]
+    assert admits(policy, labels["backend"]) == {"postgresql"}
+    for other in (labels["frontend"], labels["test"], {"app": "other"}, {}):
+        assert admits(policy, other) == set()
+    (port,) = container(objects["StatefulSet/todo-postgres"], "postgresql")["ports"]
+    assert (port["name"], port["containerPort"]) == ("postgresql", 5432)
+
+
+def test_frontend_admits_anyone_but_only_on_its_port(helm: Path) -> None:
+    objects = by_key(template(helm))
+    policy = objects["NetworkPolicy/todo-frontend"]
+    for source in ({}, {"app": "other"}, pod_labels(objects)["backend"]):
+        assert admits(policy, source) == {"http"}
+    (port,) = container(objects["Deployment/todo-frontend"], "frontend")["ports"]
+    assert (port["name"], port["containerPort"]) == ("http", 3000)
+
+
 def test_helm_test_pod_checks_both_health_endpoints(helm: Path) -> None:
     objects = by_key(template(helm, skip_tests=False))
     pod = objects["Pod/todo-app-test-health"]
@@ -384,8 +474,10 @@ def test_helm_test_pod_checks_both_health_endpoints(helm: Path) -> None:
     (("--set", "backend.service.port=70000"), "port"),
     (("--set", "backend.imageTag=oops"), "imageTag"),
     (("--set", "secretDigest=not-a-digest"), "secretDigest"),
+    (("--set-string", "networkPolicy.enabled=yes"), "enabled"),
 ], ids=["replicas-0", "frontend-replicas-0", "pullPolicy-Sometimes", "nodePort-80",
-        "nodePort-32768", "service-type", "port-70000", "unknown-key", "digest-shape"])
+        "nodePort-32768", "service-type", "port-70000", "unknown-key", "digest-shape",
+        "network-policy-switch"])
 def test_schema_rejects_bad_values(helm: Path, args: tuple[str, ...], complaint: str) -> None:
     result = run_helm(helm, "template", "todo-app", str(CHART_DIR), *args)
     assert result.returncode != 0
