@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import time
 import urllib.request
@@ -194,6 +195,18 @@ def test_network_policies_select_the_live_pods_and_the_apps_traffic_passes(app: 
         assert chosen == [own], pod["metadata"]["name"]
     status, listed = http("GET", f"{NODEPORT}/api/backend/api/todos")
     assert status == 200 and any(t["title"] == State.todo_title for t in listed)
+
+
+def test_the_frontend_runs_on_the_node_line_its_dockerfile_defaults_to(app: App) -> None:
+    """Node 24 LTS (not the spec's end-of-life node:20-alpine); the stand-in base the tier
+    builds with (TODO_NODE_BASE, scripts/ci/build-bases.sh) must be the same line."""
+    text = (ROOT / "docker" / "frontend" / "Dockerfile").read_text()
+    match = re.search(r"^ARG BASE_IMAGE=node:(\d+)", text, re.M)
+    assert match, "docker/frontend/Dockerfile has no node:<major> default"
+    pod = next(p for p in pods(app.cluster) if p["metadata"]["labels"]["component"] == "frontend")
+    version = app.cluster.run("kubectl", "exec", "-n", NAMESPACE, pod["metadata"]["name"],
+                              "-c", "frontend", "--", "node", "--version").stdout.strip()
+    assert version.startswith(f"v{match.group(1)}."), version
 
 
 def test_the_database_pod_has_a_stable_name_through_the_headless_service(app: App) -> None:

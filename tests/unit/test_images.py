@@ -172,8 +172,10 @@ def test_stage_names_are_not_base_images() -> None:
     assert images.base_images(text, {}) == ("node:20-alpine",)
 
 
-def test_real_dockerfiles_default_to_the_spec_base_images() -> None:
-    for component, base in (("backend", "python:3.11-slim"), ("frontend", "node:20-alpine")):
+def test_real_dockerfiles_default_to_supported_base_images() -> None:
+    """The spec's python:3.11-slim; Node 24 LTS instead of the spec's node:20-alpine, which
+    left security support on 2026-04-30 (README: "Base images")."""
+    for component, base in (("backend", "python:3.11-slim"), ("frontend", "node:24-alpine")):
         text = (ROOT / "docker" / component / "Dockerfile").read_text()
         assert images.base_images(text, {}) == (base,)
 
