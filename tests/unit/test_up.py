@@ -98,6 +98,12 @@ class StubBuilder:
     def tag_latest(self, ctx: Any) -> None:
         self.present.add(f"{ctx.repository}:latest")
 
+    def tags(self, repository: str) -> list[images.TagInfo]:
+        return []  # tells no image's age, as `minikube image ls`: nothing to prune
+
+    def remove(self, ref: str) -> str | None:
+        raise AssertionError(f"nothing may be removed here, not {ref}")
+
     def close(self) -> None:
         return None
 

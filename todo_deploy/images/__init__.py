@@ -10,6 +10,7 @@ One job per module:
 - :mod:`.minikube` — ``minikube image build`` for the containerd / cri-o runtimes.
 - :mod:`.target` — which builder the configured target gets.
 - :mod:`.decide` — pure: what one image needs (skip, tag ``:latest``, build).
+- :mod:`.prune` — after a build, old digest tags past ``build.keep`` go (never the release's).
 - :mod:`.stage` — the stage: prepare, look up, decide, act, record, print.
 
 Tags: ``todo-<component>:<digest12>`` and ``:latest``. A tag that already exists in the
@@ -24,7 +25,16 @@ stage and ``missing_images`` look it up there.
 
 from __future__ import annotations
 
-from .builder import BUILD_TIMEOUT, LOG_TAIL_LINES, Builder, BuildLog, ImageInfo, build_failed
+from .builder import (
+    BUILD_TIMEOUT,
+    COMPONENT_LABEL,
+    LOG_TAIL_LINES,
+    Builder,
+    BuildLog,
+    ImageInfo,
+    TagInfo,
+    build_failed,
+)
 from .context import (
     ALWAYS_EXCLUDED,
     COMPONENTS,
@@ -62,19 +72,22 @@ from .minikube import (
     minikube_build_opts,
     parse_image_list,
 )
+from .prune import Pruned, digest_tags, parse_release_refs, prune_old_tags, prune_plan
 from .stage import BuiltImage, build_one, human_size, lookup, run_build, selected
 from .state import STATE_FILE, current_images, load_state, save_state, state_path
 from .target import missing_images, open_builder
 
 __all__ = [
-    "ALWAYS_EXCLUDED", "BUILD_TIMEOUT", "COMPONENTS", "DIGEST_SCHEME", "DOCKERFILE_IN_CONTEXT",
-    "LATEST", "LOG_TAIL_LINES", "NON_DOCKER_RUNTIMES", "SECRET_NAMES", "STATE_FILE", "STEP_RE",
-    "TAG_LENGTH", "Build", "BuildContext", "BuildLog", "Builder", "BuiltImage", "Decision",
-    "DockerBuilder", "Found", "ImageInfo", "ImageRef", "MinikubeImageBuilder", "Skip",
-    "StepEvent", "Tag", "base_images", "build_failed", "build_one", "content_digest",
-    "context_files", "context_size", "context_tar", "current_images", "decide",
-    "docker_client", "docker_environment", "effective_args", "human_size", "ignore_file_for",
-    "is_secret_file", "load_state", "lookup", "minikube_build_opts", "missing_images",
-    "open_builder", "parse_build_args", "parse_ignore", "parse_image_list",
-    "parse_stream_event", "prepare", "run_build", "save_state", "selected", "state_path",
+    "ALWAYS_EXCLUDED", "BUILD_TIMEOUT", "COMPONENTS", "COMPONENT_LABEL", "DIGEST_SCHEME",
+    "DOCKERFILE_IN_CONTEXT", "LATEST", "LOG_TAIL_LINES", "NON_DOCKER_RUNTIMES", "SECRET_NAMES",
+    "STATE_FILE", "STEP_RE", "TAG_LENGTH", "Build", "BuildContext", "BuildLog", "Builder",
+    "BuiltImage", "Decision", "DockerBuilder", "Found", "ImageInfo", "ImageRef",
+    "MinikubeImageBuilder", "Pruned", "Skip", "StepEvent", "Tag", "TagInfo", "base_images",
+    "build_failed", "build_one", "content_digest", "context_files", "context_size",
+    "context_tar", "current_images", "decide", "digest_tags", "docker_client",
+    "docker_environment", "effective_args", "human_size", "ignore_file_for", "is_secret_file",
+    "load_state", "lookup", "minikube_build_opts", "missing_images", "open_builder",
+    "parse_build_args", "parse_ignore", "parse_image_list", "parse_release_refs",
+    "parse_stream_event", "prepare", "prune_old_tags", "prune_plan", "run_build", "save_state",
+    "selected", "state_path"
 ]

@@ -14,6 +14,7 @@ from ..console import StepTracker
 from ..errors import StageFailed
 from .context import BuildContext
 
+COMPONENT_LABEL = "todo-app.dev/component"  # on every image the suite builds
 BUILD_TIMEOUT = 1800.0  # seconds one build step may stay silent
 LOG_TAIL_LINES = 40
 
@@ -35,6 +36,20 @@ class BuildLog:
         return "\n".join(self.lines[-n:])
 
 
+@dataclass(frozen=True)
+class TagInfo:
+    """One ``repository:tag`` in the daemon and when its image was created."""
+
+    repository: str
+    tag: str
+    image_id: str
+    created: str  # sortable UTC timestamp, nanoseconds zero-padded ("" when unknown)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
 class Builder(Protocol):
     where: str
 
@@ -45,6 +60,14 @@ class Builder(Protocol):
               tracker: StepTracker, log: BuildLog) -> None: ...
 
     def tag_latest(self, ctx: BuildContext) -> None: ...
+
+    def tags(self, repository: str) -> list[TagInfo]:
+        """The tags of ``repository`` on images this suite built, with their images' age
+        (empty when the target cannot tell the age)."""
+
+    def remove(self, ref: str) -> str | None:
+        """Untag ``ref`` (its image goes with its last tag); why not, e.g. a container uses
+        it, or None when done."""
 
     def close(self) -> None: ...
 

@@ -17,7 +17,14 @@ from typing import Any
 from ..cluster import DockerEndpoint
 from ..console import StepTracker
 from ..errors import PrereqError
-from .builder import BUILD_TIMEOUT, BuildLog, ImageInfo, build_failed
+from .builder import (
+    BUILD_TIMEOUT,
+    COMPONENT_LABEL,
+    BuildLog,
+    ImageInfo,
+    TagInfo,
+    build_failed,
+)
 from .context import DOCKERFILE_IN_CONTEXT, LATEST, BuildContext, context_tar
 
 STEP_RE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
@@ -86,7 +93,7 @@ class DockerBuilder:
                     tag=ctx.ref.ref, buildargs=ctx.args, nocache=no_cache, rm=True,
                     forcerm=True, network_mode=network or None, decode=True,
                     timeout=BUILD_TIMEOUT,
-                    labels={"todo-app.dev/component": ctx.component,
+                    labels={COMPONENT_LABEL: ctx.component,
                             "todo-app.dev/content-digest": ctx.digest})
                 for raw in stream:
                     event = parse_stream_event(raw)
@@ -111,8 +118,41 @@ class DockerBuilder:
     def tag_latest(self, ctx: BuildContext) -> None:
         self.client.api.tag(ctx.ref.ref, ctx.repository, LATEST, force=True)
 
+    def tags(self, repository: str) -> list[TagInfo]:
+        found = []
+        for image in self.client.api.images(name=repository,
+                                            filters={"label": COMPONENT_LABEL}):
+            refs = [ref for ref in image.get("RepoTags") or []
+                    if ref.rpartition(":")[0] == repository]
+            if not refs:
+                continue
+            # the list's Created has whole seconds only; inspect has nanoseconds
+            created = self.client.api.inspect_image(image["Id"]).get("Created") or ""
+            found += [TagInfo(repository, ref.rpartition(":")[2], str(image["Id"]),
+                              sortable_created(str(created))) for ref in refs]
+        return found
+
+    def remove(self, ref: str) -> str | None:
+        import docker.errors
+
+        try:
+            self.client.api.remove_image(ref)
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.APIError as exc:
+            return str(exc.explanation or exc)
+        return None
+
     def close(self) -> None:
         self.client.close()
+
+
+def sortable_created(value: str) -> str:
+    """Docker's RFC 3339 ``Created`` (trailing zeros of the fraction trimmed) → a string that
+    sorts by time: ``2026-11-29T12:25:05.5Z`` → ``2026-11-29T12:25:05.500000000``."""
+    stamp = value.rstrip("Z")
+    whole, _, fraction = stamp.partition(".")
+    return f"{whole}.{fraction[:9].ljust(9, '0')}" if whole else ""
 
 
 def docker_environment(endpoint: DockerEndpoint) -> dict[str, str]:

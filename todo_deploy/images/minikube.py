@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from .. import cluster, proc
 from ..cli import Session
 from ..console import StepTracker
-from .builder import BUILD_TIMEOUT, BuildLog, ImageInfo, build_failed
+from .builder import BUILD_TIMEOUT, BuildLog, ImageInfo, TagInfo, build_failed
 from .context import DOCKERFILE_IN_CONTEXT, LATEST, BuildContext, context_tar
 
 NON_DOCKER_RUNTIMES = ("containerd", "cri-o", "crio")
@@ -107,6 +107,15 @@ class MinikubeImageBuilder:
         proc.run(self.s.c, cluster.minikube(self.s.settings, "image", "tag", ctx.ref.ref,
                                             f"{ctx.repository}:{LATEST}"),
                  timeout=self.s.settings.tool_timeout)
+
+    def tags(self, repository: str) -> list[TagInfo]:
+        """``minikube image ls`` tells no image's age: nothing is pruned here."""
+        return []
+
+    def remove(self, ref: str) -> str | None:
+        proc.run(self.s.c, cluster.minikube(self.s.settings, "image", "rm", ref),
+                 timeout=self.s.settings.tool_timeout)
+        return None
 
     def close(self) -> None:
         return None

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..cli import Session
 from ..console import StepTracker
 from ..errors import ConfigError, StageFailed
-from . import target
+from . import prune, target
 from .builder import Builder, BuildLog
 from .context import (
     COMPONENTS,
@@ -82,9 +82,11 @@ def run_build(s: Session, *, force: bool = False, no_cache: bool = False,
                 results.append(build_one(s, builder, ctx, force=force, no_cache=no_cache,
                                          network=network, tracker=tracker))
                 save_state(s.settings, [ctx])  # recorded as soon as the image exists
+        pruned = prune.prune_old_tags(s, builder, contexts)
     s.console.table("images", ("image", "tag", "size", "time", "result"),
                     [(r.repository, r.tag, human_size(r.size) if r.size else "-",
                       f"{r.seconds:.1f}s", r.result) for r in results])
+    prune.report(s, pruned)
     return results
 
 
