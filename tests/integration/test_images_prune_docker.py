@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,7 +95,7 @@ class Project:
                 if ref.startswith(f"{repo}:")}
 
     def digest_tags(self) -> set[str]:
-        return {ref for ref in self.tags() if not ref.endswith(":latest")}
+        return {ref for ref in self.tags() if re.fullmatch(r"[0-9a-f]{12}", ref.rsplit(":")[1])}
 
     def cleanup(self) -> None:
         for component in images.COMPONENTS:
@@ -152,7 +153,7 @@ def test_the_tag_the_release_uses_survives_however_old(project: Project,
                                                        fake_tools: FakeTools) -> None:
     project.edit()
     deployed = project.build()
-    fake_tools.rules_file.write_text("[]")
+    fake_tools.rules.clear()
     fake_tools.rule("helm", r"^get values todo-app --namespace todo --output json",
                     stdout=release_values(project, deployed))
     built = []
@@ -165,7 +166,7 @@ def test_the_tag_the_release_uses_survives_however_old(project: Project,
 
 def test_nothing_is_pruned_when_the_release_cannot_be_read(project: Project,
                                                            fake_tools: FakeTools) -> None:
-    fake_tools.rules_file.write_text("[]")
+    fake_tools.rules.clear()
     fake_tools.rule("helm", r"^get values", stderr=UNREACHABLE, code=1)
     built = []
     for _ in range(4):
@@ -200,10 +201,8 @@ def test_down_purge_removes_every_tag_of_ours_from_the_host_daemon_and_no_other(
         project.edit()
         project.build()
     # the same repository name on an image the suite did not build (no component label)
-    handmade = project.client.api.build(
-        fileobj=io.BytesIO(b"FROM scratch\nLABEL made=by-hand\n"), tag=f"{project.backend}:by-hand",
-        rm=True, decode=True)
-    list(handmade)
+    list(project.client.api.build(fileobj=io.BytesIO(b"FROM scratch\nLABEL made=by-hand\n"),
+                                  tag=f"{project.backend}:by-hand", rm=True, decode=True))
     assert len(project.digest_tags()) == 3
     fake_tools.rule("minikube", r"^version", stdout="v1.35.0\n")
     fake_tools.rule("minikube", r"status -o json", stdout=json.dumps({
