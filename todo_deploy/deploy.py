@@ -133,11 +133,14 @@ def governing_service_argv(namespace: str) -> list[str]:
             "--ignore-not-found", "-o", "jsonpath={.spec.serviceName}"]
 
 
-def orphan_delete_argv(namespace: str) -> list[str]:
-    """Delete the StatefulSet object only: its pod and claim stay, and the StatefulSet the
-    upgrade creates again (same name, same selector) adopts them."""
+def statefulset_delete_argv(namespace: str) -> list[str]:
+    """Delete the StatefulSet and its pod, waiting until both are gone; the claim (and so the
+    data) stays: the chart sets no persistentVolumeClaimRetentionPolicy, so Kubernetes
+    retains it, and the StatefulSet the upgrade creates binds the same claim again. Not
+    ``--cascade=orphan``: an adopted pod would keep the old ``subdomain`` (it is set when the
+    pod is created), so its name under the headless Service would not resolve."""
     return ["kubectl", "delete", "statefulset", POSTGRES_STATEFULSET, "-n", namespace,
-            "--cascade=orphan", "--wait=true"]
+            "--cascade=foreground", "--wait=true"]
 
 
 def history_argv(release: str, namespace: str) -> list[str]:
@@ -324,17 +327,19 @@ def _upgrade_watching_pods(s: Session, plan: DeployPlan,
 def _recreate_statefulset_if_governed_by_old_service(s: Session, plan: DeployPlan) -> None:
     """A StatefulSet's ``serviceName`` cannot change (the API server refuses the upgrade), so
     a release whose StatefulSet still names another Service than the headless one loses the
-    StatefulSet object first (``--cascade=orphan``: the pod and its data stay)."""
+    StatefulSet and its pod first (the volume and its data stay); the upgrade creates both
+    again. The database is down for those seconds, once."""
     found = proc.run(s.c, governing_service_argv(plan.namespace),
                      timeout=s.settings.tool_timeout, check=False)
     name = found.stdout.strip()
     if not found.ok or not name or name == GOVERNING_SERVICE:
         return
-    s.console.info(f"StatefulSet {POSTGRES_STATEFULSET} names Service {name}; recreating it to "
-                   f"name the headless {GOVERNING_SERVICE} (serviceName is immutable; its pod "
-                   "and volume stay)")
-    proc.run(s.c, orphan_delete_argv(plan.namespace), timeout=s.settings.tool_timeout,
-             hint=" ".join(orphan_delete_argv(plan.namespace)) + "   then: inv deploy")
+    s.console.info(f"StatefulSet {POSTGRES_STATEFULSET} names Service {name}; recreating it and "
+                   f"its pod to name the headless {GOVERNING_SERVICE} (serviceName is "
+                   "immutable; the database volume and its data stay)")
+    argv = statefulset_delete_argv(plan.namespace)
+    proc.run(s.c, argv, timeout=s.settings.tool_timeout,
+             hint=" ".join(argv) + "   then: inv deploy")
 
 
 def _latest_revision(s: Session, plan: DeployPlan) -> int | None:

@@ -381,11 +381,11 @@ def upgrade_with_statefulset(f: FakeTools, settings: Settings, service_name: str
 
 def test_a_release_whose_statefulset_names_the_clusterip_service_gets_it_recreated_first(
         fake_tools: FakeTools, tmp_path: Path) -> None:
-    """serviceName is immutable: the StatefulSet object goes (its pod and claim stay) before
-    the upgrade creates it again, naming the headless Service."""
+    """serviceName is immutable: the StatefulSet and its pod go (the claim stays) before the
+    upgrade creates them again, naming the headless Service."""
     calls = upgrade_with_statefulset(fake_tools, settings_in(tmp_path), "todo-postgres")
     delete = ("kubectl", ["delete", "statefulset", "todo-postgres", "-n", "todo",
-                          "--cascade=orphan", "--wait=true"])
+                          "--cascade=foreground", "--wait=true"])
     assert delete in calls
     upgrade = next(i for i, (tool, argv) in enumerate(calls) if argv[:1] == ["upgrade"])
     assert calls.index(delete) < upgrade
