@@ -213,9 +213,16 @@ def test_down_purge_removes_every_tag_of_ours_from_the_host_daemon_and_no_other(
     fake_tools.rule("kubectl", r"^config current-context", stdout="minikube\n")
     fake_tools.rule("helm", r"^version --template", stdout="v4.1.4")
     fake_tools.rule("helm", r"^uninstall", stdout='release "todo-app" uninstalled\n')
+    fake_tools.rule("kubectl", r"^delete secret todo-secrets -n todo --ignore-not-found",
+                    stdout='secret "todo-secrets" deleted\n')
+    # no embedded database here: no claim, so no volume to wait for
+    fake_tools.rule("kubectl", r"^get pvc -n todo -l app=todo-app,component=postgresql")
+    fake_tools.rule("kubectl", r"^delete pvc -n todo -l app=todo-app,component=postgresql")
 
     day2.run_down(project.session(), purge=True, yes=True)
 
     assert project.tags() == {f"{project.backend}:by-hand"}
     assert project.tags(f"{project.prefix}-frontend") == set()
     assert "images removed from the host's daemon: " in project.out.getvalue()
+    called = {" ".join(argv[:2]) for argv in fake_tools.argvs("kubectl")}
+    assert {"delete secret", "get pvc", "delete pvc"} <= called
