@@ -74,16 +74,18 @@ def secrets(c: Context, dry_run: bool = False, env_file: str | None = None,
     "build-arg": "KEY=VALUE (both images) or backend:KEY=VALUE; repeatable; part of the "
                  "digest; never secrets (visible in image history)",
     "network": "network mode for RUN steps, e.g. host (default: build.network)",
+    "keep": "digest tags kept per image; older ones are removed after the build, never the "
+            "release's (default: build.keep = 3)",
     "profile": PROFILE,
     "no-color": NO_COLOR,
 })
 def build(c: Context, target: str | None = None, force: bool = False, no_cache: bool = False,
           only: str | None = None, build_arg: list[str] | None = None,
-          network: str | None = None, profile: str | None = None,
+          network: str | None = None, keep: int | None = None, profile: str | None = None,
           no_color: bool = False) -> None:
     """Build todo-backend/todo-frontend:<digest12> (+ :latest); skip tags that already exist."""
     with session(c, no_color=no_color, build_target=target, build_network=network,
-                 profile=profile) as s:
+                 keep_tags=keep, profile=profile) as s:
         images_stage.run_build(s, force=force, no_cache=no_cache, only=only,
                                build_args=build_arg or [])
 

@@ -40,6 +40,7 @@ class Settings:
     memory: int = 4096
     build_target: str = "minikube"
     build_network: str = ""
+    keep_tags: int = 3  # digest tags kept per image after a build (build.keep)
     tool_timeout: float = 120.0
     deploy_timeout: float = 300.0
     verify_timeout: float = 300.0
@@ -90,6 +91,7 @@ class Settings:
                 memory=int(get("minikube.memory", 4096)),
                 build_target=str(get("build.target", "minikube")),
                 build_network=str(get("build.network", "")),
+                keep_tags=int(get("build.keep", 3)),
                 tool_timeout=float(get("timeouts.tool", 120)),
                 deploy_timeout=float(get("timeouts.deploy", 300)),
                 verify_timeout=float(get("timeouts.verify", 300)),
@@ -129,6 +131,11 @@ class Settings:
             raise ConfigError(
                 f"build target must be 'minikube' or 'host', not {resolved.build_target!r}",
                 "inv build --target minikube   (or fix build.target / INVOKE_TODO_BUILD_TARGET)")
+        if resolved.keep_tags < 1:
+            raise ConfigError(
+                f"build.keep must be at least 1 (the newest tag per image), not "
+                f"{resolved.keep_tags}", "inv build --keep 3   (or fix build.keep / "
+                "INVOKE_TODO_BUILD_KEEP)")
         return resolved
 
     def as_dict(self) -> dict[str, Any]:

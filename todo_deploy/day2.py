@@ -248,8 +248,7 @@ def run_down(s: Session, *, purge: bool = False, yes: bool = False) -> None:
     console.success("PostgreSQL volume deleted")
     repositories = [image.name for image in settings.images.values()]
     if settings.build_target == "host":
-        console.warn("images were built in the host's Docker daemon; remove them there",
-                     "docker image rm $(docker image ls -q " + " ".join(repositories) + ")")
+        _purge_host_images(s, repositories)
         return
     from .images import parse_image_list
 
@@ -277,3 +276,20 @@ def run_down(s: Session, *, purge: bool = False, yes: bool = False) -> None:
             if left:
                 time.sleep(IMAGE_RETRY_SECONDS)
     console.success(f"images removed: {', '.join(refs) if refs else 'none found'}")
+
+
+def _purge_host_images(s: Session, repositories: Sequence[str]) -> None:
+    """``--target host``: every tag of our repositories on images the suite built (their
+    label), removed from the host's daemon; other images of the same names stay."""
+    from .images import target
+
+    with target.open_builder(s) as builder:
+        refs = sorted(t.ref for repository in repositories for t in builder.tags(repository))
+        refused = [(ref, why) for ref in refs if (why := builder.remove(ref))]
+    if refused:
+        left = [ref for ref, _ in refused]
+        raise StageFailed(f"could not remove {', '.join(left)} from the host's Docker daemon: "
+                          f"{proc.tail(refused[0][1], 1)}",
+                          "docker image rm " + " ".join(left) + "   # once no container uses them")
+    s.console.success(f"images removed from the host's daemon: "
+                      f"{', '.join(refs) if refs else 'none found'}")

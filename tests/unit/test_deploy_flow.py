@@ -91,6 +91,9 @@ def cluster_up(f: FakeTools, settings: Settings, major: int, *, built: bool = Tr
     f.rule("helm", r"^template ", fallback=True,
            stdout=real_render(deploy.chart.template_argv(settings, values), major))
     f.rule("kubectl", r"^get .* --ignore-not-found$", stdout=EMPTY_LIST, fallback=True)
+    # the embedded PostgreSQL's StatefulSet as this chart made it (no migration to do)
+    f.rule("kubectl", r"^get statefulset todo-postgres .*serviceName",
+           stdout="todo-postgres-headless", fallback=True)
     # while helm waits, the suite watches for new pods: none failing unless a test says so
     f.rule("kubectl", r"^get pods -n todo -l app=todo-app -o json", stdout=EMPTY_LIST,
            fallback=True)
@@ -393,12 +396,19 @@ def applied_from_k8s(*, spec_shaped_backend: bool = False) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
 
 
+def k8s_objects() -> list[str]:
+    """kind/name of every object in k8s/ (what `kubectl apply -k k8s/` makes)."""
+    return sorted(f"{o['kind'].lower()}/{o['metadata']['name']}"
+                  for o in json.loads(applied_from_k8s())["items"])
+
+
 def first_install_over_k8s(f: FakeTools, settings: Settings, helm: Path, major: int, *,
                            listed: str | None = None, **shape: bool) -> None:
     cluster_up(f, settings, major)
     f.rule("helm", r"^history", stderr="Error: release: not found\n", code=1)
     f.rule("helm", r"^template", stdout=render_with_helm(helm, settings))
-    f.rule("kubectl", r"^get configmap/todo-config ", stdout=listed or applied_from_k8s(**shape))
+    f.rule("kubectl", r"^get .*configmap/todo-config .*--ignore-not-found$",
+           stdout=listed or applied_from_k8s(**shape))
     f.rule("kubectl", r"^patch ", stdout="patched\n")
     f.rule("helm", r"^upgrade --install", stdout=upgraded(1))
 
@@ -414,12 +424,10 @@ def test_a_first_deploy_adopts_what_kubectl_apply_k_made_then_installs(
 
     assert release.revision == 1
     kubectl = fake_tools.argvs("kubectl")
-    (listing,) = [a for a in kubectl if a[:2] == ["get", "configmap/todo-config"]]
+    (listing,) = [a for a in kubectl if a[0] == "get" and "configmap/todo-config" in a]
     assert "statefulset/todo-postgres" in listing and listing[-1] == "--ignore-not-found"
     patches = [a for a in kubectl if a[0] == "patch"]
-    assert sorted(a[1] for a in patches) == ["configmap/todo-config", "deployment/todo-backend",
-                                             "deployment/todo-frontend", "service/todo-backend",
-                                             "service/todo-frontend"]
+    assert sorted(a[1] for a in patches) == k8s_objects()
     for argv in patches:
         assert argv[2:6] == ["-n", "todo", "--type=merge", "-p"]
         assert json.loads(argv[6]) == {"metadata": {
@@ -463,7 +471,8 @@ def test_an_upgrade_over_the_releases_own_objects_adopts_and_forces_nothing(
         obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] = "Helm"
         obj["metadata"]["annotations"] = {"meta.helm.sh/release-name": "todo-app",
                                           "meta.helm.sh/release-namespace": "todo"}
-    fake_tools.rule("kubectl", r"^get configmap/todo-config ", stdout=json.dumps(owned))
+    fake_tools.rule("kubectl", r"^get .*configmap/todo-config .*--ignore-not-found$",
+                    stdout=json.dumps(owned))
     fake_tools.rule("helm", r"^upgrade --install", stdout=upgraded(2))
     s, out = session(settings)
     deploy.run_deploy(s)
@@ -485,5 +494,53 @@ def test_kubectl_apply_k_over_an_installed_release_is_adopted_back(
     first_install_over_k8s(fake_tools, settings, helm_bins[4], 4,
                            listed=json.dumps(relabeled))
     deploy.run_deploy(session(settings)[0])
-    assert len([a for a in fake_tools.argvs("kubectl") if a[0] == "patch"]) == 5
+    assert len([a for a in fake_tools.argvs("kubectl") if a[0] == "patch"]) == len(k8s_objects())
     assert "--force-conflicts" in upgrades(fake_tools)[0]
+
+
+# -- the embedded PostgreSQL's headless Service ---------------------------------------------
+# kubectl's shapes: `get statefulset NAME --ignore-not-found -o jsonpath={.spec.serviceName}`
+# prints the name without a newline, and nothing (exit 0) when the StatefulSet is absent.
+
+
+def upgrade_with_statefulset(f: FakeTools, settings: Settings, service_name: str | None
+                             ) -> list[tuple[str, list[str]]]:
+    cluster_up(f, settings, 4)
+    if service_name is None:
+        f.rule("helm", r"^history", stderr="Error: release: not found\n", code=1)
+    else:
+        f.rule("helm", r"^history", stdout=history((1, "deployed")))
+        f.rule("kubectl", r"^get statefulset todo-postgres -n todo --ignore-not-found",
+               stdout=service_name)
+    f.rule("kubectl", r"^delete statefulset",
+           stdout='statefulset.apps "todo-postgres" deleted\n')
+    f.rule("helm", r"^upgrade --install", stdout=upgraded(2))
+    deploy.run_deploy(session(settings)[0])
+    return [(c["tool"], c["argv"]) for c in f.calls() if c["tool"] in ("kubectl", "helm")]
+
+
+def test_a_release_whose_statefulset_names_the_clusterip_service_gets_it_recreated_first(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    """serviceName is immutable: the StatefulSet and its pod go (the claim stays) before the
+    upgrade creates them again, naming the headless Service."""
+    calls = upgrade_with_statefulset(fake_tools, settings_in(tmp_path), "todo-postgres")
+    delete = ("kubectl", ["delete", "statefulset", "todo-postgres", "-n", "todo",
+                          "--cascade=foreground", "--wait=true"])
+    assert delete in calls
+    upgrade = next(i for i, (tool, argv) in enumerate(calls) if argv[:1] == ["upgrade"])
+    assert calls.index(delete) < upgrade
+
+
+@pytest.mark.parametrize("service_name", ["todo-postgres-headless", ""],
+                         ids=["already-headless", "no-statefulset"])
+def test_a_statefulset_naming_the_headless_service_or_none_is_left_alone(
+        fake_tools: FakeTools, tmp_path: Path, service_name: str) -> None:
+    calls = upgrade_with_statefulset(fake_tools, settings_in(tmp_path), service_name)
+    assert ("kubectl", deploy.governing_service_argv("todo")[1:]) in calls
+    assert not [argv for tool, argv in calls if argv[:1] == ["delete"]]
+
+
+def test_a_first_install_does_not_look_for_an_old_statefulset(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    calls = upgrade_with_statefulset(fake_tools, settings_in(tmp_path), None)
+    assert ("kubectl", deploy.governing_service_argv("todo")[1:]) not in calls

@@ -100,6 +100,12 @@ class StubBuilder:
     def tag_latest(self, ctx: Any) -> None:
         self.present.add(f"{ctx.repository}:latest")
 
+    def tags(self, repository: str) -> list[images.TagInfo]:
+        return []  # tells no image's age, as `minikube image ls`: nothing to prune
+
+    def remove(self, ref: str) -> str | None:
+        raise AssertionError(f"nothing may be removed here, not {ref}")
+
     def close(self) -> None:
         return None
 
@@ -116,7 +122,7 @@ def chain(fake_tools: FakeTools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     def open_builder(s: Session) -> Iterator[StubBuilder]:
         yield StubBuilder(present, built)
 
-    monkeypatch.setattr(images, "open_builder", open_builder)
+    monkeypatch.setattr(images.target, "open_builder", open_builder)
     env = tmp_path / ".env"
     env.write_text("DATABASE_URL=postgresql://todo:pw-0123456789@db.example.com:5432/todo\n"
                    "COHERE_API_KEY=\nBETTER_AUTH_SECRET=" + "s" * 48 + "\n")
