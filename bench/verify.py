@@ -219,7 +219,7 @@ def noop_up(runs: int) -> tuple[list[float], list[float], int, dict[str, int]]:
         def open_builder(s: Any) -> Iterator[Any]:
             yield PresentBuilder()
 
-        images.open_builder = open_builder  # type: ignore[assignment]
+        images.target.open_builder = open_builder  # type: ignore[assignment]
         walls, overheads = [], []
         calls = 0
         for _ in range(runs):

@@ -52,7 +52,8 @@ def container(obj: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 EMBEDDED = ("--set", "postgresql.enabled=true")
+AUTH_SECRET = "test-only-auth-secret-of-32-characters"  # the chart wants >= 32, as .env
 CHART_OWNS_SECRET = ("--set", "secrets.create=true",
-                     "--set-string", "secrets.betterAuthSecret=test-only-auth-secret",
+                     "--set-string", f"secrets.betterAuthSecret={AUTH_SECRET}",
                      "--set-string", "secrets.databaseUrl=postgresql://u:p@db:5432/todo",
                      "--set-string", "secrets.postgresPassword=test-only-pg-password")

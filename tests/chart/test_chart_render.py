@@ -10,8 +10,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.chart.conftest import CHART as CHART_DIR
 from tests.chart.conftest import (
+    AUTH_SECRET,
     CHART_OWNS_SECRET,
     EMBEDDED,
     by_key,
@@ -20,6 +20,8 @@ from tests.chart.conftest import (
     run_helm,
     template,
 )
+from tests.chart.conftest import CHART as CHART_DIR
+from todo_deploy.secrets import MIN_AUTH_SECRET, database_url_problem
 
 SPEC_OBJECTS = {"ConfigMap/todo-config", "Service/todo-backend", "Service/todo-frontend",
                 "Deployment/todo-backend", "Deployment/todo-frontend"}
@@ -85,6 +87,72 @@ def test_chart_owned_secret_requires_the_auth_secret(helm: Path) -> None:
                       "--set-string", "secrets.databaseUrl=postgresql://u:p@db/todo")
     assert result.returncode != 0
     assert "secrets.betterAuthSecret is required" in result.stderr
+
+
+def owned_secret(helm: Path, *args: str) -> tuple[int, str]:
+    """Render the chart-owned Secret with ``args``: (exit code, stderr)."""
+    result = run_helm(helm, "template", "todo-app", str(CHART_DIR), "--set", "secrets.create=true",
+                      "--show-only", "templates/secret.yaml", *args)
+    return result.returncode, result.stderr
+
+
+@pytest.mark.parametrize("length", [MIN_AUTH_SECRET - 1, MIN_AUTH_SECRET])
+def test_chart_owned_auth_secret_needs_as_many_characters_as_inv_secrets_asks(
+        helm: Path, length: int) -> None:
+    value = "é" + "k" * (length - 1)  # characters, not bytes
+    code, stderr = owned_secret(helm, "--set-string", f"secrets.betterAuthSecret={value}",
+                                "--set-string", "secrets.databaseUrl=postgresql://u:p@db/todo")
+    if length < MIN_AUTH_SECRET:
+        assert code != 0
+        assert f"secrets.betterAuthSecret is {length} characters; at least 32" in stderr
+        assert value not in stderr
+    else:
+        assert code == 0, stderr
+
+
+# Both kinds: URLs `inv secrets` accepts and URLs it refuses (and why), from its own check.
+DATABASE_URLS = [
+    "postgresql://u:p@db:5432/todo", "postgres://u:p@db/todo?sslmode=require",
+    "POSTGRESQL://u:p@@db/todo", "postgresql://u:p@[::1]:5432/todo",
+    " postgresql://u:p@db/todo ", "postgresql://db/todo",
+    "postgresql://u:p#x@db:5432/todo", "mysql://u:p@db:5432/todo",
+    "postgresql://u:p@db:99999/todo", "postgresql://u:p@db:port/todo",
+    "postgresql://u:p@[::1/todo", "postgresql://u:p@db:5432/", "postgresql://u:p@db:5432",
+    "postgresql://u:p@:5432/todo", "postgresql:///todo", "db.example.com:5432/todo",
+]
+
+
+@pytest.mark.parametrize("url", DATABASE_URLS)
+def test_chart_owned_secret_accepts_exactly_the_database_urls_inv_secrets_accepts(
+        helm: Path, url: str) -> None:
+    code, stderr = owned_secret(helm, "--set-string", f"secrets.betterAuthSecret={AUTH_SECRET}",
+                                "--set-string", f"secrets.databaseUrl={url}")
+    problem = database_url_problem(url)
+    if problem is None:
+        assert code == 0, stderr
+    else:
+        assert code != 0
+        assert f"secrets.databaseUrl {problem.split(' (found scheme')[0]}" in stderr
+        assert url.strip() not in stderr
+
+
+def test_chart_owned_secret_refuses_a_short_embedded_database_password(helm: Path) -> None:
+    code, stderr = owned_secret(helm, *EMBEDDED, "--set-string",
+                                f"secrets.betterAuthSecret={AUTH_SECRET}",
+                                "--set-string", "secrets.postgresPassword=elevenchars")
+    assert code != 0
+    assert "secrets.postgresPassword is 11 characters; use at least 12" in stderr
+    assert "elevenchars" not in stderr
+
+
+def test_chart_owned_secret_refuses_a_password_that_breaks_the_embedded_database_url(
+        helm: Path) -> None:
+    code, stderr = owned_secret(helm, *EMBEDDED, "--set-string",
+                                f"secrets.betterAuthSecret={AUTH_SECRET}",
+                                "--set-string", "secrets.postgresPassword=twelve#chars")
+    assert code != 0
+    assert "built from secrets.postgresPassword contains '#'" in stderr
+    assert "twelve#chars" not in stderr
 
 
 def test_both_deployments_run_two_replicas_with_the_spec_resources(helm: Path) -> None:
@@ -300,7 +368,7 @@ def test_schema_rejects_bad_values(helm: Path, args: tuple[str, ...], complaint:
     assert complaint in result.stderr
 
 
-def test_notes_say_how_to_reach_the_app(helm: Path, tmp_path: Path) -> None:
+def notes(helm: Path, tmp_path: Path, *args: str) -> str:
     """NOTES.txt renders only on install, which needs a cluster: a copy of the chart renders
     the same file through ``tpl`` (same values, release and namespace) in a ConfigMap."""
     copy = tmp_path / "todo-app"
@@ -310,8 +378,24 @@ def test_notes_say_how_to_reach_the_app(helm: Path, tmp_path: Path) -> None:
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n"
         '  notes: {{ tpl (.Files.Get "notes.txt") . | quote }}\n')
     result = run_helm(helm, "template", "todo-app", str(copy), "--namespace", "todo",
-                      "--show-only", "templates/zz-notes.yaml")
+                      "--show-only", "templates/zz-notes.yaml", *args)
     assert result.returncode == 0, result.stderr
-    notes = yaml.safe_load(result.stdout)["data"]["notes"]
-    assert "http://$(minikube ip):30080" in notes
-    assert "minikube service todo-frontend -n todo --url" in notes
+    text: str = yaml.safe_load(result.stdout)["data"]["notes"]
+    return text
+
+
+def test_notes_say_how_to_reach_the_app(helm: Path, tmp_path: Path) -> None:
+    text = notes(helm, tmp_path)
+    assert "http://$(minikube ip):30080" in text
+    assert "minikube service todo-frontend -n todo --url" in text
+    assert "release history" not in text
+
+
+def test_notes_warn_that_chart_owned_secrets_land_in_the_release_history(
+        helm: Path, tmp_path: Path) -> None:
+    text = " ".join(notes(helm, tmp_path, *CHART_OWNS_SECRET).split())
+    assert "credentials are stored in Helm's release history" in text
+    assert "`helm get values`" in text
+    assert "when given with --set, in your shell history and in the process list" in text
+    assert "inv secrets" in text
+    assert AUTH_SECRET not in text

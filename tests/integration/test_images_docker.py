@@ -9,7 +9,8 @@ MINIKUBE_ACTIVE_DOCKERD) pointing DOCKER_HOST at the local dockerd, and `minikub
 (TODO_PYTHON_BASE / TODO_NODE_BASE), passed as BASE_IMAGE build args.
 
 The app sources are copied into a temporary directory with `.env` files holding a marker and
-junk `node_modules`/`.next`/`.venv`, so the test proves none of them reaches an image.
+junk `node_modules`/`.next`/`.venv`, caches and test output (marker inside), so the test proves
+none of them reaches an image.
 Needs dockerd and the stand-in bases: skips on a laptop without them, FAILS in CI.
 """
 
@@ -116,7 +117,9 @@ def copy_sources(dest: Path) -> None:
         shutil.copytree(src, target, ignore=skip)
         (target / ".env").write_text(f"COHERE_API_KEY={MARKER}\n")
         (target / ".env.local").write_text(f"BETTER_AUTH_SECRET={MARKER}\n")
-        for junk in ("node_modules/junk/index.js", ".next/cache/junk", ".venv/lib/junk.py"):
+        for junk in ("node_modules/junk/index.js", ".next/cache/junk", ".venv/lib/junk.py",
+                     ".pytest_cache/junk", ".mypy_cache/junk", "coverage/junk",
+                     "artifacts/browser/junk.log"):
             path = target / junk
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(f"// {MARKER}\n")

@@ -92,6 +92,53 @@ def test_frontend_ignore_rules_leave_out_node_modules_next_and_tests(tmp_path: P
         "public/robots.txt"]
 
 
+# What a working checkout grows next to the sources: virtualenvs, caches, test and coverage
+# output, the browser tier's artefacts, build output. None of it may reach a context.
+PLANTED = {
+    "frontend": [
+        ".venv/lib/python3.11/site-packages/junk.py", ".venv/pyvenv.cfg", "venv/bin/python",
+        "__pycache__/x.cpython-311.pyc", "lib/__pycache__/y.cpython-311.pyc",
+        ".pytest_cache/v/cache/nodeids", ".mypy_cache/3.11/x.json", ".ruff_cache/0.6/x",
+        ".cache/x", ".npm/_cacache/index", ".eslintcache", ".turbo/cache/x", ".vite/x",
+        "coverage/lcov.info", ".nyc_output/x.json", "test-results/shot.png",
+        "playwright-report/index.html", "blob-report/report.zip",
+        "artifacts/browser/screenshots/list.png", "artifacts/browser/apps/backend.log",
+        ".next/cache/webpack/client.pack", ".next/server/app.js", "node_modules/x/index.js",
+        "npm-debug.log", "next-build.log", "tsconfig.tsbuildinfo", ".todo-deploy/images.json",
+    ],
+    "backend": [
+        ".venv/lib/python3.11/site-packages/junk.py", "todo_api/.venv/pyvenv.cfg",
+        "todo_api/__pycache__/x.cpython-311.pyc", "todo_api/stale.pyc",
+        ".pytest_cache/v/cache/nodeids", "todo_api/.pytest_cache/v/cache/lastfailed",
+        ".mypy_cache/3.11/x.json", "todo_api/.mypy_cache/3.11/x.json",
+        "todo_api/.ruff_cache/0.6/x", "todo_api/.cache/x", "todo_api/.hypothesis/examples/x",
+        ".coverage", "todo_api/.coverage", "todo_api/.coverage.host.123",
+        "todo_api/htmlcov/index.html", "todo_api/todo_api.egg-info/PKG-INFO",
+        "todo_api/debug.log",
+    ],
+}
+UNTRACKED = shutil.ignore_patterns("node_modules", ".next", ".venv", "venv", "__pycache__",
+                                   "*.pyc", ".pytest_cache", ".mypy_cache", ".ruff_cache",
+                                   ".cache", "coverage", "test-results", "artifacts", ".env*",
+                                   "*.tsbuildinfo", "*.log")
+
+
+@pytest.mark.parametrize("component", ["backend", "frontend"])
+def test_planted_venvs_caches_and_test_output_stay_out_of_context_and_digest(
+        tmp_path: Path, component: str) -> None:
+    src = tmp_path / component
+    shutil.copytree(ROOT / "app" / component, src, ignore=UNTRACKED)
+    cfg = ImageConfig(component, f"todo-{component}", src,
+                      ROOT / "docker" / component / "Dockerfile")
+    before = images.prepare(cfg, {})
+    tree(src, {rel: f"planted {rel}\n" for rel in PLANTED[component]})
+    after = images.prepare(cfg, {})
+    leaked = sorted(set(after.files) - set(before.files))
+    assert leaked == []
+    assert after.files == before.files
+    assert after.digest == before.digest
+
+
 def test_context_tar_holds_exactly_the_files_and_the_dockerfile(tmp_path: Path) -> None:
     cfg = image_config(tmp_path, {"a.py": "print()", ".env": "SECRET=1", "skip/x": ""},
                        ignore="skip\n")

@@ -113,7 +113,7 @@ def chain(fake_tools: FakeTools, tmp_path: Path,
     def open_builder(s: Session) -> Iterator[StubBuilder]:
         yield StubBuilder(present, built)
 
-    monkeypatch.setattr(images, "open_builder", open_builder)
+    monkeypatch.setattr(images.target, "open_builder", open_builder)
     env = tmp_path / ".env"
     env.write_text("DATABASE_URL=postgresql://todo:pw-0123456789@db.example.com:5432/todo\n"
                    "COHERE_API_KEY=\nBETTER_AUTH_SECRET=" + "s" * 48 + "\n")

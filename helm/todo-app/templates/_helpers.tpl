@@ -134,3 +134,78 @@ The writable scratch volumes a read-only root filesystem needs.
   emptyDir:
     sizeLimit: 64Mi
 {{- end }}
+
+{{/*
+Why a PostgreSQL URL is unusable, or "" when it parses: the rules of `inv secrets`
+(todo_deploy/secrets.py database_url_problem, Python's urlsplit): no '#', valid brackets and
+port, scheme postgresql:// or postgres://, a host, a database name. The message never
+contains the URL. Call with the URL.
+*/}}
+{{- define "todo-app.databaseUrlProblem" -}}
+{{- $url := trim . -}}
+{{- $rfc3986 := "^(([^:/?#]+):)?(//([^/?#]*))?([^?#]*)(\\?[^#]*)?(#.*)?$" -}}
+{{- $scheme := lower (regexReplaceAll $rfc3986 $url "${2}") -}}
+{{- $netloc := regexReplaceAll $rfc3986 $url "${4}" -}}
+{{- $path := regexReplaceAll $rfc3986 $url "${5}" -}}
+{{- $hostinfo := regexReplaceAll "^.*@" $netloc "" -}}
+{{- $host := $hostinfo -}}
+{{- $port := "" -}}
+{{- if hasPrefix "[" $hostinfo -}}
+{{- $host = regexReplaceAll "^\\[([^\\]]*)\\].*$" $hostinfo "${1}" -}}
+{{- $port = regexReplaceAll "^\\[[^\\]]*\\]:?" $hostinfo "" -}}
+{{- else if contains ":" $hostinfo -}}
+{{- $host = regexReplaceAll ":.*$" $hostinfo "" -}}
+{{- $port = regexReplaceAll "^[^:]*:" $hostinfo "" -}}
+{{- end -}}
+{{- $badBrackets := ne (contains "[" $netloc) (contains "]" $netloc) -}}
+{{- $badPort := and $port (or (not (regexMatch "^[0-9]+$" $port)) (gt (atoi $port) 65535)) -}}
+{{- if contains "#" $url -}}
+contains '#': percent-encode it in the password as %23
+{{- else if or $badBrackets $badPort -}}
+is not a valid URL (bad port or brackets?)
+{{- else if not (has $scheme (list "postgresql" "postgres")) -}}
+must start with postgresql:// or postgres://
+{{- else if not $host -}}
+has no host
+{{- else if not (trimAll "/" $path) -}}
+has no database name (the path after the host)
+{{- end -}}
+{{- end }}
+
+{{/*
+The chart-owned Secret (secrets.create) obeys the rules `inv secrets` applies to .env, with
+`fail` (a schema error could echo the value; these messages never do): an auth secret of at
+least 32 characters, a database URL that parses (the given one, or the one built for the
+embedded PostgreSQL from a password of at least 12 characters). Renders nothing.
+*/}}
+{{- define "todo-app.validateSecrets" -}}
+{{- $s := .Values.secrets -}}
+{{- $pg := .Values.postgresql -}}
+{{- $auth := required "secrets.betterAuthSecret is required when secrets.create is true" (trim (default "" $s.betterAuthSecret)) -}}
+{{- $authLength := len (splitList "" $s.betterAuthSecret) -}}
+{{- if lt $authLength 32 -}}
+{{- fail (printf "secrets.betterAuthSecret is %d characters; at least 32 are required (as for BETTER_AUTH_SECRET in .env; generate one: python3 -c \"import secrets; print(secrets.token_urlsafe(48))\")" $authLength) -}}
+{{- end -}}
+{{- if $pg.enabled -}}
+{{- $password := required "secrets.postgresPassword is required when secrets.create and postgresql.enabled" (trim (default "" $s.postgresPassword)) -}}
+{{- if lt (len (splitList "" $password)) 12 -}}
+{{- fail (printf "secrets.postgresPassword is %d characters; use at least 12" (len (splitList "" $password))) -}}
+{{- end -}}
+{{- with include "todo-app.databaseUrlProblem" (include "todo-app.embeddedDatabaseUrl" .) -}}
+{{- fail (printf "the database URL built from secrets.postgresPassword %s" .) -}}
+{{- end -}}
+{{- else -}}
+{{- $url := required "secrets.databaseUrl is required when secrets.create is true" (trim (default "" $s.databaseUrl)) -}}
+{{- with include "todo-app.databaseUrlProblem" $url -}}
+{{- fail (printf "secrets.databaseUrl %s (use postgresql://USER:PASSWORD@HOST:5432/DBNAME?sslmode=require, or postgresql.enabled=true for the in-cluster PostgreSQL)" .) -}}
+{{- end -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+DATABASE_URL of the embedded PostgreSQL (secrets.create and postgresql.enabled).
+*/}}
+{{- define "todo-app.embeddedDatabaseUrl" -}}
+{{- $pg := .Values.postgresql -}}
+{{- printf "postgresql://%s:%s@todo-postgres:%v/%s" $pg.user .Values.secrets.postgresPassword $pg.port $pg.database -}}
+{{- end }}

@@ -1,0 +1,142 @@
+"""`inv build`: for each selected image, prepare its context, look up what the target holds,
+decide (:func:`~todo_deploy.images.decide.decide`), then act: skip, tag ``:latest``, or build;
+record the state for ``inv deploy``, print the table.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..cli import Session
+from ..console import StepTracker
+from ..errors import ConfigError, StageFailed
+from . import target
+from .builder import Builder, BuildLog
+from .context import (
+    COMPONENTS,
+    LATEST,
+    BuildContext,
+    effective_args,
+    parse_build_args,
+    prepare,
+)
+from .decide import Build, Found, Skip, Tag, decide
+from .state import save_state
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    """One row of the build table."""
+
+    component: str
+    repository: str
+    tag: str
+    digest: str
+    size: int  # bytes, as the daemon reports it (0 when unknown)
+    seconds: float
+    built: bool  # False: the digest tag already existed, the build was skipped
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+    @property
+    def result(self) -> str:
+        return "built" if self.built else "skipped"
+
+
+def selected(only: str | None) -> tuple[str, ...]:
+    if only is None or only == "":
+        return COMPONENTS
+    if only not in COMPONENTS:
+        raise ConfigError(f"--only must be one of {', '.join(COMPONENTS)}, not {only!r}",
+                          "inv build --only backend")
+    return (only,)
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
+
+
+def run_build(s: Session, *, force: bool = False, no_cache: bool = False,
+              only: str | None = None, build_args: Sequence[str] = ()) -> list[BuiltImage]:
+    """Build (or skip) the selected images in the target daemon; print the table."""
+    components = selected(only)
+    extra = parse_build_args(build_args)
+    contexts = [prepare(s.settings.images[c], effective_args(s.settings.images[c], extra[c]))
+                for c in components]
+    network = s.settings.build_network or None
+    results: list[BuiltImage] = []
+    with target.open_builder(s) as builder:
+        s.console.heading(f"Build images in {builder.where}")
+        with s.console.tracker([ctx.component for ctx in contexts]) as tracker:
+            for ctx in contexts:
+                results.append(build_one(s, builder, ctx, force=force, no_cache=no_cache,
+                                         network=network, tracker=tracker))
+                save_state(s.settings, [ctx])  # recorded as soon as the image exists
+    s.console.table("images", ("image", "tag", "size", "time", "result"),
+                    [(r.repository, r.tag, human_size(r.size) if r.size else "-",
+                      f"{r.seconds:.1f}s", r.result) for r in results])
+    return results
+
+
+def lookup(builder: Builder, ctx: BuildContext, *, force: bool) -> Found:
+    """What the target holds for ``ctx`` (nothing is asked when the build is forced, and
+    ``:latest`` only when the digest tag exists)."""
+    if force:
+        return Found(None, None)
+    tagged = builder.inspect(ctx.ref.ref)
+    if tagged is None:
+        return Found(None, None)
+    return Found(tagged, builder.inspect(f"{ctx.repository}:{LATEST}"))
+
+
+def build_one(s: Session, builder: Builder, ctx: BuildContext, *, force: bool,
+              no_cache: bool, network: str | None, tracker: StepTracker) -> BuiltImage:
+    """Look up, decide, act for one image."""
+    started = time.monotonic()
+    ref = ctx.ref.ref
+    decision = decide(lookup(builder, ctx, force=force), force=force)
+    if isinstance(decision, Skip | Tag):
+        if isinstance(decision, Tag):
+            builder.tag_latest(ctx)
+        tracker.finish(ctx.component, f"skipped: {ref} already exists")
+        return BuiltImage(ctx.component, ctx.repository, ctx.tag, ctx.digest, decision.size,
+                          time.monotonic() - started, built=False)
+    assert isinstance(decision, Build)
+    log = BuildLog()
+    log_file = s.settings.state_dir / f"build-{ctx.component}.log"
+    try:
+        builder.build(ctx, no_cache=no_cache, network=network, tracker=tracker, log=log)
+    except StageFailed as exc:
+        tracker.finish(ctx.component, "FAILED")
+        if write_log(log_file, log):
+            exc.hint = f"{exc.hint}\nfull log: {log_file}"
+        raise
+    except KeyboardInterrupt:
+        tracker.finish(ctx.component, "interrupted")
+        builder.close()  # dropping the connection makes the daemon cancel the build
+        raise
+    write_log(log_file, log)
+    builder.tag_latest(ctx)
+    tracker.finish(ctx.component, f"built {ref}")
+    info = builder.inspect(ref)
+    return BuiltImage(ctx.component, ctx.repository, ctx.tag, ctx.digest,
+                      info.size if info else 0, time.monotonic() - started, built=True)
+
+
+def write_log(path: Path, log: BuildLog) -> bool:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(log.lines) + "\n", encoding="utf-8")
+    except OSError:
+        return False
+    return True

@@ -1,0 +1,53 @@
+"""Where images are built: the builder for the configured target.
+
+minikube's Docker daemon (``minikube docker-env``), the host's (``--target host``), or, when
+minikube runs containerd or cri-o, ``minikube image build`` inside the node (the user is
+told so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from .. import cluster, doctor
+from ..cli import Session
+from ..errors import PrereqError
+from .builder import Builder
+from .context import ImageRef
+from .daemon import DockerBuilder, docker_client
+from .minikube import NON_DOCKER_RUNTIMES, MinikubeImageBuilder
+
+
+@contextmanager
+def open_builder(s: Session) -> Iterator[Builder]:
+    """The builder for the configured target; says so when it falls back to minikube's own."""
+    settings = s.settings
+    if settings.build_target == "host":
+        doctor.require(s, "docker-sdk")
+        endpoint = cluster.DockerEndpoint(target="host")
+    else:
+        doctor.require(s, "docker-sdk", "minikube")
+        try:
+            endpoint = cluster.docker_env(s)
+        except PrereqError:
+            info = cluster.profile(s)
+            if info is None or info.runtime.lower() not in NON_DOCKER_RUNTIMES:
+                raise
+            s.console.warn(
+                f"minikube profile {settings.profile!r} runs {info.runtime}: no Docker daemon to "
+                "build in, so images are built with `minikube image build` (no live step view)")
+            yield MinikubeImageBuilder(s, info.runtime)
+            return
+    builder = DockerBuilder(docker_client(endpoint, settings.tool_timeout),
+                            f"{endpoint.target} daemon ({endpoint.host})")
+    try:
+        yield builder
+    finally:
+        builder.close()
+
+
+def missing_images(s: Session, refs: Sequence[ImageRef]) -> list[ImageRef]:
+    """The refs the target daemon does not have (deploy refuses and says ``inv build``)."""
+    with open_builder(s) as builder:
+        return [ref for ref in refs if builder.inspect(ref.ref) is None]
