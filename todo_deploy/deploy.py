@@ -25,18 +25,20 @@ against the release's current manifest (the chart renders no Secret data by defa
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from . import chart, diagnose, doctor, images, proc, secrets
+from . import chart, diagnose, doctor, images, proc, secrets, tools
 from .chart import ChartValues
 from .cli import Session
 from .config import Settings
 from .errors import PrereqError, StageFailed, SuiteError
+from .tools import Release, Revision, parse_history, parse_release
+
+__all__ = ["Release", "Revision", "parse_history", "parse_release"]  # the Helm client's
 
 # The flags whose names differ between the majors (only these are ever looked up by major).
 HELM_FLAGS: dict[int, dict[str, str]] = {
@@ -49,16 +51,6 @@ WATCH_SECONDS = 2.0  # how often the pods are looked at while helm waits
 
 
 @dataclass(frozen=True)
-class Release:
-    """What ``inv deploy`` leaves behind (``revision`` 0 for a dry run)."""
-
-    name: str
-    namespace: str
-    revision: int
-    status: str = "deployed"
-
-
-@dataclass(frozen=True)
 class DeployPlan:
     release: str
     namespace: str
@@ -66,15 +58,6 @@ class DeployPlan:
     values: ChartValues
     timeout: float  # seconds, helm's --timeout
     force: bool = False
-
-
-@dataclass(frozen=True)
-class Revision:
-    """One row of ``helm history -o json``."""
-
-    number: int
-    status: str
-    description: str = ""
 
 
 class Recovery(StrEnum):
@@ -105,10 +88,11 @@ def timeout_flag(seconds: float) -> str:
     return f"{max(1, round(seconds))}s"
 
 
-def upgrade_argv(plan: DeployPlan, major: int) -> list[str]:
-    """``helm upgrade --install`` for ``major`` (3 or 4): only flags that major knows."""
+def upgrade_args(plan: DeployPlan, major: int) -> list[str]:
+    """``helm upgrade --install`` for ``major`` (3 or 4): only flags that major knows (the
+    Helm client adds ``--kube-context``)."""
     flags = HELM_FLAGS[major]
-    argv = ["helm", "upgrade", "--install", plan.release, str(plan.chart),
+    argv = ["upgrade", "--install", plan.release, str(plan.chart),
             "--namespace", plan.namespace, "--create-namespace",
             "--wait", "--timeout", timeout_flag(plan.timeout),
             "--output", "json"]
@@ -117,32 +101,15 @@ def upgrade_argv(plan: DeployPlan, major: int) -> list[str]:
     return argv + plan.values.set_flags()
 
 
-def rollback_argv(release: str, namespace: str, revision: int, timeout: float) -> list[str]:
+def rollback_args(release: str, namespace: str, revision: int, timeout: float) -> list[str]:
     """``helm rollback`` (same on both majors)."""
-    return ["helm", "rollback", release, str(revision), "--namespace", namespace,
+    return ["rollback", release, str(revision), "--namespace", namespace,
             "--wait", "--timeout", timeout_flag(timeout)]
-
-
-def history_argv(release: str, namespace: str) -> list[str]:
-    return ["helm", "history", release, "--namespace", namespace, "--max", "20",
-            "--output", "json"]
 
 
 def uninstall_hint(release: str, namespace: str) -> str:
     return (f"helm uninstall {release} --namespace {namespace}   # removes the failed release;"
             " fix the cause above, then: inv deploy")
-
-
-def parse_history(stdout: str) -> list[Revision]:
-    """``helm history -o json`` → revisions, oldest first (empty on anything else)."""
-    try:
-        data = json.loads(stdout or "[]")
-    except json.JSONDecodeError:
-        return []
-    rows = [Revision(int(row.get("revision", 0)), str(row.get("status", "")),
-                     str(row.get("description", "")))
-            for row in data if isinstance(row, dict)] if isinstance(data, list) else []
-    return sorted(rows, key=lambda r: r.number)
 
 
 def recovery_plan(history: Sequence[Revision], before: int | None) -> RecoveryPlan:
@@ -171,22 +138,6 @@ def stuck_hint(history: Sequence[Revision], release: str, namespace: str) -> str
                 f"install): {uninstall_hint(release, namespace)}")
     return (f"revision {history[-1].number} is {history[-1].status} (an interrupted deploy): "
             f"helm rollback {release} {good[-1]} --namespace {namespace}   then: inv deploy")
-
-
-def parse_release(stdout: str, fallback: Release) -> tuple[Release, str]:
-    """``helm upgrade -o json`` → (Release, NOTES text)."""
-    try:
-        data: Any = json.loads(stdout or "{}")
-    except json.JSONDecodeError:
-        return fallback, ""
-    if not isinstance(data, dict):
-        return fallback, ""
-    info = data.get("info") or {}
-    release = Release(name=str(data.get("name") or fallback.name),
-                      namespace=str(data.get("namespace") or fallback.namespace),
-                      revision=int(data.get("version") or fallback.revision),
-                      status=str(info.get("status") or fallback.status))
-    return release, str(info.get("notes") or "")
 
 
 def chart_values(refs: Sequence[images.ImageRef], secret: secrets.ClusterSecret | None,
@@ -236,6 +187,7 @@ def run_deploy(s: Session, *, dry_run: bool = False, force: bool = False) -> Rel
     settings = s.settings
     if dry_run:
         return _dry_run(s)
+    tools.require_safe(s.tools, "deploy")
     doctor.require(s, "kubectl", "helm", "cluster")
     major = helm_major(doctor.helm_version(s))
     refs = images.current_images(settings)
@@ -257,7 +209,8 @@ def run_deploy(s: Session, *, dry_run: bool = False, force: bool = False) -> Rel
 
 def _upgrade(s: Session, plan: DeployPlan, major: int) -> Release:
     before = _latest_revision(s, plan)
-    s.console.info(f"Helm {major}: release {plan.release} in namespace {plan.namespace}; "
+    s.console.info(f"Helm {major}: release {plan.release} in namespace {plan.namespace}, "
+                   f"context {s.tools.context}; "
                    f"images {plan.values.backend_repository}:{plan.values.backend_tag}, "
                    f"{plan.values.frontend_repository}:{plan.values.frontend_tag}; "
                    f"secret digest {plan.values.secret_digest[:12]}; embedded PostgreSQL "
@@ -286,26 +239,26 @@ def _upgrade_watching_pods(s: Session, plan: DeployPlan,
                            major: int) -> tuple[proc.ToolResult, list[diagnose.Finding]]:
     """Run ``helm upgrade --wait`` and watch the new pods meanwhile; stop helm at the first
     fatal finding. Returns helm's result and the findings that stopped it (if any)."""
+    kube = s.tools.kubectl
     existing = {str((p.get("metadata") or {}).get("uid")) for p in
-                diagnose.get_pods(s.c, s.settings)}
-    running = proc.start(upgrade_argv(plan, major), timeout=plan.timeout + TIMEOUT_MARGIN)
+                diagnose.get_pods(kube)}
+    running = s.tools.helm.start(*upgrade_args(plan, major),
+                                 timeout=plan.timeout + TIMEOUT_MARGIN)
     while (result := running.wait(WATCH_SECONDS)) is None:
-        fresh = new_pods(diagnose.get_pods(s.c, s.settings), existing)
+        fresh = new_pods(diagnose.get_pods(kube), existing)
         if not fresh:
             continue
-        fatal = [f for f in diagnose.classify_pods(fresh, diagnose.get_events(s.c, s.settings),
+        fatal = [f for f in diagnose.classify_pods(fresh, diagnose.get_events(kube),
                                                    profile=s.settings.profile) if f.fatal]
         if fatal:
             stopped = running.stop()
-            return stopped, [diagnose.with_logs(s.c, s.settings, f)
+            return stopped, [diagnose.with_logs(kube, f)
                              for f in diagnose.group(fatal)]
     return result, []
 
 
 def _latest_revision(s: Session, plan: DeployPlan) -> int | None:
-    result = proc.run(s.c, history_argv(plan.release, plan.namespace), check=False,
-                      timeout=s.settings.tool_timeout)
-    history = parse_history(result.stdout) if result.ok else []
+    history = s.tools.helm.history(plan.release)
     return history[-1].number if history else None
 
 
@@ -320,7 +273,7 @@ def _recover(s: Session, plan: DeployPlan, before: int | None,
     else:
         s.console.error(f"helm upgrade --install {plan.release} failed", details=why)
         try:
-            findings = diagnose.diagnose(s.c, s.settings)
+            findings = diagnose.diagnose(s.tools.kubectl, s.settings.profile)
         except SuiteError as exc:
             s.console.warn(f"could not read the pods for a diagnosis: {exc.message}")
     if findings:
@@ -329,8 +282,7 @@ def _recover(s: Session, plan: DeployPlan, before: int | None,
         s.console.warn("no failing pod found (the failure may be in the chart or the API call)")
     hint = findings[0].hint if findings else "inv verify   # or: kubectl get pods -n " \
         + plan.namespace
-    history = parse_history(proc.run(s.c, history_argv(plan.release, plan.namespace),
-                                     check=False, timeout=s.settings.tool_timeout).stdout)
+    history = s.tools.helm.history(plan.release)
     recovery = recovery_plan(history, before)
     if recovery.action is Recovery.UNCHANGED:
         raise StageFailed(f"deploy failed before Helm changed anything: {why.splitlines()[-1]}",
@@ -380,17 +332,17 @@ def stuck_statefulset_pods(objects: Sequence[dict[str, Any]]) -> list[str]:
 def _rollback(s: Session, plan: DeployPlan, target: int) -> proc.ToolResult:
     """``helm rollback --wait``, deleting the embedded PostgreSQL's pod meanwhile when it is
     stuck on the failed revision (a StatefulSet does not replace it by itself)."""
-    running = proc.start(rollback_argv(plan.release, plan.namespace, target, plan.timeout),
-                         timeout=plan.timeout + TIMEOUT_MARGIN)
+    kube = s.tools.kubectl
+    running = s.tools.helm.start(*rollback_args(plan.release, plan.namespace, target,
+                                                plan.timeout),
+                                 timeout=plan.timeout + TIMEOUT_MARGIN)
     deleted: set[str] = set()
     while (result := running.wait(WATCH_SECONDS)) is None:
-        objects = proc.run(s.c, ["kubectl", "get", "statefulsets,pods", "-n", plan.namespace,
-                                 "-l", diagnose.APP_SELECTOR, "-o", "json"],
-                           timeout=s.settings.tool_timeout, check=False)
-        for pod in stuck_statefulset_pods(diagnose.items(objects.stdout)):
+        objects = kube.items("statefulsets,pods", diagnose.APP_SELECTOR, check=False)
+        for pod in stuck_statefulset_pods(objects):
             if pod not in deleted:
-                proc.run(s.c, ["kubectl", "delete", "pod", pod, "-n", plan.namespace,
-                               "--wait=false"], timeout=s.settings.tool_timeout, check=False)
+                kube.run("delete", "pod", pod, "-n", plan.namespace, "--wait=false",
+                         check=False)
                 deleted.add(pod)
                 s.console.info(f"deleted pod {pod}: it was stuck on the failed revision, and a "
                                "StatefulSet does not replace such a pod by itself")
@@ -419,14 +371,12 @@ def _dry_run(s: Session) -> Release:
         s.console.warn("not built yet: " + ", ".join(r.ref for r in missing), "inv build")
     values = chart_values(refs, secret, settings)
     rendered = chart.render(s.c, settings, values)
-    current = proc.run(s.c, ["helm", "get", "manifest", settings.release,
-                             "--namespace", settings.namespace], check=False,
-                       timeout=settings.tool_timeout)
-    if not current.ok:
+    current = s.tools.helm.manifest(settings.release)
+    if current is None:
         s.console.info(f"release {settings.release} is not installed in "
                        f"{settings.namespace} (or the cluster is unreachable): "
                        "everything would be created")
-    changes = manifest_changes(current.stdout if current.ok else "", rendered)
+    changes = manifest_changes(current or "", rendered)
     for change in changes:
         s.console.heading(f"{change.kind}: {change.key}")
         s.console.diff(change.diff)

@@ -152,20 +152,39 @@ def check_minikube(s: Session) -> CheckResult:
 
 
 def check_cluster(s: Session, *, required: bool = False) -> CheckResult:
-    """minikube is running and kubectl's current context points at it."""
+    """The cluster of the run's context answers: for the minikube target, the profile runs and
+    the context is the profile's; for the others, the API server of the context is ready."""
+    if s.settings.target != "minikube":
+        return check_context(s, required=required)
 
     def run() -> tuple[bool, str, str | None]:
-        st = cluster.status(s.c, s.settings)
+        st = s.minikube.status()
         if not st.running:
             return False, st.describe(), fix(_start_command(s))
-        context = current_context(s)
+        context = s.tools.context
         if context != s.settings.profile:
-            return False, (f"minikube is running but kubectl's context is "
+            return False, (f"minikube is running but the kube-context is "
                            f"{context or 'unset'!r}, not {s.settings.profile!r}"), fix(
-                f"kubectl config use-context {s.settings.profile}")
-        return True, f"{st.describe()}; kubectl context {context}", None
+                f"inv up --context {s.settings.profile}   (or: kubectl config use-context "
+                f"{s.settings.profile})")
+        return True, f"{st.describe()}; kube-context {context}", None
 
     return _timed(f"minikube {s.settings.profile} running", run, required)
+
+
+def check_context(s: Session, *, required: bool = True) -> CheckResult:
+    """The API server of the run's kube-context is ready (``/readyz``)."""
+    def run() -> tuple[bool, str, str | None]:
+        context = s.tools.context
+        result = s.tools.kubectl.raw("/readyz")
+        if not result.ok:
+            return False, (f"the API server of context {context!r} does not answer: "
+                           f"{proc.tail(result.stderr, 1) or f'exit {result.code}'}"), fix(
+                f"kubectl --context {context} cluster-info   # or name another: --context NAME")
+        kind = "local" if s.tools.local else "remote, named explicitly"
+        return True, f"context {context} ({kind}): API server ready", None
+
+    return _timed(f"cluster of context {current_context(s) or '?'} reachable", run, required)
 
 
 def _start_command(s: Session) -> str:
@@ -174,13 +193,12 @@ def _start_command(s: Session) -> str:
 
 
 def current_context(s: Session) -> str:
-    """kubectl's current context ("" when unset), asked once per run."""
-    def ask() -> str:
-        out = proc.run(s.c, ["kubectl", "config", "current-context"], check=False,
-                       timeout=s.settings.tool_timeout)
-        return out.stdout.strip() if out.ok else ""
-
-    return s.remember(("kubectl-context",), ask)
+    """The run's kube-context (resolved once per run: --context, todo.context, or kubectl's
+    current one); "" when none can be resolved."""
+    try:
+        return s.tools.context
+    except SuiteError:
+        return ""
 
 
 def check_kubectl(s: Session) -> CheckResult:
@@ -281,11 +299,14 @@ CHECKS: dict[str, Check] = {
 
 def all_checks(s: Session) -> list[CheckResult]:
     """Every check, in doctor's order; the ones that pass count for the rest of the run."""
-    named: list[tuple[str | None, CheckResult]] = [("docker-sdk", check_docker_sdk(s)),
-                                                    ("minikube", check_minikube(s))]
-    if named[-1][1].ok:
-        named.append(("cluster", check_cluster(s, required=False)))
-        named.append((None, check_resources(s)))
+    named: list[tuple[str | None, CheckResult]] = [("docker-sdk", check_docker_sdk(s))]
+    if s.settings.target == "minikube":
+        named.append(("minikube", check_minikube(s)))
+        if named[-1][1].ok:
+            named.append(("cluster", check_cluster(s, required=False)))
+            named.append((None, check_resources(s)))
+    else:
+        named.append(("cluster", check_cluster(s, required=True)))
     named += [("kubectl", check_kubectl(s)), ("helm", check_helm(s)), ("env", check_env(s))]
     passed = passed_checks(s)
     passed.update((need, s.settings.profile) for need, result in named

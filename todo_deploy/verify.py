@@ -19,14 +19,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from invoke.context import Context
-
 from . import diagnose, doctor, proc
 from .cli import Session
 from .config import Settings
 from .console import CheckResult
 from .diagnose import Finding
 from .errors import StageFailed
+from .tools import Kubectl
 
 DEPLOYMENTS = (("backend", "todo-backend"), ("frontend", "todo-frontend"))
 REVISION = "deployment.kubernetes.io/revision"
@@ -238,15 +237,12 @@ class VerifyReport:
         }
 
 
-def get_workloads(c: Context, settings: Settings) -> list[dict[str, Any]]:
-    result = proc.run(c, ["kubectl", "get", "deployments,replicasets,pods", "-n",
-                          settings.namespace, "-l", diagnose.APP_SELECTOR, "-o", "json"],
-                      timeout=settings.tool_timeout,
+def get_workloads(kube: Kubectl) -> list[dict[str, Any]]:
+    return kube.items("deployments,replicasets,pods", diagnose.APP_SELECTOR,
                       hint="inv doctor   # is the cluster up and kubectl pointed at it?")
-    return diagnose.items(result.stdout)
 
 
-def watch_rollout(c: Context, settings: Settings, *, poll: float = POLL_SECONDS,
+def watch_rollout(kube: Kubectl, settings: Settings, *, poll: float = POLL_SECONDS,
                   progress: Callable[[str], None] | None = None,
                   clock: Callable[[], float] = time.monotonic,
                   sleep: Callable[[float], None] = time.sleep) -> WatchResult:
@@ -255,7 +251,7 @@ def watch_rollout(c: Context, settings: Settings, *, poll: float = POLL_SECONDS,
     deadline = started + settings.verify_timeout
     last_line = ""
     while True:
-        objects = get_workloads(c, settings)
+        objects = get_workloads(kube)
         states = tuple(rollout_state(comp, name, objects) for comp, name in DEPLOYMENTS)
         line = "; ".join(f"{st.component} {st.detail}" for st in states)
         if progress and line != last_line:
@@ -268,14 +264,14 @@ def watch_rollout(c: Context, settings: Settings, *, poll: float = POLL_SECONDS,
         # the new ReplicaSets' pods, plus what they depend on (the embedded PostgreSQL's pod)
         pending = [p for st in states if not st.done for p in st.pods] + [
             p for p in _by_kind(objects, "Pod") if _owner_kind(p) == "StatefulSet"]
-        events = diagnose.get_events(c, settings)
+        events = diagnose.get_events(kube)
         findings = diagnose.group(diagnose.classify_pods(pending, events,
                                                          profile=settings.profile))
         gave_up = any(st.failed for st in states)
         timed_out = clock() >= deadline
         if gave_up or timed_out or any(f.fatal for f in findings):
             chosen = [f for f in findings if f.fatal] or findings
-            with_logs = tuple(diagnose.with_logs(c, settings, f) for f in chosen)
+            with_logs = tuple(diagnose.with_logs(kube, f) for f in chosen)
             return WatchResult(states, with_logs, clock() - started, timed_out=timed_out)
         sleep(max(0.0, min(poll, deadline - clock())))
 
@@ -316,16 +312,15 @@ def rollout_checks(watch: WatchResult, settings: Settings) -> list[CheckResult]:
     return results
 
 
-def http_check(c: Context, settings: Settings, probe: HttpProbe, *, deadline: float,
+def http_check(kube: Kubectl, settings: Settings, probe: HttpProbe, *, deadline: float,
                clock: Callable[[], float] = time.monotonic,
                sleep: Callable[[float], None] = time.sleep) -> CheckResult:
     """One proxied GET, retried for a few seconds while endpoints catch up."""
     started = clock()
     retry_until = min(deadline, started + HTTP_RETRY_SECONDS)
-    argv = ["kubectl", "get", "--raw",
-            proxy_path(settings.namespace, probe.service, probe.port, probe.path)]
+    path = proxy_path(settings.namespace, probe.service, probe.port, probe.path)
     while True:
-        result = proc.run(c, argv, timeout=settings.tool_timeout, check=False)
+        result = kube.raw(path)
         if result.ok:
             ok, detail = judge(probe, result.stdout)
             hint = None
@@ -338,14 +333,14 @@ def http_check(c: Context, settings: Settings, probe: HttpProbe, *, deadline: fl
         sleep(1.0)
 
 
-def verify(c: Context, settings: Settings, *, poll: float = POLL_SECONDS,
+def verify(kube: Kubectl, settings: Settings, *, poll: float = POLL_SECONDS,
            progress: Callable[[str], None] | None = None) -> VerifyReport:
     started = time.monotonic()
-    watch = watch_rollout(c, settings, poll=poll, progress=progress)
+    watch = watch_rollout(kube, settings, poll=poll, progress=progress)
     checks = rollout_checks(watch, settings)
     if watch.ok:
         deadline = started + settings.verify_timeout
-        checks += [http_check(c, settings, probe, deadline=max(deadline, time.monotonic()))
+        checks += [http_check(kube, settings, probe, deadline=max(deadline, time.monotonic()))
                    for probe in PROBES]
     return VerifyReport(tuple(checks), watch.findings)
 
@@ -370,9 +365,10 @@ def run_verify(s: Session, *, as_json: bool = False,
     doctor.require(s, "kubectl", "cluster")
     console, settings = s.console, s.settings
     if not as_json:
-        console.heading(f"verify release {settings.release} in namespace {settings.namespace} "
+        console.heading(f"verify release {settings.release} in namespace {settings.namespace}, "
+                        f"context {s.tools.context} "
                         f"(timeout {settings.verify_timeout:.0f}s)")
-    report = verify(s.c, settings, poll=poll,
+    report = verify(s.tools.kubectl, settings, poll=poll,
                     progress=None if as_json else console.detail)
     if as_json:
         console.json(report.as_dict(settings))

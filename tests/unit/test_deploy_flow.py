@@ -119,7 +119,8 @@ def test_deploy_runs_the_majors_upgrade_with_built_tags_and_the_secret_digest(
     plan = deploy.DeployPlan("todo-app", "todo", settings.chart, deploy.ChartValues(
         "todo-backend", tags["backend"], "todo-frontend", tags["frontend"], DIGEST, True),
         120, force=True)
-    assert upgrades(fake_tools) == [deploy.upgrade_argv(plan, major)[1:]]
+    assert upgrades(fake_tools) == [[*deploy.upgrade_args(plan, major),
+                                     "--kube-context", "minikube"]]
     assert ("--force-replace" if major == 4 else "--force") in upgrades(fake_tools)[0]
     assert "release todo-app revision 3 deployed in namespace todo" in out.getvalue()
     assert "http://$(minikube ip):30080" in out.getvalue()
@@ -189,7 +190,8 @@ def test_failed_upgrade_is_diagnosed_then_rolled_back_to_the_previous_revision(
     assert "missing required environment variable DATABASE_URL" in text
     assert "rolled back todo-app to revision 2" in text
     rollbacks = [a for a in fake_tools.argvs("helm") if a[0] == "rollback"]
-    assert rollbacks == [deploy.rollback_argv("todo-app", "todo", 2, 120)[1:]]
+    assert rollbacks == [[*deploy.rollback_args("todo-app", "todo", 2, 120),
+                          "--kube-context", "minikube"]]
     assert failed.value.code == ExitCode.FAILED
     assert "revision 3" in failed.value.message
 

@@ -24,6 +24,7 @@ stage and ``missing_images`` look it up there.
 
 from __future__ import annotations
 
+from ..tools import parse_image_list  # the minikube client's parser
 from .builder import BUILD_TIMEOUT, LOG_TAIL_LINES, Builder, BuildLog, ImageInfo, build_failed
 from .context import (
     ALWAYS_EXCLUDED,
@@ -60,7 +61,6 @@ from .minikube import (
     NON_DOCKER_RUNTIMES,
     MinikubeImageBuilder,
     minikube_build_opts,
-    parse_image_list,
 )
 from .stage import BuiltImage, build_one, human_size, lookup, run_build, selected
 from .state import STATE_FILE, current_images, load_state, save_state, state_path
