@@ -67,6 +67,10 @@ class Session:
         """minikube's client: the profile is its cluster (no kube-context to resolve)."""
         return clients.Minikube(self.c, self.settings.profile, self.settings.tool_timeout)
 
+    @property
+    def kind(self) -> clients.Kind:
+        return clients.Kind(self.c, self.settings.kind_cluster, self.settings.tool_timeout)
+
     def forget(self, *keys: tuple[Any, ...]) -> None:
         """Drop remembered answers that an action of the run has changed."""
         memo = run_memo(self.c)

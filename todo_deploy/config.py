@@ -147,11 +147,22 @@ class Settings:
             raise ConfigError(
                 f"target must be one of {', '.join(TARGETS)}, not {resolved.target!r}",
                 "inv up --target minikube   (or fix todo.target / INVOKE_TODO_TARGET)")
-        if resolved.target == "registry" and not resolved.registry:
-            raise ConfigError("the registry target needs a registry to push to",
-                              "inv up --target registry --registry 127.0.0.1:5000   "
-                              "(or todo.registry.url in invoke.yaml)")
+        if resolved.target == "registry":
+            if not resolved.registry:
+                raise ConfigError("the registry target needs a registry to push to",
+                                  "inv up --target registry --registry 127.0.0.1:5000   "
+                                  "(or todo.registry.url in invoke.yaml)")
+            prefix = resolved.registry.rstrip("/") + "/"  # REGISTRY/todo-backend:<digest12>
+            resolved = replace(resolved, images={
+                k: v if v.name.startswith(prefix) else replace(v, name=prefix + v.name)
+                for k, v in resolved.images.items()})
         return resolved
+
+    @property
+    def pull_policy(self) -> str:
+        """The pods' imagePullPolicy on this target ("" = the chart's default, Never)."""
+        return {"registry": "IfNotPresent", "docker": "Never", "kind": "Never"}.get(
+            self.target, "")
 
     @property
     def builds_on_host(self) -> bool:

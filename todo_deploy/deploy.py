@@ -141,7 +141,9 @@ def stuck_hint(history: Sequence[Revision], release: str, namespace: str) -> str
 
 
 def chart_values(refs: Sequence[images.ImageRef], secret: secrets.ClusterSecret | None,
-                 settings: Settings) -> ChartValues:
+                 settings: Settings, digests: dict[str, str] | None = None) -> ChartValues:
+    """What the deploy sets; ``digests`` (registry target) pin each image by digest."""
+    digests = digests or {}
     by_component = {ref.component: ref for ref in refs}
     backend, frontend = by_component["backend"], by_component["frontend"]
     return ChartValues(
@@ -151,6 +153,9 @@ def chart_values(refs: Sequence[images.ImageRef], secret: secrets.ClusterSecret 
         embedded_db=secret.embedded_db if secret else False,
         existing_secret=settings.secret_name,
         values_file=str(settings.values_file) if settings.values_file else "",
+        pull_policy=settings.pull_policy,
+        backend_digest=digests.get("backend", ""), frontend_digest=digests.get("frontend", ""),
+        image_pull_secrets=settings.image_pull_secrets if settings.target == "registry" else (),
     )
 
 
@@ -191,11 +196,15 @@ def run_deploy(s: Session, *, dry_run: bool = False, force: bool = False) -> Rel
     doctor.require(s, "kubectl", "helm", "cluster")
     major = helm_major(doctor.helm_version(s))
     refs = images.current_images(settings)
-    missing = images.missing_images(s, refs)
-    if missing:
-        raise PrereqError(
-            "image(s) not in the target daemon: " + ", ".join(ref.ref for ref in missing),
-            "inv build   # builds exactly these digest tags")
+    digests: dict[str, str] = {}
+    if settings.target == "registry":
+        digests = images.target.registry_digests(s, refs)
+    else:
+        missing = images.missing_images(s, refs)
+        if missing:
+            raise PrereqError(
+                "image(s) not in the target daemon: " + ", ".join(ref.ref for ref in missing),
+                "inv build   # builds exactly these digest tags")
     secret = secrets.cluster_secret(s)
     if secret is None:
         raise PrereqError(
@@ -203,7 +212,8 @@ def run_deploy(s: Session, *, dry_run: bool = False, force: bool = False) -> Rel
             "(or it has no digest annotation)",
             "inv secrets   # creates it from .env")
     plan = DeployPlan(settings.release, settings.namespace, settings.chart,
-                      chart_values(refs, secret, settings), settings.deploy_timeout, force)
+                      chart_values(refs, secret, settings, digests), settings.deploy_timeout,
+                      force)
     return _upgrade(s, plan, major)
 
 

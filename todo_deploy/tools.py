@@ -417,6 +417,36 @@ def parse_image_list(text: str) -> set[str]:
     return refs
 
 
+# -- kind ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kind:
+    """``kind`` (kind.sigs.k8s.io): the cluster's name is configured (todo.kind.cluster); its
+    kube-context is ``kind-NAME``. Commands as kind's docs give them: ``kind get clusters``,
+    ``kind load docker-image IMAGE... --name NAME``."""
+
+    c: Context
+    cluster: str
+    timeout: float
+
+    def run(self, *args: str, check: bool = True, timeout: float | None = None,
+            hint: str | None = None) -> proc.ToolResult:
+        return proc.run(self.c, ["kind", *args], check=check, hint=hint,
+                        timeout=self.timeout if timeout is None else timeout)
+
+    def clusters(self) -> list[str]:
+        return [line.strip() for line in self.run("get", "clusters").stdout.splitlines()
+                if line.strip() and not line.startswith("No kind clusters")]
+
+    def load(self, refs: Sequence[str]) -> None:
+        """Copy images from the host's Docker into every node's containerd."""
+        self.run("load", "docker-image", *refs, "--name", self.cluster,
+                 timeout=max(self.timeout, 900),
+                 hint=f"kind get clusters   # is {self.cluster!r} there? "
+                      f"(kind create cluster --name {self.cluster})")
+
+
 # -- the session's clients -------------------------------------------------------------------
 
 
