@@ -20,6 +20,7 @@ from invoke import MockContext, Result
 from invoke.context import Context
 
 from tests.conftest import FakeTools
+from tests.fakes import fake_docker_engine
 from todo_deploy import images, pipeline, secrets
 from todo_deploy.cli import Session
 from todo_deploy.config import Settings
@@ -148,7 +149,10 @@ def chain(fake_tools: FakeTools, tmp_path: Path,
     f.rule("kubectl", r"^get --raw ", stdout='{"status":"healthy"}')
     f.rule("kubectl", r"^get service todo-frontend", stdout="30080")
     f.rule("helm", r"^version", stdout="v3.17.3")
-    yield f, built, settings
+    with fake_docker_engine.serving() as engine:  # the engine doctor checks (issue 11 #10)
+        f.rule("minikube", r"docker-env --shell none",
+               stdout=f"DOCKER_TLS_VERIFY=0\nDOCKER_HOST={engine}\n")
+        yield f, built, settings
 
 
 def stage_marks(f: FakeTools) -> list[str]:
