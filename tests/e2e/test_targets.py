@@ -104,7 +104,13 @@ def test_registry_target_pushes_deploys_by_digest_and_the_node_pulls_it(
             assert not client.images.list(name=ref.split("@")[0]), ref
         cluster.run("kubectl", "delete", "pods", "-n", NAMESPACE, "-l",
                     f"{SELECTOR},component in (backend,frontend)", "--wait=false")
-        verified = bare.inv("verify")
+        saved = bare.env  # the same target, from the environment (verify has no --target)
+        bare.env = {**saved, "INVOKE_TODO_TARGET": "registry",
+                    "INVOKE_TODO_REGISTRY_URL": registry}
+        try:
+            verified = bare.inv("verify")
+        finally:
+            bare.env = saved
         assert "checks passed" in verified.output or "pass" in verified.output
         events = cluster.kubectl_json("get", "events", "-n", NAMESPACE)["items"]
         pulled = {ref for ref in pinned for e in events
