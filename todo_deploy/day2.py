@@ -139,8 +139,8 @@ def run_status(s: Session) -> ReleaseInfo | None:
         console.warn(f"release {settings.release} is not installed in namespace "
                      f"{settings.namespace}", "inv up   (or: inv deploy)")
         return None
-    console.table(f"release {release.name}", ("namespace", "revision", "status", "chart",
-                                              "updated"),
+    console.table(f"release {release.name} (context {s.tools.context})",
+                  ("namespace", "revision", "status", "chart", "updated"),
                   [(release.namespace or settings.namespace, release.revision, release.status,
                     release.chart, release.updated)])
     objects = verify.get_workloads(s.tools.kubectl)
