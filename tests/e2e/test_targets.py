@@ -44,6 +44,24 @@ def bare(live: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
     assert shutil.which("minikube", path=app.env["PATH"]) is None
     yield app
     app.inv("down", "--target", "docker", "--yes", check=False)
+    remove_our_images()
+
+
+def remove_our_images() -> None:
+    """Leave the shared dockerd as this module found it: no todo-* image of any registry
+    (``inv down --purge`` on these targets only says how, the images are the host's)."""
+    import docker
+
+    client = docker.from_env(environment=dict(os.environ))
+    try:
+        for image in client.images.list():
+            refs = [*image.tags, *image.attrs.get("RepoDigests", [])]
+            for ref in refs:
+                name = ref.split("@")[0] if "@" in ref else ref.rsplit(":", 1)[0]
+                if name.rsplit("/", 1)[-1] in ("todo-backend", "todo-frontend"):
+                    client.images.remove(ref, force=True)
+    finally:
+        client.close()
 
 
 def deployments(cluster: Cluster) -> dict[str, dict[str, Any]]:
