@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,30 @@ def remove_our_images() -> None:
                         continue
     finally:
         client.close()
+
+
+def app_pods(cluster: Cluster, selector: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = cluster.kubectl_json("get", "pods", "-n", NAMESPACE, "-l",
+                                                       selector)["items"]
+    return items
+
+
+def replaced(cluster: Cluster, selector: str, old: set[str]) -> bool:
+    """Every pod is new (not in ``old``), none terminating, all Ready."""
+    items = app_pods(cluster, selector)
+    return bool(items) and all(
+        p["metadata"]["uid"] not in old and not p["metadata"].get("deletionTimestamp") and
+        any(c["type"] == "Ready" and c["status"] == "True"
+            for c in p["status"].get("conditions") or []) for p in items)
+
+
+def wait_until(what: str, check: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(2)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def deployments(cluster: Cluster) -> dict[str, dict[str, Any]]:
@@ -131,8 +156,12 @@ def test_registry_target_pushes_deploys_by_digest_and_the_node_pulls_it(
         pinned = [c["image"] for c in containers.values()]
         for ref in pinned:
             assert not client.images.list(name=ref.split("@")[0]), ref
-        cluster.run("kubectl", "delete", "pods", "-n", NAMESPACE, "-l",
-                    f"{SELECTOR},component in (backend,frontend)", "--wait=false")
+        selector = f"{SELECTOR},component in (backend,frontend)"
+        old = {p["metadata"]["uid"] for p in app_pods(cluster, selector)}
+        cluster.run("kubectl", "delete", "pods", "-n", NAMESPACE, "-l", selector,
+                    "--wait=false")
+        wait_until("new pods on the pulled images", lambda: replaced(cluster, selector, old),
+                   300)
         saved = bare.env  # the same target, from the environment (verify has no --target)
         bare.env = {**saved, "INVOKE_TODO_TARGET": "registry",
                     "INVOKE_TODO_REGISTRY_URL": registry}
