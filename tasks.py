@@ -36,6 +36,10 @@ NO_COLOR = "plain output without colour (also: NO_COLOR=1)"
 NAMESPACE = "Kubernetes namespace (default from invoke.yaml: todo)"
 PROFILE = "minikube profile (default: minikube)"
 ENV_FILE = "path of the .env file to read (default: .env)"
+CONTEXT = ("kube-context for every kubectl/helm call of the run (default: todo.context, else "
+           "kubectl's current one); a non-local cluster must be named here or in config")
+TARGET = "minikube (default), kind, registry or docker: where images go (README: Beyond minikube)"
+REGISTRY = "registry target: where to push, e.g. 127.0.0.1:5000 (default: todo.registry.url)"
 
 
 @task(help={"json": "print the resolved configuration as JSON", "no-color": NO_COLOR})
@@ -45,11 +49,14 @@ def config(c: Context, json: bool = False, no_color: bool = False) -> None:
         doctor_stage.show_config(s, as_json=json)
 
 
-@task(help={"profile": PROFILE, "env-file": ENV_FILE, "no-color": NO_COLOR})
+@task(help={"profile": PROFILE, "env-file": ENV_FILE, "context": CONTEXT, "target": TARGET,
+            "no-color": NO_COLOR})
 def doctor(c: Context, profile: str | None = None, env_file: str | None = None,
+           context: str | None = None, target: str | None = None,
            no_color: bool = False) -> None:
     """Check docker SDK, minikube, kubectl, helm, cluster size and .env; print fixes."""
-    with session(c, no_color=no_color, profile=profile, env_file=env_file) as s:
+    with session(c, no_color=no_color, profile=profile, env_file=env_file, context=context,
+                 target=target) as s:
         doctor_stage.run_doctor(s)
 
 
@@ -57,17 +64,23 @@ def doctor(c: Context, profile: str | None = None, env_file: str | None = None,
     "dry-run": "validate .env and show the masked Secret; touch no cluster and no file",
     "env-file": ENV_FILE,
     "namespace": NAMESPACE,
+    "context": CONTEXT,
     "no-color": NO_COLOR,
 })
 def secrets(c: Context, dry_run: bool = False, env_file: str | None = None,
-            namespace: str | None = None, no_color: bool = False) -> None:
+            namespace: str | None = None, context: str | None = None,
+            no_color: bool = False) -> None:
     """Create/update Secret todo-secrets from .env (server-side apply on stdin; never shown)."""
-    with session(c, no_color=no_color, env_file=env_file, namespace=namespace) as s:
+    with session(c, no_color=no_color, env_file=env_file, namespace=namespace,
+                 context=context) as s:
         secrets_stage.run_secrets(s, dry_run=dry_run)
 
 
 @task(iterable=["build_arg"], auto_shortflags=False, help={
-    "target": "where to build: minikube (its Docker daemon; default) or host",
+    "target": "minikube (its Docker daemon; default), host (the host's daemon, for minikube), "
+              "kind, registry (build, then push) or docker",
+    "registry": REGISTRY,
+    "context": CONTEXT,
     "force": "rebuild even when the content-digest tag already exists",
     "no-cache": "build without the daemon's layer cache",
     "only": "build one image only: backend or frontend",
@@ -82,10 +95,11 @@ def secrets(c: Context, dry_run: bool = False, env_file: str | None = None,
 def build(c: Context, target: str | None = None, force: bool = False, no_cache: bool = False,
           only: str | None = None, build_arg: list[str] | None = None,
           network: str | None = None, keep: int | None = None, profile: str | None = None,
+          registry: str | None = None, context: str | None = None,
           no_color: bool = False) -> None:
     """Build todo-backend/todo-frontend:<digest12> (+ :latest); skip tags that already exist."""
-    with session(c, no_color=no_color, build_target=target, build_network=network,
-                 keep_tags=keep, profile=profile) as s:
+    with session(c, no_color=no_color, target=target, build_network=network,
+                 keep_tags=keep, profile=profile, registry=registry, context=context) as s:
         images_stage.run_build(s, force=force, no_cache=no_cache, only=only,
                                build_args=build_arg or [])
 
@@ -97,15 +111,20 @@ def build(c: Context, target: str | None = None, force: bool = False, no_cache: 
     "timeout": "seconds helm waits for ready pods (default: timeouts.deploy = 300)",
     "release": "Helm release name (default: todo-app)",
     "namespace": NAMESPACE,
+    "context": CONTEXT,
+    "target": TARGET,
+    "registry": REGISTRY,
     "profile": PROFILE,
     "no-color": NO_COLOR,
 })
 def deploy(c: Context, dry_run: bool = False, force: bool = False, timeout: float | None = None,
            release: str | None = None, namespace: str | None = None,
-           profile: str | None = None, no_color: bool = False) -> None:
+           profile: str | None = None, context: str | None = None,
+           target: str | None = None, registry: str | None = None, no_color: bool = False) -> None:
     """helm upgrade --install (digest tags, Secret digest); on failure diagnose, roll back."""
     with session(c, no_color=no_color, deploy_timeout=timeout, release=release,
-                 namespace=namespace, profile=profile) as s:
+                 namespace=namespace, profile=profile, context=context,
+                 target=target, registry=registry) as s:
         deploy_stage.run_deploy(s, dry_run=dry_run, force=force)
 
 
@@ -124,16 +143,18 @@ def manifests(c: Context, check: bool = False, no_color: bool = False) -> None:
     "timeout": "overall seconds to wait for the rollout (default: timeouts.verify = 300)",
     "skip-helm-test": "do not run `helm test` (it runs by default)",
     "namespace": NAMESPACE,
+    "context": CONTEXT,
     "profile": PROFILE,
     "no-color": NO_COLOR,
 })
 def verify(c: Context, json: bool = False, timeout: float | None = None,
            skip_helm_test: bool = False, namespace: str | None = None,
-           profile: str | None = None, no_color: bool = False) -> None:
+           profile: str | None = None, context: str | None = None,
+           no_color: bool = False) -> None:
     """Watch the rollout (fail fast with the cause), check HTTP through the API server, the
     NodePort URL from this host (where the driver routes to the node), then `helm test`."""
     with session(c, no_color=no_color, verify_timeout=timeout, namespace=namespace,
-                 profile=profile) as s:
+                 profile=profile, context=context) as s:
         verify_stage.run_verify(s, as_json=json, helm_test=not skip_helm_test)
 
 
@@ -148,6 +169,9 @@ def verify(c: Context, json: bool = False, timeout: float | None = None,
     "timeout": "seconds verify waits for the rollout (default: timeouts.verify = 300)",
     "env-file": ENV_FILE,
     "namespace": NAMESPACE,
+    "context": CONTEXT,
+    "target": TARGET,
+    "registry": REGISTRY,
     "profile": PROFILE,
     "no-color": NO_COLOR,
 })
@@ -155,20 +179,25 @@ def up(c: Context, skip_build: bool = False, skip_secrets: bool = False,
        skip_deploy: bool = False, skip_verify: bool = False, skip_helm_test: bool = False,
        cpus: int | None = None,
        memory: int | None = None, timeout: float | None = None, env_file: str | None = None,
-       namespace: str | None = None, profile: str | None = None, no_color: bool = False) -> None:
+       namespace: str | None = None, profile: str | None = None, context: str | None = None,
+       target: str | None = None, registry: str | None = None, no_color: bool = False) -> None:
     """Fresh clone to verified app: doctor, minikube, build, secrets, deploy, verify, URL."""
     with session(c, no_color=no_color, cpus=cpus, memory=memory, verify_timeout=timeout,
-                 env_file=env_file, namespace=namespace, profile=profile) as s:
+                 env_file=env_file, namespace=namespace, profile=profile, context=context,
+                 target=target, registry=registry) as s:
         pipeline_stage.run_up(s, pipeline_stage.UpOptions(
             skip_build=skip_build, skip_secrets=skip_secrets, skip_deploy=skip_deploy,
             skip_verify=skip_verify, skip_helm_test=skip_helm_test))
 
 
-@task(help={"namespace": NAMESPACE, "profile": PROFILE, "no-color": NO_COLOR})
+@task(help={"namespace": NAMESPACE, "profile": PROFILE, "context": CONTEXT, "target": TARGET,
+            "no-color": NO_COLOR})
 def status(c: Context, namespace: str | None = None, profile: str | None = None,
+           context: str | None = None, target: str | None = None,
            no_color: bool = False) -> None:
     """Release and revision, images and tags, pods and readiness, and the URL."""
-    with session(c, no_color=no_color, namespace=namespace, profile=profile) as s:
+    with session(c, no_color=no_color, namespace=namespace, profile=profile, context=context,
+                 target=target) as s:
         day2_stage.run_status(s)
 
 
@@ -182,17 +211,22 @@ def status(c: Context, namespace: str | None = None, profile: str | None = None,
 def logs(c: Context, component: str, follow: bool = False, tail: int = 100,
          namespace: str | None = None, no_color: bool = False) -> None:
     """Logs of the backend or frontend pods (inv logs backend -f; inv logs all)."""
+    # no --context flag: invoke would have no letter left for --no-color (todo.context or
+    # INVOKE_TODO_CONTEXT name it)
     with session(c, no_color=no_color, namespace=namespace) as s:
         day2_stage.run_logs(s, None if component == "all" else component, follow=follow,
                             tail=tail)
 
 
-@task(help={"namespace": NAMESPACE, "profile": PROFILE, "no-color": NO_COLOR})
+@task(help={"namespace": NAMESPACE, "profile": PROFILE, "context": CONTEXT, "target": TARGET,
+            "no-color": NO_COLOR})
 def url(c: Context, namespace: str | None = None, profile: str | None = None,
+        context: str | None = None, target: str | None = None,
         no_color: bool = False) -> None:
     """Print the app's URL http://$(minikube ip):30080, and the working `minikube service
     todo-frontend -n todo --url` (macOS/Windows docker driver: see the note)."""
-    with session(c, no_color=no_color, namespace=namespace, profile=profile) as s:
+    with session(c, no_color=no_color, namespace=namespace, profile=profile, context=context,
+                 target=target) as s:
         day2_stage.run_url(s)
 
 
@@ -200,11 +234,15 @@ def url(c: Context, namespace: str | None = None, profile: str | None = None,
     "purge": "also delete the Secret, the PostgreSQL volume (its data) and the built images",
     "yes": "do not ask before deleting data (required with --purge when not on a terminal)",
     "namespace": NAMESPACE,
+    "context": CONTEXT,
+    "target": TARGET,
     "profile": PROFILE,
     "no-color": NO_COLOR,
 })
 def down(c: Context, purge: bool = False, yes: bool = False, namespace: str | None = None,
-         profile: str | None = None, no_color: bool = False) -> None:
+         profile: str | None = None, context: str | None = None, target: str | None = None,
+         no_color: bool = False) -> None:
     """helm uninstall the release; --purge also removes the Secret, data volume and images."""
-    with session(c, no_color=no_color, namespace=namespace, profile=profile) as s:
+    with session(c, no_color=no_color, namespace=namespace, profile=profile, context=context,
+                 target=target) as s:
         day2_stage.run_down(s, purge=purge, yes=yes)

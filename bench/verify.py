@@ -43,6 +43,7 @@ from invoke.context import Context  # noqa: E402
 from todo_deploy import verify  # noqa: E402
 from todo_deploy.config import Settings  # noqa: E402
 from todo_deploy.diagnose import Cause  # noqa: E402
+from todo_deploy.tools import Kubectl  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "kubectl"
 
@@ -99,7 +100,8 @@ def crash_verdict(runs: int) -> list[float]:
         for _ in range(runs):
             t0 = time.time() + random.uniform(1.0, 1.0 + verify.POLL_SECONDS)
             os.environ["BENCH_T0"] = str(t0)
-            watch = verify.watch_rollout(Context(), Settings())
+            watch = verify.watch_rollout(Kubectl(Context(), "minikube", "todo", 120.0),
+                                         Settings())
             verdict = time.time()
             assert [f.cause for f in watch.findings] == [Cause.CRASH_LOOP], watch
             figures.append(verdict - t0)

@@ -61,6 +61,10 @@ class FakeTools:
         if hang is not None:
             entry.update(hang=hang, on_term=on_term)
         (self.fallbacks if fallback else self.rules).append(entry)
+        self.save()
+
+    def save(self) -> None:
+        """Write the rules (after editing ``rules`` directly), the fallbacks last."""
         self.rules_file.write_text(json.dumps(self.rules + self.fallbacks), encoding="utf-8")
 
     def calls(self, tool: str | None = None) -> list[dict[str, Any]]:

@@ -60,21 +60,40 @@ def url_note(driver: str, platform: str, profile: str, namespace: str) -> str | 
 
 
 def frontend_url(s: Session) -> AppUrl:
-    """The node IP and the frontend Service's nodePort (``StageFailed`` without the Service)."""
-    c, settings, platform = s.c, s.settings, sys.platform
-    ip = proc.run(c, cluster.minikube(settings, "ip"), timeout=settings.tool_timeout,
-                  hint=f"minikube -p {settings.profile} start   (or: inv up)").stdout.strip()
-    svc = proc.run(c, ["kubectl", "get", "service", FRONTEND_SERVICE, "-n", settings.namespace,
-                       "-o", "jsonpath={.spec.ports[0].nodePort}"],
-                   timeout=settings.tool_timeout, check=False)
-    if not svc.ok:
+    """The node IP and the frontend Service's nodePort (``StageFailed`` without the Service);
+    on targets other than minikube the first node's InternalIP (:func:`node_url`)."""
+    settings, platform = s.settings, sys.platform
+    try:
+        port = s.tools.kubectl.jsonpath("service", FRONTEND_SERVICE,
+                                        "{.spec.ports[0].nodePort}").strip()
+    except proc.ToolError as exc:
         raise StageFailed(f"service {FRONTEND_SERVICE} not found in namespace "
-                          f"{settings.namespace}: {proc.tail(svc.stderr, 1)}",
-                          "inv deploy   (or: inv up)")
-    port = svc.stdout.strip()
+                          f"{settings.namespace}: {proc.tail(exc.stderr_tail, 1)}",
+                          "inv deploy   (or: inv up)") from None
+    number = int(port) if port.isdigit() else DEFAULT_NODE_PORT
+    if settings.target != "minikube":
+        return node_url(s, number)
+    ip = s.minikube.run("ip", hint=f"minikube -p {settings.profile} start   "
+                              "(or: inv up)").stdout.strip()
     info = cluster.profile(s)
     driver = info.driver if info else ""
-    return AppUrl(f"http://{ip}:{port or DEFAULT_NODE_PORT}", ip,
-                  int(port) if port.isdigit() else DEFAULT_NODE_PORT, driver,
+    return AppUrl(f"http://{ip}:{number}", ip, number, driver,
                   node_routable(driver, platform), platform,
                   url_note(driver, platform, settings.profile, settings.namespace))
+
+
+def node_url(s: Session, port: int) -> AppUrl:
+    """Every target but minikube: the NodePort on the first node's InternalIP, and, where that
+    node may not be reachable from here (not a local cluster), the port-forward to use."""
+    kube, ns = s.tools.kubectl, s.settings.namespace
+    ip = kube.run("get", "nodes", "-o",
+                  'jsonpath={.items[0].status.addresses[?(@.type=="InternalIP")].address}',
+                  check=False).stdout.strip()
+    forward = (f"kubectl --context {s.tools.context} -n {ns} port-forward "
+               f"svc/{FRONTEND_SERVICE} 3000:3000   then open http://127.0.0.1:3000")
+    if not ip:
+        return AppUrl("http://127.0.0.1:3000", "127.0.0.1", 3000, routable=False,
+                      platform=sys.platform, note=f"no node address: {forward}")
+    local = s.tools.local
+    return AppUrl(f"http://{ip}:{port}", ip, port, routable=local, platform=sys.platform,
+                  note=None if local else f"if {ip} is not reachable from here: {forward}")

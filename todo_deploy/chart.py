@@ -60,6 +60,10 @@ class ChartValues:
     embedded_db: bool
     existing_secret: str = "todo-secrets"
     values_file: str = ""  # the user's extra values (todo.values_file); the suite's --set wins
+    pull_policy: str = ""  # "" = the chart's default (Never: built into the node's daemon)
+    backend_digest: str = ""  # registry target: "sha256:..." pins repository@digest
+    frontend_digest: str = ""
+    image_pull_secrets: tuple[str, ...] = ()
 
     def set_flags(self) -> list[str]:
         """``--values`` (when configured), then ``--set``/``--set-string`` arguments (tags like
@@ -72,6 +76,14 @@ class ChartValues:
             "secrets.existingSecret": self.existing_secret,
             "secretDigest": self.secret_digest,
         }
+        for component, digest in (("backend", self.backend_digest),
+                                  ("frontend", self.frontend_digest)):
+            if self.pull_policy:
+                strings[f"{component}.image.pullPolicy"] = self.pull_policy
+            if digest:
+                strings[f"{component}.image.digest"] = digest
+        for n, name in enumerate(self.image_pull_secrets):
+            strings[f"imagePullSecrets[{n}]"] = name
         flags: list[str] = ["--values", self.values_file] if self.values_file else []
         for key, value in strings.items():
             flags += ["--set-string", f"{key}={value}"]

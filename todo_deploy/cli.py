@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from invoke.context import Context
 from invoke.exceptions import Exit
 
+from . import tools as clients
 from .config import Settings
 from .errors import ExitCode, SuiteError
 
@@ -48,6 +49,29 @@ class Session:
             memo[key] = compute()
         value: T = memo[key]
         return value
+
+    @property
+    def tools(self) -> clients.Tools:
+        """The tool clients, bound to the context resolved once per invoke run."""
+        settings = self.settings
+        named = settings.context
+        resolved = self.remember(("kube-context", named), lambda: clients.resolve_context(
+            named, "" if named else clients.current_context(self.c, settings.tool_timeout),
+            target=settings.target, profile=settings.profile))
+        return clients.Tools(
+            context=resolved, explicit=bool(named),
+            kubectl=clients.Kubectl(self.c, resolved, settings.namespace, settings.tool_timeout),
+            helm=clients.Helm(self.c, resolved, settings.namespace, settings.tool_timeout),
+            profile=settings.profile)
+
+    @property
+    def minikube(self) -> clients.Minikube:
+        """minikube's client: the profile is its cluster (no kube-context to resolve)."""
+        return clients.Minikube(self.c, self.settings.profile, self.settings.tool_timeout)
+
+    @property
+    def kind(self) -> clients.Kind:
+        return clients.Kind(self.c, self.settings.kind_cluster, self.settings.tool_timeout)
 
     def forget(self, *keys: tuple[Any, ...]) -> None:
         """Drop remembered answers that an action of the run has changed."""

@@ -14,6 +14,7 @@ from typing import Any
 from .errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
+TARGETS = ("minikube", "kind", "registry", "docker")
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,12 @@ class Settings:
     profile: str = "minikube"
     cpus: int = 2
     memory: int = 4096
-    build_target: str = "minikube"
+    build_target: str = "minikube"  # minikube | host: where `minikube` target builds
+    context: str = ""  # kube-context; "" = kubectl's current one (resolved once per run)
+    target: str = "minikube"  # minikube | kind | registry | docker (see README)
+    kind_cluster: str = "kind"  # kind load docker-image --name
+    registry: str = ""  # registry target: host[:port][/path] to push to
+    image_pull_secrets: tuple[str, ...] = ()  # registry target: imagePullSecrets names
     build_network: str = ""
     keep_tags: int = 3  # digest tags kept per image after a build (build.keep)
     tool_timeout: float = 120.0
@@ -90,6 +96,12 @@ class Settings:
                 cpus=int(get("minikube.cpus", 2)),
                 memory=int(get("minikube.memory", 4096)),
                 build_target=str(get("build.target", "minikube")),
+                context=str(get("context", "")),
+                target=str(get("target", "minikube")),
+                kind_cluster=str(get("kind.cluster", "kind")),
+                registry=str(get("registry.url", "")),
+                image_pull_secrets=tuple(str(x) for x in
+                                         (get("registry.pull_secrets", []) or [])),
                 build_network=str(get("build.network", "")),
                 keep_tags=int(get("build.keep", 3)),
                 tool_timeout=float(get("timeouts.tool", 120)),
@@ -123,6 +135,8 @@ class Settings:
                 except ValueError:
                     raise ConfigError(f"setting {key} must be a number, not {value!r}",
                                       "inv config  # shows the resolved configuration") from None
+        if given.get("target") == "host":  # `inv build --target host`: minikube's cluster,
+            given["target"], given["build_target"] = "minikube", "host"  # the host's daemon
         resolved = replace(self, **given)
         if resolved.values_file is not None and not resolved.values_file.is_file():
             raise ConfigError(f"values file {resolved.values_file} does not exist",
@@ -136,7 +150,31 @@ class Settings:
                 f"build.keep must be at least 1 (the newest tag per image), not "
                 f"{resolved.keep_tags}", "inv build --keep 3   (or fix build.keep / "
                 "INVOKE_TODO_BUILD_KEEP)")
+        if resolved.target not in TARGETS:
+            raise ConfigError(
+                f"target must be one of {', '.join(TARGETS)}, not {resolved.target!r}",
+                "inv up --target minikube   (or fix todo.target / INVOKE_TODO_TARGET)")
+        if resolved.target == "registry":
+            if not resolved.registry:
+                raise ConfigError("the registry target needs a registry to push to",
+                                  "inv up --target registry --registry 127.0.0.1:5000   "
+                                  "(or todo.registry.url in invoke.yaml)")
+            prefix = resolved.registry.rstrip("/") + "/"  # REGISTRY/todo-backend:<digest12>
+            resolved = replace(resolved, images={
+                k: v if v.name.startswith(prefix) else replace(v, name=prefix + v.name)
+                for k, v in resolved.images.items()})
         return resolved
+
+    @property
+    def pull_policy(self) -> str:
+        """The pods' imagePullPolicy on this target ("" = the chart's default, Never)."""
+        return {"registry": "IfNotPresent", "docker": "Never", "kind": "Never"}.get(
+            self.target, "")
+
+    @property
+    def builds_on_host(self) -> bool:
+        """Images are built in the host's Docker daemon (every target but minikube's own)."""
+        return self.target != "minikube" or self.build_target == "host"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly view for ``inv config``."""

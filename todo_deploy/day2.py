@@ -13,35 +13,24 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from invoke.context import Context
-
-from . import cluster, diagnose, doctor, proc, verify
+from . import diagnose, doctor, proc, tools, verify
 from .access import AppUrl, frontend_url, service_url_command
 from .cli import Session
-from .config import Settings
 from .errors import ConfigError, StageFailed
+from .tools import ReleaseInfo, parse_release_list
+
+__all__ = ["ReleaseInfo", "parse_release_list"]  # the Helm client's
 
 COMPONENTS = ("backend", "frontend")
 LOG_TAIL = 100
 IMAGE_GC_SECONDS = 120.0  # how long down --purge waits for kubelet to free the images
 IMAGE_RETRY_SECONDS = 3.0
-
-
-@dataclass(frozen=True)
-class ReleaseInfo:
-    name: str
-    namespace: str
-    revision: int
-    status: str
-    chart: str
-    updated: str
 
 
 @dataclass(frozen=True)
@@ -55,23 +44,6 @@ class PodRow:
 
 
 # -- pure helpers -----------------------------------------------------------------------------
-
-
-def parse_release_list(stdout: str, release: str) -> ReleaseInfo | None:
-    """``helm list ... -o json`` (:func:`release_list_argv`) → the release (None: not
-    installed). ``helm list`` is the one command whose JSON names the chart on both majors
-    (``helm status -o json`` leaves it out)."""
-    rows = json.loads(stdout or "[]")
-    row = next((r for r in rows if isinstance(r, dict) and r.get("name") == release), None)
-    if row is None:
-        return None
-    updated = str(row.get("updated", ""))
-    return ReleaseInfo(name=str(row["name"]), namespace=str(row.get("namespace", "")),
-                       revision=int(row.get("revision", 0)), status=str(row.get("status", "?")),
-                       chart=str(row.get("chart", "?")),
-                       # "2026-11-29 10:14:43.542592781 +0000 UTC": to the second
-                       updated=updated.split(".")[0] + (" UTC" if updated.endswith("UTC")
-                                                        else ""))
 
 
 def pod_row(pod: dict[str, Any]) -> PodRow:
@@ -96,12 +68,6 @@ def pod_row(pod: dict[str, Any]) -> PodRow:
                   ", ".join(images))
 
 
-def logs_argv(settings: Settings, component: str | None, *, follow: bool,
-              tail: int = LOG_TAIL) -> list[str]:
-    selector = diagnose.APP_SELECTOR + (f",component={component}" if component else "")
-    argv = ["kubectl", "logs", "-n", settings.namespace, "-l", selector, "--all-containers",
-            "--prefix", f"--tail={tail}", "--max-log-requests=10"]
-    return argv + (["-f"] if follow else [])
 
 
 def non_interactive(console_interactive: bool, env: dict[str, str] | None = None) -> bool:
@@ -112,20 +78,6 @@ def non_interactive(console_interactive: bool, env: dict[str, str] | None = None
 # -- cluster reads ------------------------------------------------------------------------------
 
 
-def release_list_argv(settings: Settings) -> list[str]:
-    """``helm list`` of the one release in any state but superseded (Helm 4 has no ``--all``;
-    these status filters mean the same on both majors)."""
-    return ["helm", "list", "-n", settings.namespace, "--filter", f"^{settings.release}$",
-            "--deployed", "--failed", "--pending", "--uninstalling", "-o", "json"]
-
-
-def release_info(c: Context, settings: Settings) -> ReleaseInfo | None:
-    result = proc.run(c, release_list_argv(settings), timeout=settings.tool_timeout,
-                      check=False)
-    if not result.ok:
-        raise proc.ToolError(["helm", "list", "-n", settings.namespace], result.code,
-                             result.stderr, "inv doctor")
-    return parse_release_list(result.stdout, settings.release)
 
 
 # -- the tasks ----------------------------------------------------------------------------------
@@ -135,16 +87,16 @@ def run_status(s: Session) -> ReleaseInfo | None:
     """Release, revision, images and tags, pods and readiness, URL."""
     doctor.require(s, "helm", "kubectl", "cluster")
     console, settings = s.console, s.settings
-    release = release_info(s.c, settings)
+    release = s.tools.helm.release_info(settings.release)
     if release is None:
         console.warn(f"release {settings.release} is not installed in namespace "
                      f"{settings.namespace}", "inv up   (or: inv deploy)")
         return None
-    console.table(f"release {release.name}", ("namespace", "revision", "status", "chart",
-                                              "updated"),
+    console.table(f"release {release.name} (context {s.tools.context})",
+                  ("namespace", "revision", "status", "chart", "updated"),
                   [(release.namespace or settings.namespace, release.revision, release.status,
                     release.chart, release.updated)])
-    objects = verify.get_workloads(s.c, settings)
+    objects = verify.get_workloads(s.tools.kubectl)
     states = [verify.rollout_state(comp, name, objects) for comp, name in verify.DEPLOYMENTS]
     images = {d["metadata"]["name"]: ", ".join(
         c.get("image", "") for c in d["spec"]["template"]["spec"].get("containers", []))
@@ -169,7 +121,8 @@ def run_logs(s: Session, component: str | None = None, *, follow: bool = False,
         raise ConfigError(f"inv logs needs a component first: backend, frontend or all "
                           f"(got {component!r})", "inv logs backend -f   (help: inv --help logs)")
     doctor.require(s, "kubectl", "cluster")
-    argv = logs_argv(s.settings, component, follow=follow, tail=tail)
+    selector = diagnose.APP_SELECTOR + (f",component={component}" if component else "")
+    argv = s.tools.kubectl.logs_argv(selector=selector, tail=tail, follow=follow)
     if follow:
         sink = s.console.line_sink()
         result = proc.run(s.c, argv, stream=sink, check=False)
@@ -186,7 +139,8 @@ def run_logs(s: Session, component: str | None = None, *, follow: bool = False,
 def run_url(s: Session) -> AppUrl:
     """The URL alone on stdout (``curl $(inv url)`` works); the ``minikube service`` form, and
     on a host that cannot reach the node IP how to get in, on stderr."""
-    doctor.require(s, "minikube", "kubectl", "cluster")
+    doctor.require(s, *(("minikube",) if s.settings.target == "minikube" else ()), "kubectl",
+                   "cluster")
     url = frontend_url(s)
     s.console.info(url.url)
     s.console.aside(f"or: {service_url_command(s.settings.profile, s.settings.namespace)}   "
@@ -214,48 +168,37 @@ def run_down(s: Session, *, purge: bool = False, yes: bool = False) -> None:
         if not console.confirm(f"Delete release {settings.release} and {what}?"):
             console.info("nothing deleted")
             return
+    tools.require_safe(s.tools, "uninstall")
     doctor.require(s, "helm", "kubectl", "cluster")
-    ns = settings.namespace
-    result = proc.run(s.c, ["helm", "uninstall", settings.release, "-n", ns, "--wait"],
-                      timeout=settings.deploy_timeout, check=False)
-    if result.ok:
-        console.success(f"release {settings.release} uninstalled from namespace {ns}")
-    elif "not found" in result.stderr:
-        console.info(f"release {settings.release} is not installed in namespace {ns}")
+    ns, kube = settings.namespace, s.tools.kubectl
+    if s.tools.helm.uninstall(settings.release, settings.deploy_timeout):
+        console.success(f"release {settings.release} uninstalled from namespace {ns} "
+                        f"(context {s.tools.context})")
     else:
-        raise proc.ToolError(["helm", "uninstall", settings.release], result.code,
-                             result.stderr, "inv status")
+        console.info(f"release {settings.release} is not installed in namespace {ns}")
     if not purge:
         return
-    proc.run(s.c, ["kubectl", "delete", "secret", settings.secret_name, "-n", ns,
-                   "--ignore-not-found"], timeout=settings.tool_timeout)
+    kube.run("delete", "secret", settings.secret_name, "-n", ns, "--ignore-not-found")
     console.success(f"Secret {settings.secret_name} deleted")
     selector = f"{diagnose.APP_SELECTOR},component=postgresql"
-    volumes = proc.run(s.c, ["kubectl", "get", "pvc", "-n", ns, "-l", selector, "-o",
-                             "jsonpath={.items[*].spec.volumeName}"],
-                       timeout=settings.tool_timeout, check=False).stdout.split()
-    proc.run(s.c, ["kubectl", "delete", "pvc", "-n", ns, "-l", selector, "--ignore-not-found"],
-             timeout=settings.tool_timeout)
+    volumes = kube.run("get", "pvc", "-n", ns, "-l", selector, "-o",
+                       "jsonpath={.items[*].spec.volumeName}", check=False).stdout.split()
+    kube.run("delete", "pvc", "-n", ns, "-l", selector, "--ignore-not-found")
     if volumes:  # the provisioner deletes the volume (the data) after the claim: wait for it
         with console.status("waiting for the provisioner to delete the volume"):
-            gone = proc.run(s.c, ["kubectl", "wait", "--for=delete",
-                                  *(f"pv/{v}" for v in volumes), "--timeout=120s"],
-                            timeout=settings.tool_timeout + 120, check=False)
+            gone = kube.run("wait", "--for=delete", *(f"pv/{v}" for v in volumes),
+                            "--timeout=120s", timeout=settings.tool_timeout + 120, check=False)
         if not gone.ok and "not found" not in gone.stderr.lower():
             console.warn(f"the claim is deleted but volume {' '.join(volumes)} is still there "
                          f"(reclaim policy Retain?): {proc.tail(gone.stderr, 1)}",
                          "kubectl delete pv " + " ".join(volumes))
     console.success("PostgreSQL volume deleted")
     repositories = [image.name for image in settings.images.values()]
-    if settings.build_target == "host":
+    if settings.builds_on_host:
         _purge_host_images(s, repositories)
         return
-    from .images import parse_image_list
-
     def ours() -> list[str]:
-        listed = proc.run(s.c, cluster.minikube(settings, "image", "ls"),
-                          timeout=settings.tool_timeout)
-        return image_refs_to_remove(parse_image_list(listed.stdout), repositories)
+        return image_refs_to_remove(s.minikube.images(), repositories)
 
     refs = ours()
     # The runtime refuses to remove an image that a stopped container of the deleted pods
@@ -265,11 +208,10 @@ def run_down(s: Session, *, purge: bool = False, yes: bool = False) -> None:
     with console.status(f"removing {len(refs)} image(s) (waiting for kubelet to remove the "
                         "stopped containers that still use them)"):
         while left:
-            result = proc.run(s.c, cluster.minikube(settings, "image", "rm", *left),
-                              timeout=settings.tool_timeout, check=False)
+            result = s.minikube.run("image", "rm", *left, check=False)
             left = ours()
             if left and time.monotonic() >= deadline:
-                raise proc.ToolError(cluster.minikube(settings, "image", "rm", *left),
+                raise proc.ToolError(s.minikube.argv("image", "rm", *left),
                                      result.code, result.stderr,
                                      f"minikube -p {settings.profile} image rm "
                                      + " ".join(left) + "   # once no container uses them")

@@ -37,11 +37,14 @@ from typing import Any
 
 import yaml
 
-from . import chart, diagnose, doctor, images, proc, secrets
+from . import chart, diagnose, doctor, images, proc, secrets, tools
 from .chart import ChartValues
 from .cli import Session
 from .config import Settings
 from .errors import PrereqError, StageFailed, SuiteError
+from .tools import Release, Revision, parse_history, parse_release
+
+__all__ = ["Release", "Revision", "parse_history", "parse_release"]  # the Helm client's
 
 # The flags whose names differ between the majors (only these are ever looked up by major).
 HELM_FLAGS: dict[int, dict[str, str]] = {
@@ -62,16 +65,6 @@ GOVERNING_SERVICE = "todo-postgres-headless"
 
 
 @dataclass(frozen=True)
-class Release:
-    """What ``inv deploy`` leaves behind (``revision`` 0 for a dry run)."""
-
-    name: str
-    namespace: str
-    revision: int
-    status: str = "deployed"
-
-
-@dataclass(frozen=True)
 class DeployPlan:
     release: str
     namespace: str
@@ -80,15 +73,6 @@ class DeployPlan:
     timeout: float  # seconds, helm's --timeout
     force: bool = False
     take_over: bool = False  # objects applied outside Helm were adopted (first install)
-
-
-@dataclass(frozen=True)
-class Revision:
-    """One row of ``helm history -o json``."""
-
-    number: int
-    status: str
-    description: str = ""
 
 
 class Recovery(StrEnum):
@@ -119,10 +103,11 @@ def timeout_flag(seconds: float) -> str:
     return f"{max(1, round(seconds))}s"
 
 
-def upgrade_argv(plan: DeployPlan, major: int) -> list[str]:
-    """``helm upgrade --install`` for ``major`` (3 or 4): only flags that major knows."""
+def upgrade_args(plan: DeployPlan, major: int) -> list[str]:
+    """``helm upgrade --install`` for ``major`` (3 or 4): only flags that major knows (the
+    Helm client adds ``--kube-context``)."""
     flags = HELM_FLAGS[major]
-    argv = ["helm", "upgrade", "--install", plan.release, str(plan.chart),
+    argv = ["upgrade", "--install", plan.release, str(plan.chart),
             "--namespace", plan.namespace, "--create-namespace",
             "--wait", "--timeout", timeout_flag(plan.timeout),
             "--output", "json"]
@@ -133,9 +118,9 @@ def upgrade_argv(plan: DeployPlan, major: int) -> list[str]:
     return argv + plan.values.set_flags()
 
 
-def rollback_argv(release: str, namespace: str, revision: int, timeout: float) -> list[str]:
+def rollback_args(release: str, namespace: str, revision: int, timeout: float) -> list[str]:
     """``helm rollback`` (same on both majors)."""
-    return ["helm", "rollback", release, str(revision), "--namespace", namespace,
+    return ["rollback", release, str(revision), "--namespace", namespace,
             "--wait", "--timeout", timeout_flag(timeout)]
 
 
@@ -155,26 +140,9 @@ def statefulset_delete_argv(namespace: str) -> list[str]:
             "--cascade=foreground", "--wait=true"]
 
 
-def history_argv(release: str, namespace: str) -> list[str]:
-    return ["helm", "history", release, "--namespace", namespace, "--max", "20",
-            "--output", "json"]
-
-
 def uninstall_hint(release: str, namespace: str) -> str:
     return (f"helm uninstall {release} --namespace {namespace}   # removes the failed release;"
             " fix the cause above, then: inv deploy")
-
-
-def parse_history(stdout: str) -> list[Revision]:
-    """``helm history -o json`` → revisions, oldest first (empty on anything else)."""
-    try:
-        data = json.loads(stdout or "[]")
-    except json.JSONDecodeError:
-        return []
-    rows = [Revision(int(row.get("revision", 0)), str(row.get("status", "")),
-                     str(row.get("description", "")))
-            for row in data if isinstance(row, dict)] if isinstance(data, list) else []
-    return sorted(rows, key=lambda r: r.number)
 
 
 def recovery_plan(history: Sequence[Revision], before: int | None) -> RecoveryPlan:
@@ -205,24 +173,10 @@ def stuck_hint(history: Sequence[Revision], release: str, namespace: str) -> str
             f"helm rollback {release} {good[-1]} --namespace {namespace}   then: inv deploy")
 
 
-def parse_release(stdout: str, fallback: Release) -> tuple[Release, str]:
-    """``helm upgrade -o json`` → (Release, NOTES text)."""
-    try:
-        data: Any = json.loads(stdout or "{}")
-    except json.JSONDecodeError:
-        return fallback, ""
-    if not isinstance(data, dict):
-        return fallback, ""
-    info = data.get("info") or {}
-    release = Release(name=str(data.get("name") or fallback.name),
-                      namespace=str(data.get("namespace") or fallback.namespace),
-                      revision=int(data.get("version") or fallback.revision),
-                      status=str(info.get("status") or fallback.status))
-    return release, str(info.get("notes") or "")
-
-
 def chart_values(refs: Sequence[images.ImageRef], secret: secrets.ClusterSecret | None,
-                 settings: Settings) -> ChartValues:
+                 settings: Settings, digests: dict[str, str] | None = None) -> ChartValues:
+    """What the deploy sets; ``digests`` (registry target) pin each image by digest."""
+    digests = digests or {}
     by_component = {ref.component: ref for ref in refs}
     backend, frontend = by_component["backend"], by_component["frontend"]
     return ChartValues(
@@ -232,6 +186,9 @@ def chart_values(refs: Sequence[images.ImageRef], secret: secrets.ClusterSecret 
         embedded_db=secret.embedded_db if secret else False,
         existing_secret=settings.secret_name,
         values_file=str(settings.values_file) if settings.values_file else "",
+        pull_policy=settings.pull_policy,
+        backend_digest=digests.get("backend", ""), frontend_digest=digests.get("frontend", ""),
+        image_pull_secrets=settings.image_pull_secrets if settings.target == "registry" else (),
     )
 
 
@@ -301,14 +258,19 @@ def run_deploy(s: Session, *, dry_run: bool = False, force: bool = False) -> Rel
     settings = s.settings
     if dry_run:
         return _dry_run(s)
+    tools.require_safe(s.tools, "deploy")
     doctor.require(s, "kubectl", "helm", "cluster")
     major = helm_major(doctor.helm_version(s))
     refs = images.current_images(settings)
-    missing = images.missing_images(s, refs)
-    if missing:
-        raise PrereqError(
-            "image(s) not in the target daemon: " + ", ".join(ref.ref for ref in missing),
-            "inv build   # builds exactly these digest tags")
+    digests: dict[str, str] = {}
+    if settings.target == "registry":
+        digests = images.target.registry_digests(s, refs)
+    else:
+        missing = images.missing_images(s, refs)
+        if missing:
+            raise PrereqError(
+                "image(s) not in the target daemon: " + ", ".join(ref.ref for ref in missing),
+                "inv build   # builds exactly these digest tags")
     secret = secrets.cluster_secret(s)
     if secret is None:
         raise PrereqError(
@@ -316,7 +278,8 @@ def run_deploy(s: Session, *, dry_run: bool = False, force: bool = False) -> Rel
             "(or it has no digest annotation)",
             "inv secrets   # creates it from .env")
     plan = DeployPlan(settings.release, settings.namespace, settings.chart,
-                      chart_values(refs, secret, settings), settings.deploy_timeout, force)
+                      chart_values(refs, secret, settings, digests), settings.deploy_timeout,
+                      force)
     return _upgrade(s, plan, major)
 
 
@@ -326,7 +289,8 @@ def _upgrade(s: Session, plan: DeployPlan, major: int) -> Release:
         _recreate_statefulset_if_governed_by_old_service(s, plan)
     if adopt_objects_in_the_way(s, plan):  # e.g. kubectl apply -k k8s/ before (or since)
         plan = replace(plan, take_over=True)
-    s.console.info(f"Helm {major}: release {plan.release} in namespace {plan.namespace}; "
+    s.console.info(f"Helm {major}: release {plan.release} in namespace {plan.namespace}, "
+                   f"context {s.tools.context}; "
                    f"images {plan.values.backend_repository}:{plan.values.backend_tag}, "
                    f"{plan.values.frontend_repository}:{plan.values.frontend_tag}; "
                    f"secret digest {plan.values.secret_digest[:12]}; embedded PostgreSQL "
@@ -373,9 +337,8 @@ def adopt_objects_in_the_way(s: Session, plan: DeployPlan) -> list[chart.InTheWa
     docs = chart.split_documents(chart.render(s.c, settings, plan.values))
     if not docs:
         return []
-    live = proc.run(s.c, existing_objects_argv(plan.namespace, docs),
-                    timeout=settings.tool_timeout,
-                    hint="inv doctor   # is the cluster up and kubectl pointed at it?")
+    live = s.tools.kubectl.run(*existing_objects_argv(plan.namespace, docs)[1:],
+                               hint="inv doctor   # is the cluster up and kubectl pointed at it?")
     found = chart.in_the_way(_listed(live.stdout), docs, plan.release, plan.namespace)
     blocked = [f for f in found if not f.adopt]
     if blocked:
@@ -391,9 +354,9 @@ def adopt_objects_in_the_way(s: Session, plan: DeployPlan) -> list[chart.InTheWa
     with s.console.status(f"handing {len(found)} object(s) applied outside Helm to release "
                           f"{plan.release}"):
         for f in found:
-            proc.run(s.c, ["kubectl", "patch", f.ref, "-n", plan.namespace, "--type=merge",
-                           "-p", patch], timeout=settings.tool_timeout,
-                     hint=f"kubectl -n {plan.namespace} delete {f.ref}   # then: inv deploy")
+            s.tools.kubectl.run("patch", f.ref, "-n", plan.namespace, "--type=merge", "-p", patch,
+                                hint=f"kubectl -n {plan.namespace} delete {f.ref}   "
+                                "# then: inv deploy")
     s.console.info(f"adopted into release {plan.release} (they were applied outside Helm, "
                    f"e.g. kubectl apply -k k8s/): {', '.join(f.key for f in found)}")
     return found
@@ -409,18 +372,20 @@ def _upgrade_watching_pods(s: Session, plan: DeployPlan,
                            major: int) -> tuple[proc.ToolResult, list[diagnose.Finding]]:
     """Run ``helm upgrade --wait`` and watch the new pods meanwhile; stop helm at the first
     fatal finding. Returns helm's result and the findings that stopped it (if any)."""
+    kube = s.tools.kubectl
     existing = {str((p.get("metadata") or {}).get("uid")) for p in
-                diagnose.get_pods(s.c, s.settings)}
-    running = proc.start(upgrade_argv(plan, major), timeout=plan.timeout + TIMEOUT_MARGIN)
+                diagnose.get_pods(kube)}
+    running = s.tools.helm.start(*upgrade_args(plan, major),
+                                 timeout=plan.timeout + TIMEOUT_MARGIN)
     while (result := running.wait(WATCH_SECONDS)) is None:
-        fresh = new_pods(diagnose.get_pods(s.c, s.settings), existing)
+        fresh = new_pods(diagnose.get_pods(kube), existing)
         if not fresh:
             continue
-        fatal = [f for f in diagnose.classify_pods(fresh, diagnose.get_events(s.c, s.settings),
+        fatal = [f for f in diagnose.classify_pods(fresh, diagnose.get_events(kube),
                                                    profile=s.settings.profile) if f.fatal]
         if fatal:
             stopped = running.stop()
-            return stopped, [diagnose.with_logs(s.c, s.settings, f)
+            return stopped, [diagnose.with_logs(kube, f)
                              for f in diagnose.group(fatal)]
     return result, []
 
@@ -430,8 +395,7 @@ def _recreate_statefulset_if_governed_by_old_service(s: Session, plan: DeployPla
     a release whose StatefulSet still names another Service than the headless one loses the
     StatefulSet and its pod first (the volume and its data stay); the upgrade creates both
     again. The database is down for those seconds, once."""
-    found = proc.run(s.c, governing_service_argv(plan.namespace),
-                     timeout=s.settings.tool_timeout, check=False)
+    found = s.tools.kubectl.run(*governing_service_argv(plan.namespace)[1:], check=False)
     name = found.stdout.strip()
     if not found.ok or not name or name == GOVERNING_SERVICE:
         return
@@ -439,14 +403,11 @@ def _recreate_statefulset_if_governed_by_old_service(s: Session, plan: DeployPla
                    f"its pod to name the headless {GOVERNING_SERVICE} (serviceName is "
                    "immutable; the database volume and its data stay)")
     argv = statefulset_delete_argv(plan.namespace)
-    proc.run(s.c, argv, timeout=s.settings.tool_timeout,
-             hint=" ".join(argv) + "   then: inv deploy")
+    s.tools.kubectl.run(*argv[1:], hint=" ".join(argv) + "   then: inv deploy")
 
 
 def _latest_revision(s: Session, plan: DeployPlan) -> int | None:
-    result = proc.run(s.c, history_argv(plan.release, plan.namespace), check=False,
-                      timeout=s.settings.tool_timeout)
-    history = parse_history(result.stdout) if result.ok else []
+    history = s.tools.helm.history(plan.release)
     return history[-1].number if history else None
 
 
@@ -461,7 +422,7 @@ def _recover(s: Session, plan: DeployPlan, before: int | None,
     else:
         s.console.error(f"helm upgrade --install {plan.release} failed", details=why)
         try:
-            findings = diagnose.diagnose(s.c, s.settings)
+            findings = diagnose.diagnose(s.tools.kubectl, s.settings.profile)
         except SuiteError as exc:
             s.console.warn(f"could not read the pods for a diagnosis: {exc.message}")
     if findings:
@@ -470,8 +431,7 @@ def _recover(s: Session, plan: DeployPlan, before: int | None,
         s.console.warn("no failing pod found (the failure may be in the chart or the API call)")
     hint = findings[0].hint if findings else "inv verify   # or: kubectl get pods -n " \
         + plan.namespace
-    history = parse_history(proc.run(s.c, history_argv(plan.release, plan.namespace),
-                                     check=False, timeout=s.settings.tool_timeout).stdout)
+    history = s.tools.helm.history(plan.release)
     recovery = recovery_plan(history, before)
     if recovery.action is Recovery.UNCHANGED:
         raise StageFailed(f"deploy failed before Helm changed anything: {why.splitlines()[-1]}",
@@ -521,17 +481,17 @@ def stuck_statefulset_pods(objects: Sequence[dict[str, Any]]) -> list[str]:
 def _rollback(s: Session, plan: DeployPlan, target: int) -> proc.ToolResult:
     """``helm rollback --wait``, deleting the embedded PostgreSQL's pod meanwhile when it is
     stuck on the failed revision (a StatefulSet does not replace it by itself)."""
-    running = proc.start(rollback_argv(plan.release, plan.namespace, target, plan.timeout),
-                         timeout=plan.timeout + TIMEOUT_MARGIN)
+    kube = s.tools.kubectl
+    running = s.tools.helm.start(*rollback_args(plan.release, plan.namespace, target,
+                                                plan.timeout),
+                                 timeout=plan.timeout + TIMEOUT_MARGIN)
     deleted: set[str] = set()
     while (result := running.wait(WATCH_SECONDS)) is None:
-        objects = proc.run(s.c, ["kubectl", "get", "statefulsets,pods", "-n", plan.namespace,
-                                 "-l", diagnose.APP_SELECTOR, "-o", "json"],
-                           timeout=s.settings.tool_timeout, check=False)
-        for pod in stuck_statefulset_pods(diagnose.items(objects.stdout)):
+        objects = kube.items("statefulsets,pods", diagnose.APP_SELECTOR, check=False)
+        for pod in stuck_statefulset_pods(objects):
             if pod not in deleted:
-                proc.run(s.c, ["kubectl", "delete", "pod", pod, "-n", plan.namespace,
-                               "--wait=false"], timeout=s.settings.tool_timeout, check=False)
+                kube.run("delete", "pod", pod, "-n", plan.namespace, "--wait=false",
+                         check=False)
                 deleted.add(pod)
                 s.console.info(f"deleted pod {pod}: it was stuck on the failed revision, and a "
                                "StatefulSet does not replace such a pod by itself")
@@ -560,14 +520,12 @@ def _dry_run(s: Session) -> Release:
         s.console.warn("not built yet: " + ", ".join(r.ref for r in missing), "inv build")
     values = chart_values(refs, secret, settings)
     rendered = chart.render(s.c, settings, values)
-    current = proc.run(s.c, ["helm", "get", "manifest", settings.release,
-                             "--namespace", settings.namespace], check=False,
-                       timeout=settings.tool_timeout)
-    if not current.ok:
+    current = s.tools.helm.manifest(settings.release)
+    if current is None:
         s.console.info(f"release {settings.release} is not installed in "
                        f"{settings.namespace} (or the cluster is unreachable): "
                        "everything would be created")
-    changes = manifest_changes(current.stdout if current.ok else "", rendered)
+    changes = manifest_changes(current or "", rendered)
     for change in changes:
         s.console.heading(f"{change.kind}: {change.key}")
         s.console.diff(change.diff)

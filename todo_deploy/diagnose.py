@@ -25,7 +25,6 @@ unschedulable                 PodScheduled=False Unschedulable       minikube's 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -33,11 +32,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from invoke.context import Context
-
 from . import proc
-from .config import Settings
 from .console import Console
+from .tools import Kubectl, parse_items
 
 APP_SELECTOR = "app=todo-app"
 LOG_TAIL = 20
@@ -426,41 +423,22 @@ def group(findings: Sequence[Finding]) -> list[Finding]:
     return list(first.values())
 
 
-def items(stdout: str) -> list[dict[str, Any]]:
-    """``items`` of a kubectl ``-o json`` List (empty on anything else)."""
-    try:
-        data = json.loads(stdout or "{}")
-    except json.JSONDecodeError:
-        return []
-    return list(data.get("items") or []) if isinstance(data, dict) else []
+items = parse_items  # the parser is kubectl's client's (tools.parse_items)
 
 
 # -- the cluster side -------------------------------------------------------------------------
 
 
-def get_pods(c: Context, settings: Settings) -> list[dict[str, Any]]:
-    result = proc.run(c, ["kubectl", "get", "pods", "-n", settings.namespace, "-l",
-                          APP_SELECTOR, "-o", "json"], timeout=settings.tool_timeout,
+def get_pods(kube: Kubectl) -> list[dict[str, Any]]:
+    return kube.items("pods", APP_SELECTOR,
                       hint="inv doctor   # is the cluster up and kubectl pointed at it?")
-    return items(result.stdout)
 
 
-def get_events(c: Context, settings: Settings) -> list[dict[str, Any]]:
-    result = proc.run(c, ["kubectl", "get", "events", "-n", settings.namespace,
-                          "--field-selector", "involvedObject.kind=Pod", "-o", "json"],
-                      timeout=settings.tool_timeout, check=False)
-    return items(result.stdout) if result.ok else []
+def get_events(kube: Kubectl) -> list[dict[str, Any]]:
+    return kube.events()
 
 
-def logs_argv(settings: Settings, pod: str, container: str | None, *,
-              previous: bool) -> list[str]:
-    argv = ["kubectl", "logs", pod, "-n", settings.namespace]
-    if container:
-        argv += ["-c", container]
-    return argv + [f"--tail={LOG_TAIL}"] + (["--previous"] if previous else [])
-
-
-def with_logs(c: Context, settings: Settings, finding: Finding) -> Finding:
+def with_logs(kube: Kubectl, finding: Finding) -> Finding:
     """Add the last log lines of the run that crashed: the current run while it is the
     terminated one, else ``--previous`` (kubelet has started it again); the other one when
     that has no lines (yet)."""
@@ -468,9 +446,9 @@ def with_logs(c: Context, settings: Settings, finding: Finding) -> Finding:
         return finding
     order = (False, True) if finding.crashed_run_is_current else (True, False)
     for previous in order:
-        result = proc.run(c, logs_argv(settings, finding.pod, finding.container,
-                                       previous=previous),
-                          timeout=settings.tool_timeout, check=False)
+        result = proc.run(kube.c, kube.logs_argv(pod=finding.pod, container=finding.container,
+                                                 tail=LOG_TAIL, previous=previous),
+                          timeout=kube.timeout, check=False)
         text = proc.tail(result.stdout, LOG_TAIL) if result.ok else ""
         if text:
             label = ("the run that crashed" if previous == order[0] else
@@ -480,12 +458,12 @@ def with_logs(c: Context, settings: Settings, finding: Finding) -> Finding:
     return finding
 
 
-def diagnose(c: Context, settings: Settings) -> list[Finding]:
+def diagnose(kube: Kubectl, profile: str = "minikube") -> list[Finding]:
     """Classify every pod of the app (``-l app=todo-app``); crash loops get their logs."""
-    pods = get_pods(c, settings)
-    events = get_events(c, settings)
-    found = group(classify_pods(pods, events, profile=settings.profile))
-    return [with_logs(c, settings, f) for f in found]
+    pods = get_pods(kube)
+    events = get_events(kube)
+    found = group(classify_pods(pods, events, profile=profile))
+    return [with_logs(kube, f) for f in found]
 
 
 def report(console: Console, findings: Sequence[Finding]) -> None:

@@ -51,6 +51,10 @@ def install_fixes(machine: str, root: bool) -> dict[str, tuple[str, str]]:
         "helm": ("curl -fsSL https://raw.githubusercontent.com/helm/helm/main/scripts/get-helm-3"
                  " | bash",
                  "brew install helm"),
+        # kind's quick start: https://kind.sigs.k8s.io/docs/user/quick-start/#installation
+        "kind": (f"curl -Lo ./kind https://kind.sigs.k8s.io/dl/v0.29.0/kind-linux-{arch} && "
+                 f"chmod +x ./kind && {sudo}mv ./kind /usr/local/bin/kind",
+                 "brew install kind"),
     }
 
 
@@ -152,20 +156,39 @@ def check_minikube(s: Session) -> CheckResult:
 
 
 def check_cluster(s: Session, *, required: bool = False) -> CheckResult:
-    """minikube is running and kubectl's current context points at it."""
+    """The cluster of the run's context answers: for the minikube target, the profile runs and
+    the context is the profile's; for the others, the API server of the context is ready."""
+    if s.settings.target != "minikube":
+        return check_context(s, required=required)
 
     def run() -> tuple[bool, str, str | None]:
-        st = cluster.status(s.c, s.settings)
+        st = s.minikube.status()
         if not st.running:
             return False, st.describe(), fix(_start_command(s))
-        context = current_context(s)
+        context = s.tools.context
         if context != s.settings.profile:
-            return False, (f"minikube is running but kubectl's context is "
+            return False, (f"minikube is running but the kube-context is "
                            f"{context or 'unset'!r}, not {s.settings.profile!r}"), fix(
-                f"kubectl config use-context {s.settings.profile}")
-        return True, f"{st.describe()}; kubectl context {context}", None
+                f"inv up --context {s.settings.profile}   (or: kubectl config use-context "
+                f"{s.settings.profile})")
+        return True, f"{st.describe()}; kube-context {context}", None
 
     return _timed(f"minikube {s.settings.profile} running", run, required)
+
+
+def check_context(s: Session, *, required: bool = True) -> CheckResult:
+    """The API server of the run's kube-context is ready (``/readyz``)."""
+    def run() -> tuple[bool, str, str | None]:
+        context = s.tools.context
+        result = s.tools.kubectl.raw("/readyz")
+        if not result.ok:
+            return False, (f"the API server of context {context!r} does not answer: "
+                           f"{proc.tail(result.stderr, 1) or f'exit {result.code}'}"), fix(
+                f"kubectl --context {context} cluster-info   # or name another: --context NAME")
+        kind = "local" if s.tools.local else "remote, named explicitly"
+        return True, f"context {context} ({kind}): API server ready", None
+
+    return _timed(f"cluster of context {current_context(s) or '?'} reachable", run, required)
 
 
 def _start_command(s: Session) -> str:
@@ -174,13 +197,12 @@ def _start_command(s: Session) -> str:
 
 
 def current_context(s: Session) -> str:
-    """kubectl's current context ("" when unset), asked once per run."""
-    def ask() -> str:
-        out = proc.run(s.c, ["kubectl", "config", "current-context"], check=False,
-                       timeout=s.settings.tool_timeout)
-        return out.stdout.strip() if out.ok else ""
-
-    return s.remember(("kubectl-context",), ask)
+    """The run's kube-context (resolved once per run: --context, todo.context, or kubectl's
+    current one); "" when none can be resolved."""
+    try:
+        return s.tools.context
+    except SuiteError:
+        return ""
 
 
 def check_kubectl(s: Session) -> CheckResult:
@@ -248,6 +270,115 @@ def _embedded_db_likely(s: Session) -> bool:
     return not env.value(envfile.DATABASE_URL).strip()
 
 
+def check_docker_engine(s: Session, *, required: bool = True) -> CheckResult:
+    """The Docker engine the build will use answers (issue 11 #10): minikube's (through its
+    docker-env) for the minikube target, else the host's. The SDK alone is not enough."""
+    on_host = s.settings.builds_on_host
+    name = "Docker engine (host)" if on_host else f"Docker engine (minikube {s.settings.profile})"
+
+    def run() -> tuple[bool, str, str | None]:
+        from .images.daemon import docker_client
+        from .images.minikube import NON_DOCKER_RUNTIMES
+
+        try:
+            endpoint = cluster.docker_env(s)
+        except PrereqError:
+            info = cluster.profile(s)
+            if info is not None and info.runtime.lower() in NON_DOCKER_RUNTIMES:
+                return True, (f"minikube runs {info.runtime}: no Docker engine there; images "
+                              "are built with `minikube image build`"), None
+            raise
+        try:
+            client = docker_client(endpoint, min(s.settings.tool_timeout, 10))
+            try:
+                version = client.version().get("Version", "?")
+            finally:
+                client.close()
+        except Exception as exc:  # docker-py raises several types for "not reachable"
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            hint = ("start Docker on this machine (Linux: systemctl start docker; macOS: open "
+                    "Docker Desktop)" if on_host else
+                    f"minikube -p {s.settings.profile} start   (or: inv build --target host)")
+            return False, f"no Docker engine answers at {endpoint.host}: {reason}", hint
+        return True, f"Docker {version} at {endpoint.host}", None
+
+    return _timed(name, run, required)
+
+
+def check_kind(s: Session) -> CheckResult:
+    """kind is installed and the configured cluster exists (its context is kind-NAME)."""
+    name = s.settings.kind_cluster
+
+    def run() -> tuple[bool, str, str | None]:
+        clusters = s.kind.clusters()
+        if name not in clusters:
+            return False, (f"no kind cluster {name!r} (found: {', '.join(clusters) or 'none'})"
+                           ), f"kind create cluster --name {name}   (or set todo.kind.cluster)"
+        return True, f"kind cluster {name} (context kind-{name})", None
+
+    return _timed(f"kind cluster {name}", run)
+
+
+def check_registry(s: Session) -> CheckResult:
+    """The registry answers its API (``/v2/``) and, when it wants a login, the docker config
+    has credentials for it (their value is never read here)."""
+    from .images.registry import registry_of
+
+    host = registry_of(s.settings.registry)
+
+    def run() -> tuple[bool, str, str | None]:
+        code, reason = registry_ping(host, s.settings.tool_timeout)
+        if code == 200:
+            return True, f"registry {host} answers (no login needed)", None
+        if code == 401:
+            if docker_config_has_credentials(host):
+                return (True, f"registry {host} answers; the docker config has a login for it",
+                        None)
+            return (False, f"registry {host} wants a login and the docker config has none",
+                    f"docker login {host}")
+        return False, f"registry {host} does not answer: {reason}", (
+            f"check todo.registry.url ({s.settings.registry}); curl -v "
+            f"{registry_url(host)}/v2/")
+
+    return _timed(f"registry {host}", run)
+
+
+def registry_url(host: str) -> str:
+    """Loopback registries speak plain HTTP (Docker's default insecure range), others HTTPS."""
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    loopback = name in ("localhost", "::1", "[::1]") or name.startswith("127.")
+    return f"{'http' if loopback else 'https'}://{host}"
+
+
+def registry_ping(host: str, timeout: float) -> tuple[int, str]:
+    """(HTTP status of ``GET /v2/``, reason); status 0 when nothing answered."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{registry_url(host)}/v2/", timeout=min(timeout, 10)) as r:
+            return int(r.status), "ok"
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), str(exc.reason)
+    except (OSError, ValueError) as exc:
+        return 0, str(exc)
+
+
+def docker_config_has_credentials(host: str, config_dir: str | None = None) -> bool:
+    """Whether ``~/.docker/config.json`` (or ``$DOCKER_CONFIG``) names credentials for
+    ``host`` (an ``auths`` entry, a credHelper, or a credsStore); values are not read."""
+    import json
+
+    folder = Path(config_dir or os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    try:
+        data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    auths = data.get("auths") or {}
+    keys = {k.removeprefix("https://").removeprefix("http://").split("/", 1)[0] for k in auths}
+    return host in keys or host in (data.get("credHelpers") or {}) or bool(data.get("credsStore"))
+
+
 ENV_CHECK = ".env present and valid"
 
 
@@ -272,16 +403,32 @@ CHECKS: dict[str, Check] = {
     "helm": check_helm,
     "cluster": lambda s: check_cluster(s, required=True),
     "env": check_env,
+    "docker-engine": check_docker_engine,
+    "kind": check_kind,
+    "registry": check_registry,
 }
 
 
 def all_checks(s: Session) -> list[CheckResult]:
     """Every check, in doctor's order; the ones that pass count for the rest of the run."""
-    named: list[tuple[str | None, CheckResult]] = [("docker-sdk", check_docker_sdk(s)),
-                                                    ("minikube", check_minikube(s))]
-    if named[-1][1].ok:
-        named.append(("cluster", check_cluster(s, required=False)))
-        named.append((None, check_resources(s)))
+    named: list[tuple[str | None, CheckResult]] = [("docker-sdk", check_docker_sdk(s))]
+    target = s.settings.target
+    if target == "minikube":
+        named.append(("minikube", check_minikube(s)))
+        if named[-1][1].ok:
+            named.append(("cluster", check_cluster(s, required=False)))
+            named.append((None, check_resources(s)))
+            if named[-2][1].ok or s.settings.builds_on_host:  # minikube's engine needs it up
+                named.append(("docker-engine", check_docker_engine(s)))
+        elif s.settings.builds_on_host:
+            named.append(("docker-engine", check_docker_engine(s)))
+    else:
+        named.append(("cluster", check_cluster(s, required=True)))
+        named.append(("docker-engine", check_docker_engine(s)))
+    if target == "kind":
+        named.append(("kind", check_kind(s)))
+    if target == "registry":
+        named.append(("registry", check_registry(s)))
     named += [("kubectl", check_kubectl(s)), ("helm", check_helm(s)), ("env", check_env(s))]
     passed = passed_checks(s)
     passed.update((need, s.settings.profile) for need, result in named

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import cluster, day2, deploy, doctor, secrets, verify
+from . import cluster, day2, deploy, doctor, secrets, tools, verify
 from .cli import Session
 from .console import CheckResult
 from .errors import SuiteError
@@ -54,6 +54,9 @@ def _doctor(s: Session) -> str:
 
 
 def _minikube(s: Session) -> str:
+    if s.settings.target != "minikube":
+        doctor.require(s, "cluster")
+        return f"context {s.tools.context} reachable (target {s.settings.target})"
     if ("cluster", s.settings.profile) in doctor.passed_checks(s) or \
             cluster.status(s.c, s.settings).running:  # doctor's answer, when it had one
         return f"profile {s.settings.profile} already running"
@@ -112,18 +115,29 @@ TITLES = {
 }
 
 
+def title(s: Session, stage: str) -> str:
+    if stage == "minikube" and s.settings.target != "minikube":
+        return "Cluster: is the context's API server ready"
+    if stage == "build" and s.settings.target == "registry":
+        return "Build images and push them to " + s.settings.registry
+    return TITLES[stage]
+
+
 def run_up(s: Session, options: UpOptions | None = None) -> list[StageRun]:
     """Run the chain; a failing stage stops it: the table of what ran (krane's summary), then
     that stage's own message and hint (raised on to the task)."""
     options = options or UpOptions()
+    # the one context of the whole run, resolved (and judged) before anything happens
+    tools.require_safe(s.tools, "deploy")
+    where = f"context {s.tools.context}, target {s.settings.target}"
     steps = plan(options)
     runs: list[StageRun] = []
     for n, (stage, runs_it) in enumerate(steps, start=1):
         if not runs_it:
-            s.console.step(n, len(steps), f"{TITLES[stage]} — skipped (--skip-{stage})")
+            s.console.step(n, len(steps), f"{title(s, stage)} — skipped (--skip-{stage})")
             runs.append(StageRun(stage, False, 0.0, f"skipped (--skip-{stage})"))
             continue
-        s.console.step(n, len(steps), TITLES[stage])
+        s.console.step(n, len(steps), f"{title(s, stage)} [{where}]")
         started = time.monotonic()
         try:
             detail = _verify(s, options) if stage == "verify" else RUNNERS[stage](s)

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import yaml
 
-from . import doctor, envfile, proc
+from . import doctor, envfile, proc, tools
 from .cli import Session
 from .config import Settings
 from .console import mask
@@ -176,8 +176,8 @@ def manifest(settings: Settings, secret_plan: SecretPlan) -> str:
     return yaml.safe_dump(doc, sort_keys=False)
 
 
-def apply_argv(settings: Settings) -> list[str]:
-    return ["kubectl", "apply", "--server-side", f"--field-manager={settings.field_manager}",
+def apply_args(settings: Settings) -> list[str]:
+    return ["apply", "--server-side", f"--field-manager={settings.field_manager}",
             "-f", "-"]
 
 
@@ -197,6 +197,7 @@ def run_secrets(s: Session, *, dry_run: bool = False) -> SecretPlan:
         console.success(f"dry run: {settings.env_file} is valid; nothing was applied"
                         + (" and nothing generated was stored" if secret_plan.generated else ""))
         return secret_plan
+    tools.require_safe(s.tools, "apply the Secret")
     doctor.require(s, "kubectl", "cluster")
     # before anything is stored or applied: a refusal leaves .env and the Secret as they were
     _rotate_embedded_password(s, secret_plan)
@@ -205,9 +206,9 @@ def run_secrets(s: Session, *, dry_run: bool = False) -> SecretPlan:
         console.info(f"Generated {', '.join(sorted(secret_plan.generated))}; stored in "
                      f"{settings.env_file} so re-runs keep them (delete the value to rotate).")
     with console.status(f"applying Secret {settings.secret_name} in namespace "
-                        f"{settings.namespace}"):
-        result = proc.run(s.c, apply_argv(settings), stdin=manifest(settings, secret_plan),
-                          timeout=settings.tool_timeout, check=False)
+                        f"{settings.namespace} (context {s.tools.context})"):
+        result = s.tools.kubectl.run(*apply_args(settings),
+                                     stdin=manifest(settings, secret_plan), check=False)
     if not result.ok:
         raise _apply_error(settings, result)
     console.success(f"Secret {settings.namespace}/{settings.secret_name} applied "
@@ -263,12 +264,11 @@ def alter_role_sql(user: str, password: str) -> str:
 def _secret_value(s: Session, key: str) -> str | None:
     """One value of the applied Secret (None: no Secret or no such key); never shown."""
     settings = s.settings
-    result = proc.run(s.c, ["kubectl", "get", "secret", settings.secret_name, "-n",
-                            settings.namespace, "-o", f"jsonpath={{.data.{key}}}"],
-                      timeout=settings.tool_timeout, check=False)
-    if not result.ok or not result.stdout.strip():
+    found = s.tools.kubectl.jsonpath("secret", settings.secret_name, f"{{.data.{key}}}",
+                                     check=False).strip()
+    if not found:
         return None
-    value = base64.b64decode(result.stdout.strip()).decode()
+    value = base64.b64decode(found).decode()
     s.console.register_secret(value)
     return value
 
@@ -285,24 +285,20 @@ def _rotate_embedded_password(s: Session, secret_plan: SecretPlan) -> None:
     old = _secret_value(s, key)
     if old is None or old == new:
         return
-    ns = settings.namespace
-    ready = proc.run(s.c, ["kubectl", "get", "pod", POSTGRES_POD, "-n", ns, "-o",
-                           "jsonpath={.status.containerStatuses[0].ready}"],
-                     timeout=settings.tool_timeout, check=False)
-    if ready.ok and ready.stdout.strip() == "true":
+    ns, kube = settings.namespace, s.tools.kubectl
+    ready = kube.jsonpath("pod", POSTGRES_POD, "{.status.containerStatuses[0].ready}",
+                          check=False)
+    if ready.strip() == "true":
         with s.console.status("setting the new POSTGRES_PASSWORD in the in-cluster PostgreSQL"):
-            proc.run(s.c, ["kubectl", "exec", "-i", "-n", ns, POSTGRES_POD, "-c",
-                           POSTGRES_CONTAINER, "--", "psql", "-X", "-q", "-v",
-                           "ON_ERROR_STOP=1", "-U", EMBEDDED_DB["user"], "-d",
-                           EMBEDDED_DB["database"]],
+            kube.run("exec", "-i", "-n", ns, POSTGRES_POD, "-c", POSTGRES_CONTAINER, "--",
+                     "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", EMBEDDED_DB["user"],
+                     "-d", EMBEDDED_DB["database"],
                      stdin=alter_role_sql(EMBEDDED_DB["user"], new),
-                     timeout=settings.tool_timeout,
                      hint=f"kubectl -n {ns} logs {POSTGRES_POD}   # then: inv secrets")
         s.console.info("POSTGRES_PASSWORD changed: the in-cluster PostgreSQL now takes the new "
                        "one (ALTER ROLE); inv deploy rolls the backend onto it")
         return
-    volume = proc.run(s.c, ["kubectl", "get", "pvc", POSTGRES_PVC, "-n", ns, "-o", "name"],
-                      timeout=settings.tool_timeout, check=False)
+    volume = kube.run("get", "pvc", POSTGRES_PVC, "-n", ns, "-o", "name", check=False)
     if volume.ok:
         raise StageFailed(
             "POSTGRES_PASSWORD changed, but the in-cluster PostgreSQL that keeps the old one "
@@ -317,17 +313,13 @@ def _rotate_embedded_password(s: Session, secret_plan: SecretPlan) -> None:
 def cluster_secret(s: Session) -> ClusterSecret | None:
     """The digest and embedded-db flag of the applied Secret (reads annotations only)."""
     settings = s.settings
-    result = proc.run(s.c, ["kubectl", "get", "secret", settings.secret_name,
-                            "-n", settings.namespace,
-                            "-o", "jsonpath={.metadata.annotations}"],
-                      timeout=settings.tool_timeout, check=False)
-    if not result.ok:
-        if "NotFound" in result.stderr or "not found" in result.stderr:
-            return None
-        raise proc.ToolError(["kubectl", "get", "secret"], result.code, result.stderr,
-                             "inv doctor")
     try:
-        annotations = json.loads(result.stdout or "{}")
+        found = s.tools.kubectl.jsonpath("secret", settings.secret_name,
+                                         "{.metadata.annotations}", hint="inv doctor")
+    except tools.NotFound:
+        return None
+    try:
+        annotations = json.loads(found or "{}")
     except json.JSONDecodeError:  # very old kubectl prints map[...] for a map
         raise StageFailed("cannot read the Secret's annotations from kubectl's output",
                           "upgrade kubectl (inv doctor shows its version)") from None

@@ -28,14 +28,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from invoke.context import Context
-
 from . import access, diagnose, doctor, proc
 from .cli import Session
 from .config import Settings
 from .console import CheckResult
 from .diagnose import Finding
 from .errors import StageFailed
+from .tools import Kubectl, Tools
 
 DEPLOYMENTS = (("backend", "todo-backend"), ("frontend", "todo-frontend"))
 REVISION = "deployment.kubernetes.io/revision"
@@ -249,15 +248,12 @@ class VerifyReport:
         }
 
 
-def get_workloads(c: Context, settings: Settings) -> list[dict[str, Any]]:
-    result = proc.run(c, ["kubectl", "get", "deployments,replicasets,pods", "-n",
-                          settings.namespace, "-l", diagnose.APP_SELECTOR, "-o", "json"],
-                      timeout=settings.tool_timeout,
+def get_workloads(kube: Kubectl) -> list[dict[str, Any]]:
+    return kube.items("deployments,replicasets,pods", diagnose.APP_SELECTOR,
                       hint="inv doctor   # is the cluster up and kubectl pointed at it?")
-    return diagnose.items(result.stdout)
 
 
-def watch_rollout(c: Context, settings: Settings, *, poll: float = POLL_SECONDS,
+def watch_rollout(kube: Kubectl, settings: Settings, *, poll: float = POLL_SECONDS,
                   progress: Callable[[str], None] | None = None,
                   clock: Callable[[], float] = time.monotonic,
                   sleep: Callable[[float], None] = time.sleep) -> WatchResult:
@@ -266,7 +262,7 @@ def watch_rollout(c: Context, settings: Settings, *, poll: float = POLL_SECONDS,
     deadline = started + settings.verify_timeout
     last_line = ""
     while True:
-        objects = get_workloads(c, settings)
+        objects = get_workloads(kube)
         states = tuple(rollout_state(comp, name, objects) for comp, name in DEPLOYMENTS)
         line = "; ".join(f"{st.component} {st.detail}" for st in states)
         if progress and line != last_line:
@@ -279,14 +275,14 @@ def watch_rollout(c: Context, settings: Settings, *, poll: float = POLL_SECONDS,
         # the new ReplicaSets' pods, plus what they depend on (the embedded PostgreSQL's pod)
         pending = [p for st in states if not st.done for p in st.pods] + [
             p for p in _by_kind(objects, "Pod") if _owner_kind(p) == "StatefulSet"]
-        events = diagnose.get_events(c, settings)
+        events = diagnose.get_events(kube)
         findings = diagnose.group(diagnose.classify_pods(pending, events,
                                                          profile=settings.profile))
         gave_up = any(st.failed for st in states)
         timed_out = clock() >= deadline
         if gave_up or timed_out or any(f.fatal for f in findings):
             chosen = [f for f in findings if f.fatal] or findings
-            with_logs = tuple(diagnose.with_logs(c, settings, f) for f in chosen)
+            with_logs = tuple(diagnose.with_logs(kube, f) for f in chosen)
             return WatchResult(states, with_logs, clock() - started, timed_out=timed_out)
         sleep(max(0.0, min(poll, deadline - clock())))
 
@@ -327,16 +323,15 @@ def rollout_checks(watch: WatchResult, settings: Settings) -> list[CheckResult]:
     return results
 
 
-def http_check(c: Context, settings: Settings, probe: HttpProbe, *, deadline: float,
+def http_check(kube: Kubectl, settings: Settings, probe: HttpProbe, *, deadline: float,
                clock: Callable[[], float] = time.monotonic,
                sleep: Callable[[float], None] = time.sleep) -> CheckResult:
     """One proxied GET, retried for a few seconds while endpoints catch up."""
     started = clock()
     retry_until = min(deadline, started + HTTP_RETRY_SECONDS)
-    argv = ["kubectl", "get", "--raw",
-            proxy_path(settings.namespace, probe.service, probe.port, probe.path)]
+    path = proxy_path(settings.namespace, probe.service, probe.port, probe.path)
     while True:
-        result = proc.run(c, argv, timeout=settings.tool_timeout, check=False)
+        result = kube.raw(path)
         if result.ok:
             ok, detail = judge(probe, result.stdout)
             hint = None
@@ -372,6 +367,9 @@ def nodeport_check(target: access.AppUrl, settings: Settings, *, get: Fetch = fe
     where the host cannot reach the node (``target.routable`` false) a warning, not a pass."""
     name = f"NodePort {target.port} from this host"
     command = access.service_url_command(settings.profile, settings.namespace)
+    if not target.routable and not target.driver:  # another target's node, not known local
+        return CheckResult(name, False, 0.0, f"not checked: {target.note}", None,
+                           required=False)
     if not target.routable:
         host = access.VM_PLATFORMS.get(target.platform, target.platform)
         return CheckResult(name, False, 0.0, f"not checked: with the {target.driver} driver "
@@ -427,18 +425,19 @@ def pod_verdicts(log: str) -> list[str]:
             if line.startswith(("PASS ", "FAIL "))]
 
 
-def helm_test_check(c: Context, settings: Settings) -> CheckResult:
-    """``helm test`` of the release; when it fails, the test pod's own verdict from its log
-    (the chart keeps a failed test pod)."""
+def helm_test_check(clients: Tools, settings: Settings) -> CheckResult:
+    """``helm test`` of the release (in the run's kube-context); when it fails, the test pod's
+    own verdict from its log (the chart keeps a failed test pod)."""
     timeout = min(HELM_TEST_SECONDS, settings.verify_timeout)
     started = time.monotonic()
-    result = proc.run(c, helm_test_argv(settings, timeout), timeout=timeout + 60, check=False)
+    result = clients.helm.run(*helm_test_argv(settings, timeout)[1:], timeout=timeout + 60,
+                              check=False)
     name = f"helm test {settings.release}"
     pod = f"{settings.release}-test-health"
     if result.ok:
         return CheckResult(name, True, time.monotonic() - started,
                            "; ".join(helm_test_phases(result.stdout)) or "passed")
-    log = proc.run(c, ["kubectl", "logs", pod, "-n", settings.namespace, "--tail=20"],
+    log = proc.run(clients.kubectl.c, clients.kubectl.logs_argv(pod=pod, tail=20),
                    timeout=settings.tool_timeout, check=False)
     failed = [v for v in pod_verdicts(log.stdout if log.ok else "")
               if v.startswith("FAIL")]
@@ -449,18 +448,18 @@ def helm_test_check(c: Context, settings: Settings) -> CheckResult:
                        "stays; then: inv logs backend; inv logs frontend")
 
 
-def verify(c: Context, settings: Settings, *, poll: float = POLL_SECONDS,
+def verify(kube: Kubectl, settings: Settings, *, poll: float = POLL_SECONDS,
            progress: Callable[[str], None] | None = None,
            user_url: Callable[[], access.AppUrl] | None = None,
-           helm_test: bool = False) -> VerifyReport:
+           helm_test: Callable[[], CheckResult] | None = None) -> VerifyReport:
     """Rollout, then (when it completed) the HTTP checks through the API server, the NodePort
-    check of ``user_url()`` (None: left out) and ``helm test``."""
+    check of ``user_url()`` and ``helm_test()`` (None: left out)."""
     started = time.monotonic()
-    watch = watch_rollout(c, settings, poll=poll, progress=progress)
+    watch = watch_rollout(kube, settings, poll=poll, progress=progress)
     checks = rollout_checks(watch, settings)
     if watch.ok:
         deadline = started + settings.verify_timeout
-        checks += [http_check(c, settings, probe, deadline=max(deadline, time.monotonic()))
+        checks += [http_check(kube, settings, probe, deadline=max(deadline, time.monotonic()))
                    for probe in PROBES]
         if user_url is not None:
             try:
@@ -468,8 +467,8 @@ def verify(c: Context, settings: Settings, *, poll: float = POLL_SECONDS,
             except StageFailed as exc:
                 checks.append(CheckResult("NodePort from this host", False, 0.0,
                                           exc.message, exc.hint))
-        if helm_test:
-            checks.append(helm_test_check(c, settings))
+        if helm_test is not None:
+            checks.append(helm_test())
     return VerifyReport(tuple(checks), watch.findings)
 
 
@@ -494,11 +493,13 @@ def run_verify(s: Session, *, as_json: bool = False, poll: float = POLL_SECONDS,
     doctor.require(s, "minikube", "kubectl", *(["helm"] if helm_test else []), "cluster")
     console, settings = s.console, s.settings
     if not as_json:
-        console.heading(f"verify release {settings.release} in namespace {settings.namespace} "
+        console.heading(f"verify release {settings.release} in namespace {settings.namespace}, "
+                        f"context {s.tools.context} "
                         f"(timeout {settings.verify_timeout:.0f}s)")
-    report = verify(s.c, settings, poll=poll,
+    report = verify(s.tools.kubectl, settings, poll=poll,
                     progress=None if as_json else console.detail,
-                    user_url=lambda: access.frontend_url(s), helm_test=helm_test)
+                    user_url=lambda: access.frontend_url(s),
+                    helm_test=(lambda: helm_test_check(s.tools, settings)) if helm_test else None)
     if as_json:
         console.json(report.as_dict(settings))
     else:

@@ -29,6 +29,7 @@ from tests.conftest import ROOT, need
 from tests.fakes.fake_apiserver import FakeApiServer
 from todo_deploy import verify
 from todo_deploy.config import Settings
+from todo_deploy.tools import Kubectl
 
 BACKEND_DIR = ROOT / "app" / "backend"
 SERVER_JS = ROOT / "app" / "frontend" / ".next" / "standalone" / "server.js"
@@ -141,7 +142,8 @@ def frontend(stack: Stack) -> Iterator[App]:
 def check(probe: verify.HttpProbe, retry: float = 0.0) -> verify.CheckResult:
     verify.HTTP_RETRY_SECONDS, saved = retry, verify.HTTP_RETRY_SECONDS
     try:
-        return verify.http_check(Context(), Settings(), probe, deadline=time.monotonic() + 30)
+        kube = Kubectl(Context(), "minikube", "todo", 120)  # the fake API server's context
+        return verify.http_check(kube, Settings(), probe, deadline=time.monotonic() + 30)
     finally:
         verify.HTTP_RETRY_SECONDS = saved
 

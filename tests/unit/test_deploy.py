@@ -44,36 +44,36 @@ def history(*rows: tuple[int, str]) -> str:
 
 
 def test_helm3_upgrade_command_installs_waits_and_sets_tags_digest_and_secret() -> None:
-    assert deploy.upgrade_argv(PLAN, 3) == [
-        "helm", "upgrade", "--install", "todo-app", "/repo/helm/todo-app",
+    assert deploy.upgrade_args(PLAN, 3) == [
+        "upgrade", "--install", "todo-app", "/repo/helm/todo-app",
         "--namespace", "todo", "--create-namespace", "--wait", "--timeout", "300s",
         "--output", "json", *SET_FLAGS]
 
 
 def test_helm4_upgrade_command_is_the_same_when_no_renamed_flag_is_needed() -> None:
-    assert deploy.upgrade_argv(PLAN, 4) == deploy.upgrade_argv(PLAN, 3)
+    assert deploy.upgrade_args(PLAN, 4) == deploy.upgrade_args(PLAN, 3)
 
 
 def test_force_is_force_on_helm3_and_force_replace_on_helm4() -> None:
     forced = replace(PLAN, force=True)
-    assert "--force" in deploy.upgrade_argv(forced, 3)
-    assert "--force-replace" in deploy.upgrade_argv(forced, 4)
+    assert "--force" in deploy.upgrade_args(forced, 3)
+    assert "--force-replace" in deploy.upgrade_args(forced, 4)
 
 
 @pytest.mark.parametrize("force", [False, True])
 def test_helm3_never_gets_a_helm4_only_flag(force: bool) -> None:
-    argv = deploy.upgrade_argv(replace(PLAN, force=force), 3)
+    argv = deploy.upgrade_args(replace(PLAN, force=force), 3)
     assert not set(argv) & set(HELM4_ONLY)
 
 
 @pytest.mark.parametrize("force", [False, True])
 def test_helm4_never_gets_a_flag_deprecated_in_helm4(force: bool) -> None:
-    argv = deploy.upgrade_argv(replace(PLAN, force=force), 4)
+    argv = deploy.upgrade_args(replace(PLAN, force=force), 4)
     assert not set(argv) & set(DEPRECATED_IN_HELM4)
 
 
 def test_digest_tags_travel_as_strings_so_all_digit_tags_survive() -> None:
-    argv = deploy.upgrade_argv(PLAN, 3)
+    argv = deploy.upgrade_args(PLAN, 3)
     assert argv[argv.index("frontend.image.tag=123456789012") - 1] == "--set-string"
 
 
@@ -83,8 +83,8 @@ def test_timeout_is_whole_seconds_for_helm() -> None:
 
 
 def test_rollback_command_names_the_revision_and_waits() -> None:
-    assert deploy.rollback_argv("todo-app", "todo", 4, 120) == [
-        "helm", "rollback", "todo-app", "4", "--namespace", "todo", "--wait",
+    assert deploy.rollback_args("todo-app", "todo", 4, 120) == [
+        "rollback", "todo-app", "4", "--namespace", "todo", "--wait",
         "--timeout", "120s"]
 
 
@@ -215,10 +215,10 @@ def test_a_settled_release_needs_no_unstick_hint() -> None:
 
 def test_a_configured_values_file_comes_before_the_suites_own_values_so_they_win() -> None:
     plan = replace(PLAN, values=replace(VALUES, values_file="/repo/local-values.yaml"))
-    argv = deploy.upgrade_argv(plan, 4)
+    argv = deploy.upgrade_args(plan, 4)
     assert argv[argv.index("--values") + 1] == "/repo/local-values.yaml"
     assert argv.index("--values") < argv.index("--set-string")
 
 
 def test_without_a_values_file_no_values_flag_is_passed() -> None:
-    assert "--values" not in deploy.upgrade_argv(PLAN, 3)
+    assert "--values" not in deploy.upgrade_args(PLAN, 3)

@@ -90,7 +90,8 @@ def cluster_up(f: FakeTools, settings: Settings, major: int, *, built: bool = Tr
         refs, secrets.ClusterSecret(DIGEST, True) if secret else None, settings)
     f.rule("helm", r"^template ", fallback=True,
            stdout=real_render(deploy.chart.template_argv(settings, values), major))
-    f.rule("kubectl", r"^get .* --ignore-not-found$", stdout=EMPTY_LIST, fallback=True)
+    f.rule("kubectl", r"^get .* --ignore-not-found( --context \S+)?$", stdout=EMPTY_LIST,
+           fallback=True)
     # the embedded PostgreSQL's StatefulSet as this chart made it (no migration to do)
     f.rule("kubectl", r"^get statefulset todo-postgres .*serviceName",
            stdout="todo-postgres-headless", fallback=True)
@@ -121,7 +122,8 @@ def test_deploy_runs_the_majors_upgrade_with_built_tags_and_the_secret_digest(
     plan = deploy.DeployPlan("todo-app", "todo", settings.chart, deploy.ChartValues(
         "todo-backend", tags["backend"], "todo-frontend", tags["frontend"], DIGEST, True),
         120, force=True)
-    assert upgrades(fake_tools) == [deploy.upgrade_argv(plan, major)[1:]]
+    assert upgrades(fake_tools) == [[*deploy.upgrade_args(plan, major),
+                                     "--kube-context", "minikube"]]
     assert ("--force-replace" if major == 4 else "--force") in upgrades(fake_tools)[0]
     assert "release todo-app revision 3 deployed in namespace todo" in out.getvalue()
     assert "http://$(minikube ip):30080" in out.getvalue()
@@ -194,7 +196,8 @@ def test_failed_upgrade_is_diagnosed_then_rolled_back_to_the_previous_revision(
     assert "missing required environment variable DATABASE_URL" in text
     assert "rolled back todo-app to revision 2" in text
     rollbacks = [a for a in fake_tools.argvs("helm") if a[0] == "rollback"]
-    assert rollbacks == [deploy.rollback_argv("todo-app", "todo", 2, 120)[1:]]
+    assert rollbacks == [[*deploy.rollback_args("todo-app", "todo", 2, 120),
+                          "--kube-context", "minikube"]]
     assert failed.value.code == ExitCode.FAILED
     assert "revision 3" in failed.value.message
 
@@ -407,7 +410,7 @@ def first_install_over_k8s(f: FakeTools, settings: Settings, helm: Path, major: 
     cluster_up(f, settings, major)
     f.rule("helm", r"^history", stderr="Error: release: not found\n", code=1)
     f.rule("helm", r"^template", stdout=render_with_helm(helm, settings))
-    f.rule("kubectl", r"^get .*configmap/todo-config .*--ignore-not-found$",
+    f.rule("kubectl", r"^get .*configmap/todo-config .*--ignore-not-found( --context \S+)?$",
            stdout=listed or applied_from_k8s(**shape))
     f.rule("kubectl", r"^patch ", stdout="patched\n")
     f.rule("helm", r"^upgrade --install", stdout=upgraded(1))
@@ -425,7 +428,8 @@ def test_a_first_deploy_adopts_what_kubectl_apply_k_made_then_installs(
     assert release.revision == 1
     kubectl = fake_tools.argvs("kubectl")
     (listing,) = [a for a in kubectl if a[0] == "get" and "configmap/todo-config" in a]
-    assert "statefulset/todo-postgres" in listing and listing[-1] == "--ignore-not-found"
+    assert "statefulset/todo-postgres" in listing
+    assert listing[-3:] == ["--ignore-not-found", "--context", "minikube"]
     patches = [a for a in kubectl if a[0] == "patch"]
     assert sorted(a[1] for a in patches) == k8s_objects()
     for argv in patches:
@@ -471,7 +475,8 @@ def test_an_upgrade_over_the_releases_own_objects_adopts_and_forces_nothing(
         obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] = "Helm"
         obj["metadata"]["annotations"] = {"meta.helm.sh/release-name": "todo-app",
                                           "meta.helm.sh/release-namespace": "todo"}
-    fake_tools.rule("kubectl", r"^get .*configmap/todo-config .*--ignore-not-found$",
+    fake_tools.rule("kubectl",
+                    r"^get .*configmap/todo-config .*--ignore-not-found( --context \S+)?$",
                     stdout=json.dumps(owned))
     fake_tools.rule("helm", r"^upgrade --install", stdout=upgraded(2))
     s, out = session(settings)
@@ -503,6 +508,9 @@ def test_kubectl_apply_k_over_an_installed_release_is_adopted_back(
 # prints the name without a newline, and nothing (exit 0) when the StatefulSet is absent.
 
 
+GOVERNING = deploy.governing_service_argv("todo")[1:]
+
+
 def upgrade_with_statefulset(f: FakeTools, settings: Settings, service_name: str | None
                              ) -> list[tuple[str, list[str]]]:
     cluster_up(f, settings, 4)
@@ -525,7 +533,7 @@ def test_a_release_whose_statefulset_names_the_clusterip_service_gets_it_recreat
     upgrade creates them again, naming the headless Service."""
     calls = upgrade_with_statefulset(fake_tools, settings_in(tmp_path), "todo-postgres")
     delete = ("kubectl", ["delete", "statefulset", "todo-postgres", "-n", "todo",
-                          "--cascade=foreground", "--wait=true"])
+                          "--cascade=foreground", "--wait=true", "--context", "minikube"])
     assert delete in calls
     upgrade = next(i for i, (tool, argv) in enumerate(calls) if argv[:1] == ["upgrade"])
     assert calls.index(delete) < upgrade
@@ -536,11 +544,11 @@ def test_a_release_whose_statefulset_names_the_clusterip_service_gets_it_recreat
 def test_a_statefulset_naming_the_headless_service_or_none_is_left_alone(
         fake_tools: FakeTools, tmp_path: Path, service_name: str) -> None:
     calls = upgrade_with_statefulset(fake_tools, settings_in(tmp_path), service_name)
-    assert ("kubectl", deploy.governing_service_argv("todo")[1:]) in calls
+    assert ("kubectl", [*GOVERNING, "--context", "minikube"]) in calls
     assert not [argv for tool, argv in calls if argv[:1] == ["delete"]]
 
 
 def test_a_first_install_does_not_look_for_an_old_statefulset(
         fake_tools: FakeTools, tmp_path: Path) -> None:
     calls = upgrade_with_statefulset(fake_tools, settings_in(tmp_path), None)
-    assert ("kubectl", deploy.governing_service_argv("todo")[1:]) not in calls
+    assert ("kubectl", [*GOVERNING, "--context", "minikube"]) not in calls

@@ -21,11 +21,16 @@ from typing import Any
 from invoke import MockContext, Result
 
 from todo_deploy import diagnose
-from todo_deploy.config import Settings
 from todo_deploy.console import Console
 from todo_deploy.diagnose import Cause, Finding
+from todo_deploy.tools import Kubectl
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "kubectl"
+
+
+def kube(c: MockContext) -> Kubectl:
+    """kubectl's client as a session makes it (context minikube, namespace todo)."""
+    return Kubectl(c, "minikube", "todo", 120.0)
 
 
 def load(name: str) -> list[dict[str, Any]]:
@@ -277,21 +282,22 @@ def test_group_keeps_one_finding_per_component_and_cause() -> None:
     assert grouped[0].also == (twin["metadata"]["name"],)
 
 
-GET_PODS = "kubectl get pods -n todo -l app=todo-app -o json"
-GET_EVENTS = ("kubectl get events -n todo --field-selector involvedObject.kind=Pod -o json")
+GET_PODS = "kubectl get pods -n todo -l app=todo-app -o json --context minikube"
+GET_EVENTS = ("kubectl get events -n todo --field-selector involvedObject.kind=Pod -o json"
+    " --context minikube")
 CRASH_LOG = "todo-api: configuration error: missing required environment variable DATABASE_URL"
 
 
 def test_diagnose_reads_the_crashed_runs_log_tail_of_a_crash_loop() -> None:
     crashed = [f for f in findings("crashloop") if f.cause is Cause.CRASH_LOOP]
     first = diagnose.group(crashed)[0]  # the one diagnose reports (the others in ``also``)
-    logs = f"kubectl logs {first.pod} -n todo -c backend --tail=20"
+    logs = f"kubectl logs {first.pod} -n todo -c backend --tail=20 --context minikube"
     c = MockContext(run={
         GET_PODS: Result((FIXTURES / "pods-crashloop.json").read_text()),
         GET_EVENTS: Result((FIXTURES / "events-crashloop.json").read_text()),
         logs + ("" if first.crashed_run_is_current else " --previous"): Result(CRASH_LOG + "\n"),
     })
-    (finding,) = [f for f in diagnose.diagnose(c, Settings()) if f.cause is Cause.CRASH_LOOP]
+    (finding,) = [f for f in diagnose.diagnose(kube(c)) if f.cause is Cause.CRASH_LOOP]
     where = "current" if first.crashed_run_is_current else "--previous"
     assert finding.logs == (f"logs of the run that crashed ({where}):", f"  {CRASH_LOG}")
 
@@ -299,18 +305,21 @@ def test_diagnose_reads_the_crashed_runs_log_tail_of_a_crash_loop() -> None:
 def test_a_crash_not_yet_restarted_reads_the_current_runs_log() -> None:
     finding = only("first-crash", Cause.CRASH_LOOP)
     c = MockContext(run={
-        f"kubectl logs {finding.pod} -n todo -c backend --tail=20": Result(CRASH_LOG + "\n")})
-    logs = diagnose.with_logs(c, Settings(), finding).logs
+        f"kubectl logs {finding.pod} -n todo -c backend --tail=20"
+            " --context minikube": Result(CRASH_LOG + "\n")})
+    logs = diagnose.with_logs(kube(c), finding).logs
     assert logs == ("logs of the run that crashed (current):", f"  {CRASH_LOG}")
 
 
 def test_no_lines_from_the_crashed_run_falls_back_to_the_other_run() -> None:
     finding = backing_off()
     c = MockContext(run={
-        f"kubectl logs {finding.pod} -n todo -c backend --tail=20 --previous": Result(
+        f"kubectl logs {finding.pod} -n todo -c backend --tail=20 --previous"
+            " --context minikube": Result(
             "", stderr="previous terminated container not found", exited=1),
-        f"kubectl logs {finding.pod} -n todo -c backend --tail=20": Result(CRASH_LOG + "\n")})
-    logs = diagnose.with_logs(c, Settings(), finding).logs
+        f"kubectl logs {finding.pod} -n todo -c backend --tail=20"
+            " --context minikube": Result(CRASH_LOG + "\n")})
+    logs = diagnose.with_logs(kube(c), finding).logs
     assert logs == ("logs of the current run (current):", f"  {CRASH_LOG}")
 
 

@@ -14,12 +14,14 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.conftest import ROOT, FakeTools
+from tests.fakes import fake_docker_engine
 from todo_deploy import doctor
 from todo_deploy.cluster import parse_status
 
@@ -50,7 +52,22 @@ def only_fakes(fake_tools: FakeTools, monkeypatch: pytest.MonkeyPatch) -> FakeTo
     return fake_tools
 
 
-def healthy(fake: FakeTools) -> None:
+@pytest.fixture
+def engine() -> Iterator[str]:
+    """A Docker Engine API answering /version (tests/fakes/fake_docker_engine.py)."""
+    with fake_docker_engine.serving() as host:
+        yield host
+
+
+def docker_env(host: str) -> str:
+    """``minikube docker-env --shell none``'s shape, pointing at ``host``."""
+    return (f"DOCKER_TLS_VERIFY=0\nDOCKER_HOST={host}\n"
+            "MINIKUBE_ACTIVE_DOCKERD=minikube\n")
+
+
+def healthy(fake: FakeTools, engine: str = "") -> None:
+    if engine:
+        fake.rule("minikube", r"docker-env --shell none", stdout=docker_env(engine))
     fake.rule("minikube", r"^version --short", stdout="v1.34.0\n")
     fake.rule("minikube", r"status -o json", stdout=json.dumps(RUNNING))
     fake.rule("minikube", r"^profile list -o json", stdout=json.dumps(PROFILES))
@@ -58,6 +75,7 @@ def healthy(fake: FakeTools) -> None:
               stdout=json.dumps({"clientVersion": {"gitVersion": "v1.31.0"}}))
     fake.rule("kubectl", r"^config current-context", stdout="minikube\n")
     fake.rule("helm", r"^version", stdout="v3.17.3")
+    fake.rule("kubectl", r"^get --raw /readyz", stdout="ok")  # the API server's own answer
 
 
 def env_file(tmp_path: Path) -> Path:
@@ -111,8 +129,9 @@ def test_doctor_without_minikube_exits_3_with_table_and_both_fixes(
     assert "Traceback" not in result.stderr
 
 
-def test_doctor_passes_when_everything_is_there(only_fakes: FakeTools, tmp_path: Path) -> None:
-    healthy(only_fakes)
+def test_doctor_passes_when_everything_is_there(only_fakes: FakeTools, tmp_path: Path,
+                                                engine: str) -> None:
+    healthy(only_fakes, engine)
     result = inv("doctor", "--env-file", str(env_file(tmp_path)))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Result: SUCCESS" in result.stdout
@@ -120,11 +139,11 @@ def test_doctor_passes_when_everything_is_there(only_fakes: FakeTools, tmp_path:
 
 
 def test_doctor_flags_a_cluster_too_small_for_the_chart(
-        only_fakes: FakeTools, tmp_path: Path) -> None:
+        only_fakes: FakeTools, tmp_path: Path, engine: str) -> None:
     small = json.loads(json.dumps(PROFILES))
     small["valid"][0]["Config"].update(CPUs=1, Memory=1024)
     only_fakes.rule("minikube", r"^profile list", stdout=json.dumps(small))
-    healthy(only_fakes)
+    healthy(only_fakes, engine)
     result = inv("doctor", "--env-file", str(env_file(tmp_path)))
     assert result.returncode == 3
     assert "cluster fits the chart" in result.stdout
@@ -141,8 +160,8 @@ def test_stopped_cluster_is_only_a_warning_in_doctor(
     assert "warn" in result.stdout and "inv up, which starts it" in result.stdout
 
 
-def test_doctor_reports_a_bad_env(only_fakes: FakeTools, tmp_path: Path) -> None:
-    healthy(only_fakes)
+def test_doctor_reports_a_bad_env(only_fakes: FakeTools, tmp_path: Path, engine: str) -> None:
+    healthy(only_fakes, engine)
     path = tmp_path / ".env"
     path.write_text("DATABASE_URL=mysql://x/y\nCOHERE_API_KEY=\nBETTER_AUTH_SECRET=\n")
     result = inv("doctor", "--env-file", str(path))
@@ -224,3 +243,36 @@ def test_install_hints_say_sudo_only_when_not_root() -> None:
     for tool in ("minikube", "kubectl"):
         assert "sudo install" in as_user[tool][0]
         assert "sudo" not in as_root[tool][0] and " install " in as_root[tool][0]
+
+
+# -- the Docker engine the build will use (issue 11 #10) -----------------------------------------
+
+
+def test_doctor_fails_naming_minikubes_engine_when_it_does_not_answer(
+        only_fakes: FakeTools, tmp_path: Path) -> None:
+    healthy(only_fakes, "tcp://127.0.0.1:9")  # the SDK is installed; nothing listens there
+    result = inv("doctor", "--env-file", str(env_file(tmp_path)))
+    assert result.returncode == 3
+    line = next(x for x in result.stdout.splitlines() if "Docker engine" in x)
+    assert "Docker engine (minikube" in line and "FAIL" in line
+    assert "no Docker engine answers at tcp://127.0.0.1:9" in result.stdout
+
+
+def test_host_builds_check_the_hosts_engine_not_minikubes(
+        only_fakes: FakeTools, tmp_path: Path, engine: str) -> None:
+    healthy(only_fakes)  # minikube's docker-env answers nothing: it must not be asked
+    result = inv("doctor", "--env-file", str(env_file(tmp_path)), "--target", "docker",
+                 env_extra={"DOCKER_HOST": engine})
+    assert "Docker engine (host)" in result.stdout
+    assert result.returncode == 0, result.stdout
+    assert "Docker 20.10.24+dfsg1" in result.stdout
+    assert not any("docker-env" in " ".join(a) for a in only_fakes.argvs("minikube"))
+    assert "minikube installed" not in result.stdout  # the docker target needs no minikube
+
+
+def test_host_engine_missing_says_start_docker(only_fakes: FakeTools, tmp_path: Path) -> None:
+    healthy(only_fakes)
+    result = inv("doctor", "--env-file", str(env_file(tmp_path)), "--target", "docker",
+                 env_extra={"DOCKER_HOST": "tcp://127.0.0.1:9"})
+    assert result.returncode == 3
+    assert "Docker engine (host)" in result.stdout and "start Docker" in result.stdout

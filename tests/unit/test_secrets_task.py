@@ -57,15 +57,16 @@ def test_secrets_runs_exactly_the_checks_then_one_server_side_apply(tmp_path: Pa
         "kubectl version --client -o json": Result(KUBECTL_VERSION),
         "minikube -p minikube status -o json": Result(MINIKUBE_RUNNING),
         "kubectl config current-context": Result("minikube\n"),
-        "kubectl apply --server-side --field-manager=todo-deploy -f -": Result(APPLY_OK),
+        "kubectl apply --server-side --field-manager=todo-deploy -f -"
+            " --context minikube": Result(APPLY_OK),
     })
     tasks.secrets(c, env_file=str(env))
     commands = [call.args[0] for call in c.run.call_args_list]  # type: ignore[attr-defined]
-    assert commands == [  # kubectl's context is asked once per run
-        "kubectl version --client -o json",
+    assert commands == [  # the context is resolved once per run, before anything else
         "kubectl config current-context",
+        "kubectl version --client -o json",
         "minikube -p minikube status -o json",
-        "kubectl apply --server-side --field-manager=todo-deploy -f -",
+        "kubectl apply --server-side --field-manager=todo-deploy -f - --context minikube",
     ]
 
 
@@ -177,17 +178,20 @@ def test_apply_failure_exits_1_with_kubectl_words(fake_tools: FakeTools, tmp_pat
 
 OLD_PW = "old-postgres-password-1"
 NEW_PW = "new-postgres-password-2"
-GET_PW = "kubectl get secret todo-secrets -n todo -o 'jsonpath={.data.postgres-password}'"
+CTX = " --context minikube"  # every call to the cluster carries the run's context
+GET_PW = "kubectl get secret todo-secrets -n todo -o 'jsonpath={.data.postgres-password}'" + CTX
 POD_READY = ("kubectl get pod todo-postgres-0 -n todo -o "
-             "'jsonpath={.status.containerStatuses[0].ready}'")
-PSQL = ("kubectl exec -i -n todo todo-postgres-0 -c postgresql -- psql -X -q -v "
-        "ON_ERROR_STOP=1 -U todo -d todo")
-GET_PVC = "kubectl get pvc data-todo-postgres-0 -n todo -o name"
+             "'jsonpath={.status.containerStatuses[0].ready}' --context minikube")
+PSQL = ("kubectl exec -i -n todo todo-postgres-0 -c postgresql --context minikube -- psql -X "
+        "-q -v ON_ERROR_STOP=1 -U todo -d todo")
+GET_PVC = "kubectl get pvc data-todo-postgres-0 -n todo -o name --context minikube"
+APPLY = "kubectl apply --server-side --field-manager=todo-deploy -f - --context minikube"
 CHECKS = {
     "kubectl version --client -o json": Result(KUBECTL_VERSION),
     "minikube -p minikube status -o json": Result(MINIKUBE_RUNNING),
     "kubectl config current-context": Result("minikube\n"),
-    "kubectl apply --server-side --field-manager=todo-deploy -f -": Result(APPLY_OK),
+    "kubectl apply --server-side --field-manager=todo-deploy -f -"
+        " --context minikube": Result(APPLY_OK),
 }
 
 
@@ -208,7 +212,7 @@ def test_a_changed_password_is_set_in_the_running_database_first_on_stdin(
                          POD_READY: Result("true"), PSQL: Result("")})
     tasks.secrets(c, env_file=str(env))
     assert commands(c)[-2:] == [PSQL, "kubectl apply --server-side --field-manager=todo-deploy "
-                                      "-f -"]
+                                      "-f - --context minikube"]
     psql = next(call for call in c.run.call_args_list  # type: ignore[attr-defined]
                 if call.args[0] == PSQL)
     sql = psql.kwargs["in_stream"].read()
@@ -247,7 +251,7 @@ def test_a_changed_password_with_the_database_stopped_but_its_data_kept_is_refus
     with pytest.raises(Exit) as refused:
         tasks.secrets(c, env_file=str(env))
     assert refused.value.code == 1
-    assert "kubectl apply --server-side --field-manager=todo-deploy -f -" not in commands(c)
+    assert APPLY not in commands(c)
     assert "POSTGRES_PASSWORD=\n" in env.read_text()  # nothing generated was stored
 
 
@@ -263,4 +267,4 @@ def test_a_first_install_has_no_password_to_rotate(tmp_path: Path) -> None:
     c = MockContext(run={**CHECKS, GET_PW: Result("", stderr="Error from server (NotFound)",
                                                   exited=1)})
     tasks.secrets(c, env_file=str(env))
-    assert commands(c)[-1] == "kubectl apply --server-side --field-manager=todo-deploy -f -"
+    assert commands(c)[-1] == APPLY

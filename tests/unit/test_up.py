@@ -20,6 +20,7 @@ from invoke import MockContext, Result
 from invoke.context import Context
 
 from tests.conftest import FakeTools, HealthServer, real_render
+from tests.fakes import fake_docker_engine
 from tests.fakes.canned import (
     EMPTY_LIST,
     FIXTURES,
@@ -169,10 +170,14 @@ def chain(fake_tools: FakeTools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                  secrets.ClusterSecret(digest, False), settings)
     f.rule("helm", r"^template ", fallback=True,
            stdout=real_render(chart.template_argv(settings, values), 3))
-    f.rule("kubectl", r"^get .* --ignore-not-found$", stdout=EMPTY_LIST, fallback=True)
+    f.rule("kubectl", r"^get .* --ignore-not-found( --context \S+)?$", stdout=EMPTY_LIST,
+           fallback=True)
     passed = Path(__file__).resolve().parent.parent / "fixtures" / "helm" / "test-pass-helm3"
     f.rule("helm", r"^test todo-app ", stdout=passed.with_suffix(".stdout").read_text())
-    yield f, built, settings
+    with fake_docker_engine.serving() as engine:  # the engine doctor checks (issue 11 #10)
+        f.rule("minikube", r"docker-env --shell none",
+               stdout=f"DOCKER_TLS_VERIFY=0\nDOCKER_HOST={engine}\n")
+        yield f, built, settings
 
 
 def stage_marks(f: FakeTools) -> list[str]:
@@ -295,3 +300,39 @@ def test_a_failing_stage_leaves_the_table_of_what_ran_then_its_own_error(
     assert "FAILED: deploy failed before Helm changed anything" in rows["deploy"]
     assert "not run" in rows["verify"] and "not run" in rows["url"]
     assert failed.value.message.startswith("deploy failed before Helm changed anything")
+
+
+# -- one kube-context for the whole run ----------------------------------------------------------
+
+# ask kubectl/helm, not a cluster (helm template renders locally)
+CONTEXT_FREE = (["config", "current-context"], ["version"], ["template"])
+
+
+def test_every_cluster_call_of_every_stage_carries_the_first_context_even_when_another_appears(
+        chain: tuple[FakeTools, list[str], Settings]) -> None:
+    """`inv up` walks every stage (minikube start, build, secrets, deploy, verify, url): each
+    kubectl call carries ``--context minikube`` and each helm call ``--kube-context
+    minikube``, although the current context switches to another cluster after the first
+    answer (another terminal running ``kubectl config use-context prod``)."""
+    f, _, settings = chain
+    f.rules[:0] = [{"tool": "kubectl", "match": "^config current-context", "stdout": "minikube\n",
+                    "times": 1},
+                   {"tool": "kubectl", "match": "^config current-context", "stdout": "prod\n"}]
+    f.save()
+    output = up(settings)
+    calls = [c for c in f.calls() if c["tool"] in ("kubectl", "helm")]
+    asked = [c for c in calls if c["argv"][:2] == ["config", "current-context"]]
+    assert len(asked) == 1
+    to_cluster = [c for c in calls
+                  if not any(c["argv"][:len(p)] == p for p in CONTEXT_FREE)]
+    assert {c["tool"] for c in to_cluster} == {"kubectl", "helm"}
+    firsts = {(c["tool"], c["argv"][0]) for c in to_cluster}  # the stages really ran
+    assert {("kubectl", "apply"), ("kubectl", "get"), ("helm", "upgrade"),
+            ("helm", "history")} <= firsts
+    for call in to_cluster:
+        flag = "--context" if call["tool"] == "kubectl" else "--kube-context"
+        argv = call["argv"]
+        assert argv.count(flag) == 1 and argv[argv.index(flag) + 1] == "minikube", argv
+        assert "prod" not in argv
+    # and every stage's header names it
+    assert output.count("[context minikube, target minikube]") == 7

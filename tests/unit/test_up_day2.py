@@ -21,6 +21,7 @@ from todo_deploy.cli import Session
 from todo_deploy.config import Settings
 from todo_deploy.console import Console
 from todo_deploy.errors import ConfigError
+from todo_deploy.tools import Helm, Kubectl, release_list_args
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "kubectl"
 MINIKUBE_RUNNING = json.dumps({"Name": "minikube", "Host": "Running", "Kubelet": "Running",
@@ -37,12 +38,13 @@ PREREQS = {
 }
 URL_CMDS = {
     "minikube -p minikube ip": Result("192.168.49.2\n"),
-    "kubectl get service todo-frontend -n todo -o 'jsonpath={.spec.ports[0].nodePort}'":
+    "kubectl get service todo-frontend -n todo -o 'jsonpath={.spec.ports[0].nodePort}'"
+        " --context minikube":
         Result("30080"),
     "minikube profile list -o json": Result(PROFILES),
 }
 HELM_LIST = ("helm list -n todo --filter '^todo-app$' --deployed --failed --pending "
-             "--uninstalling -o json")
+             "--uninstalling -o json --kube-context minikube")
 # captured from helm 3.17.3 and 4.1.4 (the same bytes) against the live test cluster
 RELEASE_LIST = (Path(__file__).resolve().parent.parent / "fixtures" / "helm" /
                 "list-todo-app.json").read_text()
@@ -88,7 +90,7 @@ def test_url_on_macos_docker_driver_explains_the_tunnel() -> None:
 def test_url_without_the_frontend_service_says_inv_deploy() -> None:
     c = MockContext(run={**PREREQS, **URL_CMDS,
                          "kubectl get service todo-frontend -n todo -o "
-                         "'jsonpath={.spec.ports[0].nodePort}'": Result(
+                         "'jsonpath={.spec.ports[0].nodePort}' --context minikube": Result(
                              "", stderr='Error from server (NotFound): services "todo-frontend" '
                                         'not found\n', exited=1)})
     s, _, _ = session(c)
@@ -98,15 +100,18 @@ def test_url_without_the_frontend_service_says_inv_deploy() -> None:
 
 
 def test_logs_select_the_component_by_label_with_a_prefix() -> None:
-    argv = day2.logs_argv(Settings(), "backend", follow=True)
+    kube = Kubectl(MockContext(), "minikube", "todo", 120.0)
+    argv = kube.logs_argv(selector="app=todo-app,component=backend", follow=True)
     assert argv == ["kubectl", "logs", "-n", "todo", "-l", "app=todo-app,component=backend",
-                    "--all-containers", "--prefix", "--tail=100", "--max-log-requests=10", "-f"]
+                    "--all-containers", "--prefix", "--tail=100", "--max-log-requests=10", "-f",
+                    "--context", "minikube"]
 
 
 def test_logs_print_each_line_through_the_console_with_secrets_masked() -> None:
     c = MockContext(run={**PREREQS,
                          "kubectl logs -n todo -l app=todo-app,component=frontend "
-                         "--all-containers --prefix --tail=100 --max-log-requests=10":
+                         "--all-containers --prefix --tail=100 --max-log-requests=10"
+                             " --context minikube":
                              Result("[pod/todo-frontend-1/frontend] ready on :3000\n"
                                     "[pod/todo-frontend-1/frontend] token hunter2-secret\n")})
     s, out, _ = session(c)
@@ -126,7 +131,8 @@ def test_status_shows_release_revision_images_pods_and_url() -> None:
     c = MockContext(run={**PREREQS, **URL_CMDS,
                          HELM_LIST: Result(RELEASE_LIST),
                          "kubectl get deployments,replicasets,pods -n todo -l app=todo-app "
-                         "-o json": Result((FIXTURES / "workloads-complete.json").read_text())})
+                         "-o json --context minikube":
+                             Result((FIXTURES / "workloads-complete.json").read_text())})
     s, out, _ = session(c)
     release = day2.run_status(s)
     text = out.getvalue()
@@ -173,11 +179,13 @@ def test_purge_retries_images_a_stopped_container_still_uses_until_kubelet_frees
     still_used = "docker.io/library/todo-backend:latest\n" + OTHER_IMAGES
     c = MockContext(run={
         **PREREQS,
-        "helm uninstall todo-app -n todo --wait": Result(""),
-        "kubectl delete secret todo-secrets -n todo --ignore-not-found": Result(""),
+        "helm uninstall todo-app -n todo --wait --kube-context minikube": Result(""),
+        "kubectl delete secret todo-secrets -n todo --ignore-not-found"
+            " --context minikube": Result(""),
         "kubectl get pvc -n todo -l app=todo-app,component=postgresql -o "
-        "'jsonpath={.items[*].spec.volumeName}'": Result(""),
-        "kubectl delete pvc -n todo -l app=todo-app,component=postgresql --ignore-not-found":
+        "'jsonpath={.items[*].spec.volumeName}' --context minikube": Result(""),
+        "kubectl delete pvc -n todo -l app=todo-app,component=postgresql --ignore-not-found"
+            " --context minikube":
             Result(""),
         "minikube -p minikube image ls": [Result(OUR_IMAGES), Result(still_used),
                                           Result(OTHER_IMAGES)],
@@ -197,11 +205,13 @@ def test_purge_gives_up_on_an_image_still_in_use_with_the_command_to_finish(
     monkeypatch.setattr(day2, "IMAGE_GC_SECONDS", 0.0)
     c = MockContext(run={
         **PREREQS,
-        "helm uninstall todo-app -n todo --wait": Result(""),
-        "kubectl delete secret todo-secrets -n todo --ignore-not-found": Result(""),
+        "helm uninstall todo-app -n todo --wait --kube-context minikube": Result(""),
+        "kubectl delete secret todo-secrets -n todo --ignore-not-found"
+            " --context minikube": Result(""),
         "kubectl get pvc -n todo -l app=todo-app,component=postgresql -o "
-        "'jsonpath={.items[*].spec.volumeName}'": Result(""),
-        "kubectl delete pvc -n todo -l app=todo-app,component=postgresql --ignore-not-found":
+        "'jsonpath={.items[*].spec.volumeName}' --context minikube": Result(""),
+        "kubectl delete pvc -n todo -l app=todo-app,component=postgresql --ignore-not-found"
+            " --context minikube":
             Result(""),
         "minikube -p minikube image ls": Result("docker.io/library/todo-backend:latest\n"),
         "minikube -p minikube image rm todo-backend:latest": Result("", stderr=IN_USE,
@@ -219,15 +229,16 @@ def test_purge_with_yes_uninstalls_then_deletes_secret_volume_and_images() -> No
     calls: list[str] = []
     answers = {
         **PREREQS,
-        "helm uninstall todo-app -n todo --wait": Result(
+        "helm uninstall todo-app -n todo --wait --kube-context minikube": Result(
             'release "todo-app" uninstalled\n'),
-        "kubectl delete secret todo-secrets -n todo --ignore-not-found": Result(
+        "kubectl delete secret todo-secrets -n todo --ignore-not-found --context minikube": Result(
             'secret "todo-secrets" deleted\n'),
         "kubectl get pvc -n todo -l app=todo-app,component=postgresql -o "
-        "'jsonpath={.items[*].spec.volumeName}'": Result("pvc-6b1f0d2e\n"),
-        "kubectl delete pvc -n todo -l app=todo-app,component=postgresql --ignore-not-found":
+        "'jsonpath={.items[*].spec.volumeName}' --context minikube": Result("pvc-6b1f0d2e\n"),
+        "kubectl delete pvc -n todo -l app=todo-app,component=postgresql --ignore-not-found"
+            " --context minikube":
             Result('persistentvolumeclaim "data-todo-postgres-0" deleted\n'),
-        "kubectl wait --for=delete pv/pvc-6b1f0d2e --timeout=120s": Result(
+        "kubectl wait --for=delete pv/pvc-6b1f0d2e --timeout=120s --context minikube": Result(
             'persistentvolume/pvc-6b1f0d2e condition met\n'),
         "minikube -p minikube image ls": [Result(OUR_IMAGES), Result(OTHER_IMAGES)],
         "minikube -p minikube image rm todo-backend:3f9a1c2b7d4e todo-backend:latest "
@@ -250,7 +261,8 @@ def test_purge_with_yes_uninstalls_then_deletes_secret_volume_and_images() -> No
 
 
 def test_down_without_purge_only_uninstalls() -> None:
-    c = MockContext(run={**PREREQS, "helm uninstall todo-app -n todo --wait": Result(
+    c = MockContext(run={**PREREQS, "helm uninstall todo-app -n todo --wait"
+        " --kube-context minikube": Result(
         "", stderr="Error: uninstall: Release not loaded: todo-app: release: not found\n",
         exited=1)})
     s, out, _ = session(c)
@@ -271,7 +283,8 @@ def test_both_helm_majors_accept_the_release_list_flags(helm_bins: dict[int, Pat
     config.write_text("apiVersion: v1\nkind: Config\nclusters: [{name: x, cluster: {server: "
                       "'https://127.0.0.1:1'}}]\ncontexts: [{name: x, context: {cluster: x}}]\n"
                       "current-context: x\n")
-    argv = day2.release_list_argv(Settings())
+    argv = Helm(MockContext(), "x", "todo", 120.0).argv(
+        *release_list_args("todo-app", "todo"))
     out = subprocess.run([str(helm_bins[major]), *argv[1:]], capture_output=True, text=True,
                          timeout=60, env={**os.environ, "KUBECONFIG": str(config)})
     assert "unknown flag" not in out.stderr and "connect" in out.stderr, out.stderr

@@ -22,14 +22,18 @@ from todo_deploy.cli import Session
 from todo_deploy.config import Settings
 from todo_deploy.console import Console
 from todo_deploy.diagnose import Cause
+from todo_deploy.tools import Kubectl
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "kubectl"
-WORKLOADS = "kubectl get deployments,replicasets,pods -n todo -l app=todo-app -o json"
-EVENTS = "kubectl get events -n todo --field-selector involvedObject.kind=Pod -o json"
+WORKLOADS = ("kubectl get deployments,replicasets,pods -n todo -l app=todo-app -o json "
+             "--context minikube")
+EVENTS = ("kubectl get events -n todo --field-selector involvedObject.kind=Pod -o json "
+          "--context minikube")
 RAW = "kubectl get --raw /api/v1/namespaces/todo/services/"
-BACKEND_HEALTH = RAW + "todo-backend:7860/proxy/health"
-FRONTEND_HEALTH = RAW + "todo-frontend:3000/proxy/api/health"
-ROUND_TRIP = RAW + "todo-frontend:3000/proxy/api/backend/api/todos"
+CTX = " --context minikube"  # every call to the cluster carries the run's context
+BACKEND_HEALTH = RAW + "todo-backend:7860/proxy/health" + CTX
+FRONTEND_HEALTH = RAW + "todo-frontend:3000/proxy/api/health" + CTX
+ROUND_TRIP = RAW + "todo-frontend:3000/proxy/api/backend/api/todos" + CTX
 HEALTHY = '{"status":"healthy"}'
 MINIKUBE_RUNNING = json.dumps({"Name": "minikube", "Host": "Running", "Kubelet": "Running",
                                "APIServer": "Running", "Kubeconfig": "Configured"})
@@ -41,13 +45,14 @@ PREREQS = {
     "helm version --template '{{.Version}}'": Result("v3.17.3"),
 }
 NODE_IP = "minikube -p minikube ip"
-NODE_PORT = "kubectl get service todo-frontend -n todo -o 'jsonpath={.spec.ports[0].nodePort}'"
+NODE_PORT = ("kubectl get service todo-frontend -n todo -o 'jsonpath={.spec.ports[0].nodePort}'"
+             " --context minikube")
 PROFILE_LIST = "minikube profile list -o json"
 DOCKER_PROFILE = json.dumps({"invalid": [], "valid": [{"Name": "minikube", "Status": "OK",
     "Config": {"Driver": "docker", "CPUs": 2, "Memory": 4096,
                "KubernetesConfig": {"ContainerRuntime": "docker"}, "Nodes": [{"Name": ""}]}}]})
-HELM_TEST = "helm test todo-app --namespace todo --timeout 120s"
-TEST_POD_LOG = "kubectl logs todo-app-test-health -n todo --tail=20"
+HELM_TEST = "helm test todo-app --namespace todo --timeout 120s --kube-context minikube"
+TEST_POD_LOG = "kubectl logs todo-app-test-health -n todo --tail=20 --context minikube"
 HELM_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "helm"
 
 
@@ -62,6 +67,11 @@ def helm_test_result(outcome: str, major: int = 3) -> Result:
 
 def failed_test_pod_log(major: int = 3) -> Result:
     return Result((HELM_FIXTURES / f"test-fail-logs-helm{major}.stdout").read_text())
+
+
+def kube(c: MockContext) -> Kubectl:
+    """kubectl's client as a session makes it (context minikube, namespace todo)."""
+    return Kubectl(c, "minikube", "todo", 120.0)
 
 
 def text(name: str) -> str:
@@ -213,12 +223,13 @@ def test_crash_loop_stops_the_watch_at_once_with_exit_code_and_previous_logs() -
     c = MockContext(run={
         WORKLOADS: Result(text("workloads-backend-crashloop")),
         EVENTS: Result(text("events-crashloop")),
-        f"kubectl logs {CRASH_POD} -n todo -c backend --tail=20 --previous": Result(
+        f"kubectl logs {CRASH_POD} -n todo -c backend --tail=20 --previous"
+            " --context minikube": Result(
             "todo-api: configuration error: missing required environment variable "
             "DATABASE_URL\n"),
-        f"kubectl logs {CRASH_POD} -n todo -c backend --tail=20": Result(""),
+        f"kubectl logs {CRASH_POD} -n todo -c backend --tail=20 --context minikube": Result(""),
     })
-    watch = verify.watch_rollout(c, Settings(), clock=clock, sleep=clock.sleep)
+    watch = verify.watch_rollout(kube(c), Settings(), clock=clock, sleep=clock.sleep)
     assert clock.now == 0.0  # no waiting: the first poll already has the verdict
     assert [f.cause for f in watch.findings] == [Cause.CRASH_LOOP]
     assert watch.findings[0].exit_code == 2
@@ -232,7 +243,7 @@ def test_pods_still_starting_are_polled_again_until_ready() -> None:
                     Result(text("workloads-complete"))],
         EVENTS: Result(text("events-healthy")),
     })
-    watch = verify.watch_rollout(c, Settings(), poll=2.0, clock=clock, sleep=clock.sleep)
+    watch = verify.watch_rollout(kube(c), Settings(), poll=2.0, clock=clock, sleep=clock.sleep)
     assert watch.ok
     assert clock.now == 2.0
 
@@ -244,7 +255,7 @@ def test_rollout_that_never_finishes_times_out_at_the_configured_timeout() -> No
         EVENTS: Result(text("events-healthy")),
     })
     settings = Settings(verify_timeout=10)
-    watch = verify.watch_rollout(c, settings, poll=3.0, clock=clock, sleep=clock.sleep)
+    watch = verify.watch_rollout(kube(c), settings, poll=3.0, clock=clock, sleep=clock.sleep)
     assert watch.timed_out and not watch.ok
     assert clock.now == 10.0
     checks = verify.rollout_checks(watch, settings)
@@ -258,7 +269,7 @@ def test_readiness_failing_with_a_4xx_is_a_verdict() -> None:
         EVENTS: Result(text("events-readiness-failing")),
     })
     clock = FakeClock()
-    watch = verify.watch_rollout(c, Settings(), clock=clock, sleep=clock.sleep)
+    watch = verify.watch_rollout(kube(c), Settings(), clock=clock, sleep=clock.sleep)
     assert [f.cause for f in watch.findings] == [Cause.READINESS]
     assert "GET /e2e-no-such-path on port 7860" in watch.findings[0].message
 
@@ -423,8 +434,9 @@ def test_verify_task_exits_1_on_a_crash_loop(monkeypatch: pytest.MonkeyPatch) ->
         **PREREQS,
         WORKLOADS: Result(text("workloads-backend-crashloop")),
         EVENTS: Result(text("events-crashloop")),
-        f"kubectl logs {CRASH_POD} -n todo -c backend --tail=20 --previous": Result("boom\n"),
-        f"kubectl logs {CRASH_POD} -n todo -c backend --tail=20": Result(""),
+        f"kubectl logs {CRASH_POD} -n todo -c backend --tail=20 --previous"
+            " --context minikube": Result("boom\n"),
+        f"kubectl logs {CRASH_POD} -n todo -c backend --tail=20 --context minikube": Result(""),
     })
     monkeypatch.setenv("NO_COLOR", "1")
     with pytest.raises(Exit) as exc:
@@ -444,13 +456,15 @@ def test_a_crashing_embedded_postgres_is_named_while_the_backend_waits_for_it() 
     c = MockContext(run={
         WORKLOADS: Result(json.dumps({"kind": "List", "items": objs})),
         EVENTS: Result(text("events-healthy")),
-        "kubectl logs todo-postgres-0 -n todo -c postgresql --tail=20 --previous": Result(
+        "kubectl logs todo-postgres-0 -n todo -c postgresql --tail=20 --previous"
+            " --context minikube": Result(
             "initdb: error: could not change permissions of directory\n"),
-        "kubectl logs todo-postgres-0 -n todo -c postgresql --tail=20": Result(""),
+        "kubectl logs todo-postgres-0 -n todo -c postgresql --tail=20"
+            " --context minikube": Result(""),
     })
     clock = FakeClock()
     settings = Settings()
-    watch = verify.watch_rollout(c, settings, clock=clock, sleep=clock.sleep)
+    watch = verify.watch_rollout(kube(c), settings, clock=clock, sleep=clock.sleep)
     checks = verify.rollout_checks(watch, settings)
     assert checks[0].name == "pod todo-postgres-0"
     assert checks[0].detail.startswith("crash-loop: container postgresql keeps crashing")
@@ -469,10 +483,11 @@ def test_verify_alone_masks_env_values_that_a_crash_log_prints(
         **PREREQS,
         WORKLOADS: Result(text("workloads-backend-crashloop")),
         EVENTS: Result(text("events-crashloop")),
-        f"kubectl logs {CRASH_POD} -n todo -c backend --tail=20 --previous": Result(
+        f"kubectl logs {CRASH_POD} -n todo -c backend --tail=20 --previous"
+            " --context minikube": Result(
             f"ValidationError: database_url input_value='{url}'\n"
             "password authentication failed: pw-s3cr3t-9x\n"),
-        f"kubectl logs {CRASH_POD} -n todo -c backend --tail=20": Result(""),
+        f"kubectl logs {CRASH_POD} -n todo -c backend --tail=20 --context minikube": Result(""),
     })
     c.config["todo"] = {"env_file": str(env)}
     monkeypatch.setenv("NO_COLOR", "1")

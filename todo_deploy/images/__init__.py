@@ -25,6 +25,7 @@ stage and ``missing_images`` look it up there.
 
 from __future__ import annotations
 
+from ..tools import parse_image_list  # the minikube client's parser
 from .builder import (
     BUILD_TIMEOUT,
     COMPONENT_LABEL,
@@ -70,7 +71,6 @@ from .minikube import (
     NON_DOCKER_RUNTIMES,
     MinikubeImageBuilder,
     minikube_build_opts,
-    parse_image_list,
 )
 from .prune import Pruned, digest_tags, parse_release_refs, prune_old_tags, prune_plan
 from .stage import BuiltImage, build_one, human_size, lookup, run_build, selected

@@ -8,29 +8,13 @@ import tarfile
 import tempfile
 from collections.abc import Iterable
 
-from .. import cluster, proc
+from .. import proc
 from ..cli import Session
 from ..console import StepTracker
 from .builder import BUILD_TIMEOUT, BuildLog, ImageInfo, TagInfo, build_failed
 from .context import DOCKERFILE_IN_CONTEXT, LATEST, BuildContext, context_tar
 
 NON_DOCKER_RUNTIMES = ("containerd", "cri-o", "crio")
-
-
-def parse_image_list(text: str) -> set[str]:
-    """``minikube image ls`` (short format) → ``repository:tag`` set, default registry
-    prefixes (``docker.io/library/``, ``docker.io/``) removed."""
-    refs = set()
-    for line in text.splitlines():
-        ref = line.strip()
-        if not ref:
-            continue
-        for prefix in ("docker.io/library/", "docker.io/"):
-            if ref.startswith(prefix):
-                ref = ref[len(prefix):]
-                break
-        refs.add(ref)
-    return refs
 
 
 def minikube_build_opts(runtime: str, build_args: Iterable[tuple[str, str]], *,
@@ -69,9 +53,7 @@ class MinikubeImageBuilder:
 
     def _images(self) -> set[str]:
         if self._listed is None:
-            out = proc.run(self.s.c, cluster.minikube(self.s.settings, "image", "ls"),
-                           timeout=self.s.settings.tool_timeout)
-            self._listed = parse_image_list(out.stdout)
+            self._listed = self.s.minikube.images()
         return self._listed
 
     def inspect(self, ref: str) -> ImageInfo | None:
@@ -79,7 +61,6 @@ class MinikubeImageBuilder:
 
     def build(self, ctx: BuildContext, *, no_cache: bool, network: str | None,
               tracker: StepTracker, log: BuildLog) -> None:
-        settings = self.s.settings
         with tempfile.TemporaryDirectory(prefix="todo-build-") as tmp:
             with context_tar(ctx) as fileobj, tarfile.open(fileobj=fileobj) as tar:
                 # extraction filters arrived in 3.11.4; our own tar is trusted before that
@@ -87,8 +68,8 @@ class MinikubeImageBuilder:
                     tar.extractall(tmp, filter="tar")
                 else:  # pragma: no cover - Python 3.11.0-3.11.3
                     tar.extractall(tmp)
-            argv = cluster.minikube(settings, "image", "build", "-t", ctx.ref.ref,
-                                    "-f", DOCKERFILE_IN_CONTEXT)
+            argv = self.s.minikube.argv("image", "build", "-t", ctx.ref.ref,
+                                              "-f", DOCKERFILE_IN_CONTEXT)
             argv += minikube_build_opts(self.runtime, ctx.build_args, no_cache=no_cache)
             argv.append(tmp)
             tracker.update(ctx.component, step="minikube image build")
@@ -104,17 +85,14 @@ class MinikubeImageBuilder:
                                          "is not in `minikube image ls`")
 
     def tag_latest(self, ctx: BuildContext) -> None:
-        proc.run(self.s.c, cluster.minikube(self.s.settings, "image", "tag", ctx.ref.ref,
-                                            f"{ctx.repository}:{LATEST}"),
-                 timeout=self.s.settings.tool_timeout)
+        self.s.minikube.run("image", "tag", ctx.ref.ref, f"{ctx.repository}:{LATEST}")
 
     def tags(self, repository: str) -> list[TagInfo]:
         """``minikube image ls`` tells no image's age: nothing is pruned here."""
         return []
 
     def remove(self, ref: str) -> str | None:
-        proc.run(self.s.c, cluster.minikube(self.s.settings, "image", "rm", ref),
-                 timeout=self.s.settings.tool_timeout)
+        self.s.minikube.run("image", "rm", ref)
         return None
 
     def close(self) -> None:

@@ -72,8 +72,8 @@ def release_refs(s: Session) -> set[str] | None:
     that cannot be told (then nothing may be pruned)."""
     settings = s.settings
     try:
-        result = proc.run(s.c, release_tags_argv(settings.release, settings.namespace),
-                          check=False, timeout=settings.tool_timeout)
+        result = s.tools.helm.run(*release_tags_argv(settings.release, settings.namespace)[1:],
+                                  check=False)
     except SuiteError as exc:
         s.console.info(f"old image tags kept: cannot read release {settings.release} "
                        f"({exc.message})")

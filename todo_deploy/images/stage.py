@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..cli import Session
@@ -24,6 +24,7 @@ from .context import (
     prepare,
 )
 from .decide import Build, Found, Skip, Tag, decide
+from .registry import Registry, registry_of
 from .state import save_state
 
 
@@ -38,6 +39,8 @@ class BuiltImage:
     size: int  # bytes, as the daemon reports it (0 when unknown)
     seconds: float
     built: bool  # False: the digest tag already existed, the build was skipped
+    shipped: str = ""  # registry / kind: "pushed", "in registry", "loaded into kind"
+    remote_digest: str = ""  # registry: the manifest digest the registry reports
 
     @property
     def ref(self) -> str:
@@ -45,7 +48,8 @@ class BuiltImage:
 
     @property
     def result(self) -> str:
-        return "built" if self.built else "skipped"
+        done = "built" if self.built else "skipped"
+        return f"{done}, {self.shipped}" if self.shipped else done
 
 
 def selected(only: str | None) -> tuple[str, ...]:
@@ -79,15 +83,47 @@ def run_build(s: Session, *, force: bool = False, no_cache: bool = False,
         s.console.heading(f"Build images in {builder.where}")
         with s.console.tracker([ctx.component for ctx in contexts]) as tracker:
             for ctx in contexts:
-                results.append(build_one(s, builder, ctx, force=force, no_cache=no_cache,
-                                         network=network, tracker=tracker))
+                built = build_one(s, builder, ctx, force=force, no_cache=no_cache,
+                                  network=network, tracker=tracker)
                 save_state(s.settings, [ctx])  # recorded as soon as the image exists
+                if s.settings.target == "registry":
+                    built = publish(builder, ctx, built, tracker)
+                results.append(built)
+        if s.settings.target == "kind":
+            results = load_into_kind(s, results)
         pruned = prune.prune_old_tags(s, builder, contexts)
     s.console.table("images", ("image", "tag", "size", "time", "result"),
                     [(r.repository, r.tag, human_size(r.size) if r.size else "-",
                       f"{r.seconds:.1f}s", r.result) for r in results])
     prune.report(s, pruned)
     return results
+
+
+def publish(builder: Builder, ctx: BuildContext, built: BuiltImage,
+            tracker: StepTracker) -> BuiltImage:
+    """The registry target: push the digest tag unless the registry already has it (asked,
+    not assumed)."""
+    remote = Registry(getattr(builder, "client", None))
+    ref = ctx.ref
+    tracker.update(ctx.component, step=f"asking {registry_of(ref.repository)} for {ref.ref}")
+    found = remote.digest(ref.ref)
+    if found:
+        tracker.finish(ctx.component, f"in registry already: {ref.ref}")
+        return replace(built, shipped="in registry", remote_digest=found)
+    tracker.update(ctx.component, step=f"pushing {ref.ref}")
+    digest = remote.push(ref, tracker)
+    tracker.finish(ctx.component, f"pushed {ref.ref} ({digest[:19]})")
+    return replace(built, shipped="pushed", remote_digest=digest)
+
+
+def load_into_kind(s: Session, results: list[BuiltImage]) -> list[BuiltImage]:
+    """The kind target: ``kind load docker-image`` the digest tags into the cluster's nodes
+    (containerd in kindest/node); kind itself skips an image its nodes already have."""
+    kind = s.kind
+    refs = [r.ref for r in results]
+    with s.console.status(f"kind load docker-image {' '.join(refs)} --name {kind.cluster}"):
+        kind.load(refs)
+    return [replace(r, shipped=f"loaded into kind {kind.cluster}") for r in results]
 
 
 def lookup(builder: Builder, ctx: BuildContext, *, force: bool) -> Found:

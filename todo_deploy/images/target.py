@@ -17,13 +17,14 @@ from .builder import Builder
 from .context import ImageRef
 from .daemon import DockerBuilder, docker_client
 from .minikube import NON_DOCKER_RUNTIMES, MinikubeImageBuilder
+from .registry import Registry
 
 
 @contextmanager
 def open_builder(s: Session) -> Iterator[Builder]:
     """The builder for the configured target; says so when it falls back to minikube's own."""
     settings = s.settings
-    if settings.build_target == "host":
+    if settings.builds_on_host:
         doctor.require(s, "docker-sdk")
         endpoint = cluster.DockerEndpoint(target="host")
     else:
@@ -48,6 +49,22 @@ def open_builder(s: Session) -> Iterator[Builder]:
 
 
 def missing_images(s: Session, refs: Sequence[ImageRef]) -> list[ImageRef]:
-    """The refs the target daemon does not have (deploy refuses and says ``inv build``)."""
+    """The refs the target does not have (deploy refuses and says ``inv build``): the
+    registry's for the registry target (asked), else the build daemon's."""
     with open_builder(s) as builder:
+        if s.settings.target == "registry":
+            remote = Registry(getattr(builder, "client", None))
+            return [ref for ref in refs if remote.digest(ref.ref) is None]
         return [ref for ref in refs if builder.inspect(ref.ref) is None]
+
+
+def registry_digests(s: Session, refs: Sequence[ImageRef]) -> dict[str, str]:
+    """{component: manifest digest} the registry reports for ``refs`` (the deploy pins them)."""
+    with open_builder(s) as builder:
+        remote = Registry(getattr(builder, "client", None))
+        found = {ref.component: remote.digest(ref.ref) for ref in refs}
+    missing = [ref.ref for ref in refs if not found[ref.component]]
+    if missing:
+        raise PrereqError("not in the registry: " + ", ".join(missing),
+                          "inv build --target registry   # builds and pushes them")
+    return {component: digest for component, digest in found.items() if digest}

@@ -84,10 +84,15 @@ so "+" becomes "%20" (a "+" in the value is already "%2B").
 {{- end }}
 
 {{/*
-An image reference "repository:tag" from an image block.
+An image reference from an image block: "repository@sha256:..." when a digest pins it (the
+registry target), else "repository:tag".
 */}}
 {{- define "todo-app.image" -}}
+{{- if .digest }}
+{{- printf "%s@%s" .repository .digest }}
+{{- else }}
 {{- printf "%s:%s" .repository (toString .tag) }}
+{{- end }}
 {{- end }}
 
 {{/*
