@@ -143,9 +143,11 @@ def run_url(s: Session) -> AppUrl:
                    "cluster")
     url = frontend_url(s)
     s.console.info(url.url)
-    s.console.aside(f"or: {service_url_command(s.settings.profile, s.settings.namespace)}   "
-                    f"(keeps a tunnel open; the spec's `minikube service todo-frontend --url` "
-                    f"looks in namespace default, the app is in {s.settings.namespace})")
+    if s.settings.target == "minikube":  # other targets have no minikube to ask
+        s.console.aside(f"or: {service_url_command(s.settings.profile, s.settings.namespace)}"
+                        f"   (keeps a tunnel open; the spec's `minikube service todo-frontend "
+                        f"--url` looks in namespace default, the app is in "
+                        f"{s.settings.namespace})")
     if url.note:
         s.console.warn(url.note)
     return url

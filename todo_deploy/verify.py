@@ -490,7 +490,9 @@ def run_verify(s: Session, *, as_json: bool = False, poll: float = POLL_SECONDS,
                helm_test: bool = True) -> list[CheckResult]:
     """Entry point of ``inv verify``: rollout, HTTP checks, NodePort, ``helm test`` (unless
     ``helm_test`` is false), table + summary (or JSON)."""
-    doctor.require(s, "minikube", "kubectl", *(["helm"] if helm_test else []), "cluster")
+    # minikube only where the NodePort URL comes from it (other targets: the node's address)
+    doctor.require(s, *(["minikube"] if s.settings.target == "minikube" else []), "kubectl",
+                   *(["helm"] if helm_test else []), "cluster")
     console, settings = s.console, s.settings
     if not as_json:
         console.heading(f"verify release {settings.release} in namespace {settings.namespace}, "

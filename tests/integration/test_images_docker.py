@@ -103,14 +103,14 @@ class Workspace:
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL, preexec_fn=default_sigint)
 
-
-def default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
     def settings(self) -> Settings:
         return Settings.from_config({
             "state_dir": str(self.root / "state"),
             "images": {c: {"context": str(self.root / "src" / c)} for c in images.COMPONENTS}})
+
+
+def default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def copy_sources(dest: Path) -> None:

@@ -107,6 +107,8 @@ class Project:
 @pytest.fixture
 def project(tmp_path: Path, client: Any, fake_tools: FakeTools) -> Iterator[Project]:
     made = Project(tmp_path, client)
+    # the run's kube-context, resolved once (helm get values carries it)
+    fake_tools.rule("kubectl", r"^config current-context", stdout="minikube\n", fallback=True)
     fake_tools.rule("helm", r"^get values", stderr=NOT_FOUND, code=1)
     try:
         yield made
@@ -138,6 +140,7 @@ def test_successive_builds_keep_only_the_newest_three_digest_tags(project: Proje
 
 def test_the_number_kept_is_build_keep(tmp_path: Path, client: Any,
                                        fake_tools: FakeTools) -> None:
+    fake_tools.rule("kubectl", r"^config current-context", stdout="minikube\n")
     fake_tools.rule("helm", r"^get values", stderr=NOT_FOUND, code=1)
     project = Project(tmp_path, client, keep=1)
     try:
