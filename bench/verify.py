@@ -126,7 +126,8 @@ class TimedContext(Context):
             TimedContext.calls += 1
 
 
-def noop_rules(images: list[Any], digest: str, node_port: int) -> list[dict[str, Any]]:
+def noop_rules(images: list[Any], digest: str, node_port: int,
+               engine: str) -> list[dict[str, Any]]:
     """The node is this host (``minikube ip`` 127.0.0.1) and the frontend's nodePort is
     ``node_port``, a real server there: verify's NodePort check opens it."""
     running = json.dumps({"Name": "minikube", "Host": "Running", "Kubelet": "Running",
@@ -141,13 +142,15 @@ def noop_rules(images: list[Any], digest: str, node_port: int) -> list[dict[str,
     def rule(tool: str, match: str, stdout: str = "", code: int = 0) -> dict[str, Any]:
         return {"tool": tool, "match": match, "stdout": stdout, "code": code}
 
+    from tests.fakes.canned import EMPTY_LIST
+
     helm_status = json.dumps({"name": "todo-app", "namespace": "todo", "version": 3,
                               "info": {"status": "deployed"}})
     return [
         rule("minikube", r"status -o json", running),
         rule("minikube", r"^version", "v1.35.0\n"),
         rule("minikube", r"profile list", profiles),
-        rule("minikube", r"docker-env", "DOCKER_HOST=tcp://192.168.49.2:2376\n"),
+        rule("minikube", r"docker-env", f"DOCKER_TLS_VERIFY=0\nDOCKER_HOST={engine}\n"),
         rule("minikube", r" ip$", "127.0.0.1\n"),
         rule("kubectl", r"^version --client", '{"clientVersion": {"gitVersion": "v1.31.0"}}'),
         rule("kubectl", r"^config current-context", "minikube\n"),
@@ -158,6 +161,10 @@ def noop_rules(images: list[Any], digest: str, node_port: int) -> list[dict[str,
         rule("kubectl", r"^get --raw .*/api/backend/", "[]"),
         rule("kubectl", r"^get --raw ", '{"status":"healthy"}'),
         rule("kubectl", r"^get service todo-frontend", str(node_port)),
+        # while helm waits: no new pod failing; nothing of the chart outside the release
+        rule("kubectl", r"^get pods ", EMPTY_LIST),
+        rule("kubectl", r"^get events ", EMPTY_LIST),
+        rule("kubectl", r"--ignore-not-found", EMPTY_LIST),
         rule("helm", r"^version", "v3.17.3"),
         rule("helm", r"^status", helm_status),
         rule("helm", r"", ""),
@@ -166,6 +173,7 @@ def noop_rules(images: list[Any], digest: str, node_port: int) -> list[dict[str,
 
 def noop_up(runs: int) -> tuple[list[float], list[float], int, dict[str, int]]:
     from tests.conftest import FakeTools, serve_health
+    from tests.fakes import fake_docker_engine
     from todo_deploy import envfile, images, pipeline, secrets
     from todo_deploy.cli import Session
     from todo_deploy.console import Console
@@ -200,7 +208,10 @@ def noop_up(runs: int) -> tuple[list[float], list[float], int, dict[str, int]]:
         settings = Settings.from_config(config, env_file=str(env_file),
                                         state_dir=str(tmp / "state"))
         plan = secrets.plan(envfile.load(settings))
-        fakes.rules_file.write_text(json.dumps(noop_rules([], plan.digest.value, node_port)))
+        # the Docker engine doctor checks (#11.10): a fake on 127.0.0.1, never a node address
+        engine = node.enter_context(fake_docker_engine.serving())
+        fakes.rules_file.write_text(json.dumps(noop_rules([], plan.digest.value, node_port,
+                                                          engine)))
         os.environ.update(FAKE_TOOLS_LOG=str(fakes.log), FAKE_TOOLS_RULES=str(fakes.rules_file),
                           PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
 
@@ -217,6 +228,9 @@ def noop_up(runs: int) -> tuple[list[float], list[float], int, dict[str, int]]:
 
             def tag_latest(self, ctx: Any) -> None:
                 return None
+
+            def tags(self, repository: str) -> list[Any]:
+                return []  # no older digest tags to prune
 
             def close(self) -> None:
                 return None
