@@ -56,19 +56,6 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    try:
-        import docker
-
-        cli = docker.from_env(environment=dict(os.environ), timeout=120)
-        cli.ping()
-    except Exception as exc:
-        need("dockerd", f"not reachable ({exc}); start it: bash scripts/ci/start-dockerd.sh")
-    yield cli
-    cli.close()
-
-
-@pytest.fixture(scope="module")
 def bases(client: Any) -> dict[str, str]:
     found = {"backend": os.environ.get("TODO_PYTHON_BASE", ""),
              "frontend": os.environ.get("TODO_NODE_BASE", "")}

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from typing import Any
 import pytest
 from invoke import Context
 
-from tests.conftest import FakeTools, need
+from tests.conftest import FakeTools
 from todo_deploy import day2, images
 from todo_deploy.cli import Session
 from todo_deploy.config import ImageConfig, Settings
@@ -36,19 +35,6 @@ pytestmark = [pytest.mark.docker]
 NOT_FOUND = "Error: release: not found\n"
 UNREACHABLE = ("Error: Kubernetes cluster unreachable: Get \"https://127.0.0.1:6443/version\": "
                "dial tcp 127.0.0.1:6443: connect: connection refused\n")
-
-
-@pytest.fixture
-def client() -> Iterator[Any]:
-    try:
-        import docker
-
-        cli = docker.from_env(environment=dict(os.environ), timeout=120)
-        cli.ping()
-    except Exception as exc:
-        need("dockerd", f"not reachable ({exc}); start it: bash scripts/ci/start-dockerd.sh")
-    yield cli
-    cli.close()
 
 
 class Project:

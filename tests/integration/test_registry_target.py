@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -32,19 +31,6 @@ from todo_deploy.config import ROOT, Settings
 from todo_deploy.console import Console
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    try:
-        import docker
-
-        cli = docker.from_env(environment=dict(os.environ), timeout=120)
-        cli.ping()
-    except Exception as exc:
-        need("dockerd", f"not reachable ({exc}); start it: bash scripts/ci/start-dockerd.sh")
-    yield cli
-    cli.close()
 
 
 @pytest.fixture(scope="module")
