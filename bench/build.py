@@ -112,8 +112,8 @@ def noop_in_process(settings: Settings, args: dict[str, dict[str, str]], state: 
 
     from invoke import Context
 
-    from todo_deploy.cli import Session
     from todo_deploy.console import Console
+    from todo_deploy.session import Session
 
     flags = [f"{c}:{k}={v}" for c, kv in args.items() for k, v in kv.items()]
     s = Session(Context(), settings.override(state_dir=state),

@@ -175,8 +175,8 @@ def noop_up(runs: int) -> tuple[list[float], list[float], int, dict[str, int]]:
     from tests.conftest import FakeTools, serve_health
     from tests.fakes import fake_docker_engine
     from todo_deploy import envfile, images, pipeline, secrets
-    from todo_deploy.cli import Session
     from todo_deploy.console import Console
+    from todo_deploy.session import Session
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-up-"))
     node = ExitStack()  # closed in the finally below

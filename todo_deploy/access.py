@@ -17,8 +17,8 @@ import sys
 from dataclasses import dataclass
 
 from . import cluster, proc
-from .cli import Session
 from .errors import StageFailed
+from .session import Session
 
 FRONTEND_SERVICE = "todo-frontend"
 DEFAULT_NODE_PORT = 30080

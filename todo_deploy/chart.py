@@ -29,9 +29,9 @@ import yaml
 from invoke.context import Context
 
 from . import proc
-from .cli import Session
 from .config import Settings
 from .errors import StageFailed
+from .session import Session
 
 SOURCE_RE = re.compile(r"^# Source: (?P<path>\S+)\s*$", re.MULTILINE)
 K8S_DIR = "k8s"

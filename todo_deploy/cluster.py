@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from invoke.context import Context
 
 from . import proc, tools
-from .cli import Session
 from .config import Settings
 from .errors import PrereqError
+from .session import Session
 from .tools import (
     PROFILE_NOT_FOUND,
     STATUS_CLUSTER_DOWN,

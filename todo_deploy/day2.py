@@ -21,8 +21,8 @@ from typing import Any
 
 from . import diagnose, doctor, proc, tools, verify
 from .access import AppUrl, frontend_url, service_url_command
-from .cli import Session
 from .errors import ConfigError, StageFailed
+from .session import Session
 from .tools import ReleaseInfo, parse_release_list
 
 __all__ = ["ReleaseInfo", "parse_release_list"]  # the Helm client's

@@ -39,9 +39,9 @@ import yaml
 
 from . import chart, diagnose, doctor, images, proc, secrets, tools
 from .chart import ChartValues
-from .cli import Session
 from .config import Settings
 from .errors import PrereqError, StageFailed, SuiteError
+from .session import Session
 from .tools import Release, Revision, parse_history, parse_release
 
 __all__ = ["Release", "Revision", "parse_history", "parse_release"]  # the Helm client's

@@ -20,9 +20,9 @@ from typing import Any
 import yaml
 
 from . import cluster, envfile, proc
-from .cli import Session, run_memo
 from .console import CheckResult
 from .errors import ConfigError, PrereqError, SuiteError
+from .session import Session, run_memo
 
 # What the cluster itself reserves on a single minikube node (kube-system requests:
 # apiserver 250m, controller-manager 200m, scheduler 100m, etcd 100m + 100Mi,

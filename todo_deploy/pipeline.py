@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import cluster, day2, deploy, doctor, secrets, tools, verify
-from .cli import Session
 from .console import CheckResult
 from .errors import SuiteError
+from .session import Session
 
 STAGES = ("doctor", "minikube", "build", "secrets", "deploy", "verify", "url")
 SKIPPABLE = ("build", "secrets", "deploy", "verify")

@@ -25,7 +25,6 @@ from urllib.parse import quote
 import yaml
 
 from . import doctor, envfile, proc, tools
-from .cli import Session
 from .config import Settings
 from .console import mask
 from .envfile import (
@@ -37,6 +36,7 @@ from .envfile import (
     EnvFile,
 )
 from .errors import StageFailed
+from .session import Session
 
 SECRET_KEYS = {  # .env key → Secret data key (the spec's names)
     DATABASE_URL: "database-url",

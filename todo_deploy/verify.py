@@ -29,11 +29,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import access, diagnose, doctor, proc
-from .cli import Session
 from .config import Settings
 from .console import CheckResult
 from .diagnose import Finding
 from .errors import StageFailed
+from .session import Session
 from .tools import Kubectl, Tools
 
 DEPLOYMENTS = (("backend", "todo-backend"), ("frontend", "todo-frontend"))

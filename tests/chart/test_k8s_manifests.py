@@ -14,10 +14,10 @@ from invoke import Context
 
 from tests.chart.conftest import ROOT, by_key, template, template_text
 from todo_deploy import chart
-from todo_deploy.cli import Session
 from todo_deploy.config import Settings
 from todo_deploy.console import Console
 from todo_deploy.errors import StageFailed
+from todo_deploy.session import Session
 
 K8S = ROOT / "k8s"
 

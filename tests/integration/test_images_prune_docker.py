@@ -26,9 +26,9 @@ from invoke import Context
 
 from tests.conftest import FakeTools
 from todo_deploy import day2, images
-from todo_deploy.cli import Session
 from todo_deploy.config import ImageConfig, Settings
 from todo_deploy.console import Console
+from todo_deploy.session import Session
 
 pytestmark = [pytest.mark.docker]
 

@@ -26,9 +26,9 @@ from invoke.context import Context
 from tests import registryserver
 from tests.conftest import need
 from todo_deploy import chart, deploy, images, secrets
-from todo_deploy.cli import Session
 from todo_deploy.config import ROOT, Settings
 from todo_deploy.console import Console
+from todo_deploy.session import Session
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -37,10 +37,10 @@ from tests.fakes.canned import (
     upgraded,
 )
 from todo_deploy import deploy, images, secrets
-from todo_deploy.cli import Session
 from todo_deploy.config import ROOT, ImageConfig, Settings
 from todo_deploy.console import Console
 from todo_deploy.errors import ExitCode, PrereqError, StageFailed
+from todo_deploy.session import Session
 
 DIGEST = "5b2e" * 16
 CONTAINERD_PROFILE = profiles(runtime="containerd")

@@ -23,10 +23,11 @@ from invoke.exceptions import Exit
 
 from tests.conftest import FakeTools
 from todo_deploy import images
-from todo_deploy.cli import Session, session
+from todo_deploy.cli import session
 from todo_deploy.config import ROOT, ImageConfig, Settings
 from todo_deploy.console import Console
 from todo_deploy.errors import ConfigError, PrereqError, StageFailed
+from todo_deploy.session import Session
 
 
 def profile_list(runtime: str) -> str:

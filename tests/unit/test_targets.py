@@ -22,10 +22,10 @@ from invoke.context import Context
 from tests.conftest import FakeTools
 from todo_deploy import deploy, doctor, images, secrets
 from todo_deploy.chart import ChartValues
-from todo_deploy.cli import Session
 from todo_deploy.config import Settings
 from todo_deploy.console import Console
 from todo_deploy.errors import ConfigError, StageFailed
+from todo_deploy.session import Session
 
 SECRET = secrets.ClusterSecret(digest="d" * 64, embedded_db=False)
 

@@ -16,10 +16,10 @@ from invoke.exceptions import Exit
 
 import tasks
 from todo_deploy import tools
-from todo_deploy.cli import Session
 from todo_deploy.config import Settings
 from todo_deploy.console import Console
 from todo_deploy.errors import ConfigError, ExitCode
+from todo_deploy.session import Session
 
 HISTORY = json.dumps([{"revision": 1, "updated": "2026-11-29T10:00:00Z", "status": "superseded",
                        "chart": "todo-app-1.0.0", "app_version": "1.0.0",

@@ -32,10 +32,10 @@ from tests.fakes.canned import (
     upgraded,
 )
 from todo_deploy import chart, deploy, envfile, images, pipeline, secrets
-from todo_deploy.cli import Session
 from todo_deploy.config import Settings
 from todo_deploy.console import Console
 from todo_deploy.errors import StageFailed
+from todo_deploy.session import Session
 
 
 def test_plan_runs_every_stage_in_order_by_default() -> None:

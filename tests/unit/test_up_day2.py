@@ -17,10 +17,10 @@ from invoke.exceptions import Exit
 
 import tasks
 from todo_deploy import access, day2, proc
-from todo_deploy.cli import Session
 from todo_deploy.config import Settings
 from todo_deploy.console import Console
 from todo_deploy.errors import ConfigError
+from todo_deploy.session import Session
 from todo_deploy.tools import Helm, Kubectl, release_list_args
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "kubectl"

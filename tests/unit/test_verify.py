@@ -18,10 +18,10 @@ from invoke.exceptions import Exit
 import tasks
 from tests.conftest import HealthServer
 from todo_deploy import access, diagnose, verify
-from todo_deploy.cli import Session
 from todo_deploy.config import Settings
 from todo_deploy.console import Console
 from todo_deploy.diagnose import Cause
+from todo_deploy.session import Session
 from todo_deploy.tools import Kubectl
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "kubectl"

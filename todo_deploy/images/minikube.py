@@ -9,8 +9,8 @@ import tempfile
 from collections.abc import Iterable
 
 from .. import proc
-from ..cli import Session
 from ..console import StepTracker
+from ..session import Session
 from .builder import BUILD_TIMEOUT, BuildLog, ImageInfo, TagInfo, build_failed
 from .context import DOCKERFILE_IN_CONTEXT, LATEST, BuildContext, context_tar
 

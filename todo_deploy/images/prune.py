@@ -26,8 +26,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from .. import proc
-from ..cli import Session
 from ..errors import SuiteError
+from ..session import Session
 from .builder import Builder, TagInfo
 from .context import TAG_LENGTH, BuildContext
 

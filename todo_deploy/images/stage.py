@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..cli import Session
 from ..console import StepTracker
 from ..errors import ConfigError, StageFailed
+from ..session import Session
 from . import prune, target
 from .builder import Builder, BuildLog
 from .context import (

@@ -11,8 +11,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from .. import cluster, doctor
-from ..cli import Session
 from ..errors import PrereqError
+from ..session import Session
 from .builder import Builder
 from .context import ImageRef
 from .daemon import DockerBuilder, docker_client
