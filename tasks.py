@@ -108,6 +108,8 @@ def build(c: Context, target: str | None = None, force: bool = False, no_cache: 
     "dry-run": "render the chart with the deploy's values and diff it against the release; "
                "change nothing",
     "force": "replace resources that cannot be patched (Helm 3 --force, Helm 4 --force-replace)",
+    "redeploy": "run helm upgrade even when the release's latest revision already installed "
+                "this chart, these values, images and Secret digest (it is skipped otherwise)",
     "timeout": "seconds helm waits for ready pods (default: timeouts.deploy = 300)",
     "release": "Helm release name (default: todo-app)",
     "namespace": NAMESPACE,
@@ -117,7 +119,8 @@ def build(c: Context, target: str | None = None, force: bool = False, no_cache: 
     "profile": PROFILE,
     "no-color": NO_COLOR,
 })
-def deploy(c: Context, dry_run: bool = False, force: bool = False, timeout: float | None = None,
+def deploy(c: Context, dry_run: bool = False, force: bool = False, redeploy: bool = False,
+           timeout: float | None = None,
            release: str | None = None, namespace: str | None = None,
            profile: str | None = None, context: str | None = None,
            target: str | None = None, registry: str | None = None, no_color: bool = False) -> None:
@@ -125,7 +128,7 @@ def deploy(c: Context, dry_run: bool = False, force: bool = False, timeout: floa
     with session(c, no_color=no_color, deploy_timeout=timeout, release=release,
                  namespace=namespace, profile=profile, context=context,
                  target=target, registry=registry) as s:
-        deploy_stage.run_deploy(s, dry_run=dry_run, force=force)
+        deploy_stage.run_deploy(s, dry_run=dry_run, force=force, redeploy=redeploy)
 
 
 @task(help={

@@ -89,6 +89,17 @@ class FakeTools:
             (self.bin_dir / tool).unlink(missing_ok=True)
 
 
+@pytest.fixture(autouse=True)
+def machine_cache(tmp_path_factory: pytest.TempPathFactory,
+                  monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test its own ``$XDG_CACHE_HOME``: the suite keeps tool versions there between runs
+    (doctor.versions_cache), and a MockContext or a fake answers for a binary that the real
+    one on this machine (e.g. /usr/bin/kubectl) must not answer for from an earlier test."""
+    cache = tmp_path_factory.mktemp("xdg-cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    return cache
+
+
 @pytest.fixture
 def fake_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTools]:
     """Fake minikube, kubectl and helm first on PATH; real tools of those names hidden."""

@@ -59,9 +59,17 @@ def url_note(driver: str, platform: str, profile: str, namespace: str) -> str | 
             f"svc/{FRONTEND_SERVICE} 3000:3000` and open http://127.0.0.1:3000")
 
 
+URL_KEY = ("frontend-url",)  # forgotten by a deploy that may have changed the Service
+
+
 def frontend_url(s: Session) -> AppUrl:
     """The node IP and the frontend Service's nodePort (``StageFailed`` without the Service);
-    on targets other than minikube the first node's InternalIP (:func:`node_url`)."""
+    on targets other than minikube the first node's InternalIP (:func:`node_url`). Asked
+    once per invoke run: ``inv up``'s verify and url stages share the answer."""
+    return s.remember(URL_KEY, lambda: _frontend_url(s))
+
+
+def _frontend_url(s: Session) -> AppUrl:
     settings, platform = s.settings, sys.platform
     try:
         port = s.tools.kubectl.jsonpath("service", FRONTEND_SERVICE,

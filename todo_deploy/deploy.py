@@ -28,6 +28,7 @@ against the release's current manifest (the chart renders no Secret data by defa
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -37,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from . import chart, diagnose, doctor, images, proc, secrets, tools
+from . import access, chart, diagnose, doctor, images, proc, secrets, tools, verify
 from .chart import ChartValues
 from .config import Settings
 from .errors import PrereqError, StageFailed, SuiteError
@@ -56,6 +57,7 @@ HELM_FLAGS: dict[int, dict[str, str]] = {
 # values, so that one install takes them over. Helm 3 merges client-side: nothing to force.
 TAKE_OVER_FLAGS: dict[int, tuple[str, ...]] = {3: (), 4: ("--force-conflicts",)}
 GOOD_STATUSES = ("deployed", "superseded")
+DESCRIPTION_PREFIX = "inv deploy: "
 TIMEOUT_MARGIN = 60.0  # seconds the subprocess may outlive helm's own --timeout
 WATCH_SECONDS = 2.0  # how often the pods are looked at while helm waits
 # The embedded PostgreSQL's StatefulSet and the headless Service its serviceName names
@@ -73,6 +75,7 @@ class DeployPlan:
     timeout: float  # seconds, helm's --timeout
     force: bool = False
     take_over: bool = False  # objects applied outside Helm were adopted (first install)
+    description: str = ""  # helm's --description: what this upgrade installs (fingerprint)
 
 
 class Recovery(StrEnum):
@@ -115,7 +118,39 @@ def upgrade_args(plan: DeployPlan, major: int) -> list[str]:
         argv.append(flags["force"])
     if plan.take_over:
         argv += TAKE_OVER_FLAGS[major]
+    if plan.description:
+        argv += ["--description", plan.description]
     return argv + plan.values.set_flags()
+
+
+def release_fingerprint(chart_dir: Path, values: ChartValues) -> str:
+    """sha256 over everything an upgrade installs (pure but for reading files): every file of
+    the chart, the ``--set`` flags (image tags and digests, the Secret digest, ...) and the
+    content of the user's values file. Equal fingerprints ⇒ the same release."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in chart_dir.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(chart_dir).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    for flag in values.set_flags():
+        digest.update(flag.encode() + b"\0")
+    if values.values_file:
+        digest.update(Path(values.values_file).read_bytes())
+    return digest.hexdigest()
+
+
+def release_description(fingerprint: str) -> str:
+    """The revision's description (``helm history`` shows it): how the next deploy knows
+    that the release already runs exactly this."""
+    return f"{DESCRIPTION_PREFIX}{fingerprint[:32]}"
+
+
+def already_deployed(history: Sequence[Revision], description: str) -> Revision | None:
+    """The latest revision when it is deployed and installed exactly ``description`` (pure);
+    None when an upgrade is needed (other content, failed, rolled back, pending, none)."""
+    if not history or not description:
+        return None
+    last = history[-1]
+    return last if last.status == "deployed" and last.description == description else None
 
 
 def rollback_args(release: str, namespace: str, revision: int, timeout: float) -> list[str]:
@@ -253,8 +288,11 @@ def manifest_changes(current: str, rendered: str) -> list[Change]:
 # -- the stage ---------------------------------------------------------------------------------
 
 
-def run_deploy(s: Session, *, dry_run: bool = False, force: bool = False) -> Release:
-    """Deploy (or, with ``dry_run``, show what would change) and return the release."""
+def run_deploy(s: Session, *, dry_run: bool = False, force: bool = False,
+               redeploy: bool = False) -> Release:
+    """Deploy (or, with ``dry_run``, show what would change) and return the release. A release
+    whose latest revision installed exactly this (chart, values, images, Secret digest) is
+    left as it is, unless ``redeploy`` or ``force``."""
     settings = s.settings
     if dry_run:
         return _dry_run(s)
@@ -277,14 +315,27 @@ def run_deploy(s: Session, *, dry_run: bool = False, force: bool = False) -> Rel
             f"Secret {settings.secret_name} not found in namespace {settings.namespace} "
             "(or it has no digest annotation)",
             "inv secrets   # creates it from .env")
-    plan = DeployPlan(settings.release, settings.namespace, settings.chart,
-                      chart_values(refs, secret, settings, digests), settings.deploy_timeout,
-                      force)
-    return _upgrade(s, plan, major)
+    values = chart_values(refs, secret, settings, digests)
+    plan = DeployPlan(settings.release, settings.namespace, settings.chart, values,
+                      settings.deploy_timeout, force,
+                      description=release_description(release_fingerprint(settings.chart,
+                                                                           values)))
+    return _upgrade(s, plan, major, redeploy=redeploy or force)
 
 
-def _upgrade(s: Session, plan: DeployPlan, major: int) -> Release:
-    before = _latest_revision(s, plan)
+def _upgrade(s: Session, plan: DeployPlan, major: int, *, redeploy: bool = False) -> Release:
+    history = s.tools.helm.history(plan.release)
+    before = history[-1].number if history else None
+    same = None if redeploy else already_deployed(history, plan.description)
+    if same is not None:
+        s.console.success(f"release {plan.release} revision {same.number} in namespace "
+                          f"{plan.namespace} already runs this chart with images "
+                          f"{plan.values.backend_tag}/{plan.values.frontend_tag} and secret "
+                          f"digest {plan.values.secret_digest[:12]}: nothing to upgrade "
+                          "(inv deploy --redeploy upgrades anyway)")
+        s.store(verify.RELEASE_UNCHANGED, same.number)
+        return Release(plan.release, plan.namespace, same.number, same.status)
+    s.forget(verify.RELEASE_UNCHANGED)
     if before is not None and plan.values.embedded_db:
         _recreate_statefulset_if_governed_by_old_service(s, plan)
     if adopt_objects_in_the_way(s, plan):  # e.g. kubectl apply -k k8s/ before (or since)
@@ -298,6 +349,7 @@ def _upgrade(s: Session, plan: DeployPlan, major: int) -> Release:
     with s.console.status(f"helm upgrade --install {plan.release} "
                           f"(waiting up to {timeout_flag(plan.timeout)} for ready pods)"):
         result, findings = _upgrade_watching_pods(s, plan, major)
+    s.forget(access.URL_KEY)  # the Service (its nodePort) may have changed
     if not result.ok:
         _recover(s, plan, before, result, findings)
     release, notes = parse_release(result.stdout, Release(plan.release, plan.namespace,
@@ -404,11 +456,6 @@ def _recreate_statefulset_if_governed_by_old_service(s: Session, plan: DeployPla
                    "immutable; the database volume and its data stay)")
     argv = statefulset_delete_argv(plan.namespace)
     s.tools.kubectl.run(*argv[1:], hint=" ".join(argv) + "   then: inv deploy")
-
-
-def _latest_revision(s: Session, plan: DeployPlan) -> int | None:
-    history = s.tools.helm.history(plan.release)
-    return history[-1].number if history else None
 
 
 def _recover(s: Session, plan: DeployPlan, before: int | None,

@@ -8,11 +8,13 @@ the same hint, so a missing tool reads the same everywhere.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import platform
 import re
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,10 +149,57 @@ def check_docker_sdk(s: Session) -> CheckResult:
     return _timed("docker SDK", run)
 
 
+def versions_cache() -> Path:
+    """Where tool versions are kept between runs: a fact of this machine, not of the project
+    (``$XDG_CACHE_HOME/todo-deploy``, else ``~/.cache/todo-deploy``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "todo-deploy" / "tool-versions.json"
+
+
+def binary_identity(path: str) -> list[int | str]:
+    """What changes when a binary is replaced (pure but for one ``stat``): path, size, mtime."""
+    st = os.stat(path)
+    return [os.path.realpath(path), st.st_size, st.st_mtime_ns]
+
+
+def version_output(s: Session, argv: Sequence[str]) -> str:
+    """stdout of a version query (``helm version``, ``kubectl version --client``, ...): the
+    same binary gives the same answer, so it is asked once per binary and kept in
+    :func:`versions_cache` keyed by the binary's path, size and mtime (an upgrade asks again);
+    within a run it is asked at most once either way."""
+    def ask() -> str:
+        found = shutil.which(argv[0])
+        if found is None:  # proc.run raises ToolMissing with the install hint
+            return proc.run(s.c, list(argv), timeout=s.settings.tool_timeout).stdout
+        cache = versions_cache()
+        try:
+            known = json.loads(cache.read_text())
+        except (OSError, ValueError):
+            known = {}
+        if not isinstance(known, dict):
+            known = {}
+        key, identity = " ".join(argv), binary_identity(found)
+        entry = known.get(key)
+        if isinstance(entry, dict) and entry.get("binary") == identity:
+            return str(entry.get("stdout", ""))
+        stdout = proc.run(s.c, list(argv), timeout=s.settings.tool_timeout).stdout
+        known[key] = {"binary": identity, "stdout": stdout}
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            scratch = cache.with_suffix(".tmp")
+            scratch.write_text(json.dumps(known, indent=1, sort_keys=True))
+            scratch.replace(cache)
+        except OSError:
+            pass  # a read-only cache directory: asked again next run, nothing else changes
+        return stdout
+
+    return s.remember(("version", *argv), ask)
+
+
 def check_minikube(s: Session) -> CheckResult:
     def run() -> tuple[bool, str, str | None]:
-        out = proc.run(s.c, ["minikube", "version", "--short"], timeout=s.settings.tool_timeout)
-        return True, f"minikube {out.stdout.strip()}", None
+        out = version_output(s, ["minikube", "version", "--short"])
+        return True, f"minikube {out.strip()}", None
 
     return _timed("minikube installed", run)
 
@@ -207,9 +256,8 @@ def current_context(s: Session) -> str:
 
 def check_kubectl(s: Session) -> CheckResult:
     def run() -> tuple[bool, str, str | None]:
-        out = proc.run(s.c, ["kubectl", "version", "--client", "-o", "json"],
-                       timeout=s.settings.tool_timeout)
-        version = (yaml.safe_load(out.stdout) or {}).get("clientVersion", {}).get(
+        out = version_output(s, ["kubectl", "version", "--client", "-o", "json"])
+        version = (yaml.safe_load(out) or {}).get("clientVersion", {}).get(
             "gitVersion", "?")
         return True, f"kubectl {version}, context {current_context(s) or 'unset'}", None
 
@@ -217,10 +265,9 @@ def check_kubectl(s: Session) -> CheckResult:
 
 
 def helm_version(s: Session) -> HelmVersion:
-    """Helm's version (asked once per invoke run)."""
-    return s.remember(("helm-version",), lambda: parse_helm_version(proc.run(
-        s.c, ["helm", "version", "--template", "{{.Version}}"],
-        timeout=s.settings.tool_timeout).stdout))
+    """Helm's version (asked once per helm binary, see :func:`version_output`)."""
+    return parse_helm_version(version_output(s, ["helm", "version", "--template",
+                                                 "{{.Version}}"]))
 
 
 def check_helm(s: Session) -> CheckResult:

@@ -19,7 +19,7 @@ import hashlib
 import json
 import secrets as pysecrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import yaml
@@ -85,8 +85,15 @@ class SecretPlan:
 
 @dataclass(frozen=True)
 class ClusterSecret:
-    digest: str
+    digest: str  # the digest annotation ("" when absent)
     embedded_db: bool
+    data_digest: str = ""  # sha256 of the Secret's data as it is in the cluster now
+    data: Mapping[str, str] = field(default_factory=dict, repr=False)  # decoded; never shown
+
+    def matches(self, secret_plan: SecretPlan) -> bool:
+        """The cluster already holds exactly this plan: same data, same annotations."""
+        return (self.data_digest == self.digest == secret_plan.digest.value
+                and self.embedded_db == secret_plan.embedded_db)
 
 
 # -- the Secret (pure) -----------------------------------------------------------------------
@@ -141,6 +148,21 @@ def digest_of(data: Mapping[str, str]) -> SecretDigest:
     """sha256 over the sorted data: equal data ⇔ equal digest (safe to show)."""
     canonical = json.dumps(dict(sorted(data.items())), separators=(",", ":"))
     return SecretDigest(hashlib.sha256(canonical.encode()).hexdigest())
+
+
+def parse_cluster_secret(stdout: str) -> ClusterSecret:
+    """``kubectl get secret -o json`` → its annotations and decoded data (pure)."""
+    try:
+        obj = json.loads(stdout or "{}")
+    except json.JSONDecodeError:
+        raise StageFailed("cannot read the Secret from kubectl's output",
+                          "upgrade kubectl (inv doctor shows its version)") from None
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    data = {k: base64.b64decode(v).decode("utf-8", "replace")
+            for k, v in (obj.get("data") or {}).items()}
+    return ClusterSecret(digest=annotations.get(DIGEST_ANNOTATION, ""),
+                         embedded_db=annotations.get(EMBEDDED_ANNOTATION) == "true",
+                         data_digest=digest_of(data).value, data=data)
 
 
 def manifest(settings: Settings, secret_plan: SecretPlan) -> str:
@@ -205,12 +227,22 @@ def run_secrets(s: Session, *, dry_run: bool = False) -> SecretPlan:
         envfile.persist_generated(settings.env_file, secret_plan.generated)
         console.info(f"Generated {', '.join(sorted(secret_plan.generated))}; stored in "
                      f"{settings.env_file} so re-runs keep them (delete the value to rotate).")
+    live = applied_secret(s)
+    if live is not None and live.matches(secret_plan):
+        console.success(f"Secret {settings.namespace}/{settings.secret_name} unchanged "
+                        f"(digest {secret_plan.digest.short}); nothing to apply")
+        console.info(f"secret digest: {secret_plan.digest.value}")
+        return secret_plan
     with console.status(f"applying Secret {settings.secret_name} in namespace "
                         f"{settings.namespace} (context {s.tools.context})"):
         result = s.tools.kubectl.run(*apply_args(settings),
                                      stdin=manifest(settings, secret_plan), check=False)
     if not result.ok:
+        s.forget(SECRET_KEY)
         raise _apply_error(settings, result)
+    data = secret_plan.data()
+    s.store(SECRET_KEY, ClusterSecret(secret_plan.digest.value, secret_plan.embedded_db,
+                                      digest_of(data).value, data))
     console.success(f"Secret {settings.namespace}/{settings.secret_name} applied "
                     f"(digest {secret_plan.digest.short})")
     console.info(f"secret digest: {secret_plan.digest.value}")
@@ -261,16 +293,31 @@ def alter_role_sql(user: str, password: str) -> str:
     return f'ALTER ROLE "{user}" WITH PASSWORD ${tag}${password}${tag}$;\n'
 
 
+SECRET_KEY = ("applied-secret",)
+
+
+def applied_secret(s: Session) -> ClusterSecret | None:
+    """The Secret in the cluster (None: there is none): one ``kubectl get -o json`` per run,
+    shared by inv secrets (nothing to apply when it matches) and inv deploy (its digest). Its
+    values are registered with the console's masking and never shown."""
+    def ask() -> ClusterSecret | None:
+        try:
+            found = s.tools.kubectl.run("get", "secret", s.settings.secret_name, "-n",
+                                        s.settings.namespace, "-o", "json", hint="inv doctor")
+        except tools.NotFound:
+            return None
+        return parse_cluster_secret(found.stdout)
+
+    secret: ClusterSecret | None = s.remember(SECRET_KEY, ask)
+    if secret is not None:
+        s.console.register_secret(*secret.data.values())
+    return secret
+
+
 def _secret_value(s: Session, key: str) -> str | None:
     """One value of the applied Secret (None: no Secret or no such key); never shown."""
-    settings = s.settings
-    found = s.tools.kubectl.jsonpath("secret", settings.secret_name, f"{{.data.{key}}}",
-                                     check=False).strip()
-    if not found:
-        return None
-    value = base64.b64decode(found).decode()
-    s.console.register_secret(value)
-    return value
+    secret = applied_secret(s)
+    return None if secret is None else (secret.data.get(key) or None)
 
 
 def _rotate_embedded_password(s: Session, secret_plan: SecretPlan) -> None:
@@ -311,20 +358,7 @@ def _rotate_embedded_password(s: Session, secret_plan: SecretPlan) -> None:
 
 
 def cluster_secret(s: Session) -> ClusterSecret | None:
-    """The digest and embedded-db flag of the applied Secret (reads annotations only)."""
-    settings = s.settings
-    try:
-        found = s.tools.kubectl.jsonpath("secret", settings.secret_name,
-                                         "{.metadata.annotations}", hint="inv doctor")
-    except tools.NotFound:
-        return None
-    try:
-        annotations = json.loads(found or "{}")
-    except json.JSONDecodeError:  # very old kubectl prints map[...] for a map
-        raise StageFailed("cannot read the Secret's annotations from kubectl's output",
-                          "upgrade kubectl (inv doctor shows its version)") from None
-    digest = annotations.get(DIGEST_ANNOTATION, "")
-    if not digest:
-        return None
-    return ClusterSecret(digest=digest,
-                         embedded_db=annotations.get(EMBEDDED_ANNOTATION) == "true")
+    """The digest and embedded-db flag of the applied Secret (None: no Secret, or one
+    without the digest annotation)."""
+    secret = applied_secret(s)
+    return secret if secret is not None and secret.digest else None

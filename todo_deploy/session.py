@@ -67,6 +67,15 @@ class Session:
     def kind(self) -> clients.Kind:
         return clients.Kind(self.c, self.settings.kind_cluster, self.settings.tool_timeout)
 
+    def recall(self, key: tuple[Any, ...]) -> Any:
+        """What an earlier stage of this run stored or remembered under ``key`` (None)."""
+        return run_memo(self.c).get(key)
+
+    def store(self, key: tuple[Any, ...], value: object) -> None:
+        """What an action of the run has just made true (e.g. the Secret it applied), so that
+        later stages of the run need not ask the cluster again."""
+        run_memo(self.c)[key] = value
+
     def forget(self, *keys: tuple[Any, ...]) -> None:
         """Drop remembered answers that an action of the run has changed."""
         memo = run_memo(self.c)

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from . import access, diagnose, doctor, proc
@@ -425,18 +427,67 @@ def pod_verdicts(log: str) -> list[str]:
             if line.startswith(("PASS ", "FAIL "))]
 
 
-def helm_test_check(clients: Tools, settings: Settings) -> CheckResult:
+# Set by inv deploy when it left the release as it was (the Revision it kept): a helm test that
+# passed on that revision need not run again in the same `inv up`.
+RELEASE_UNCHANGED = ("release-unchanged",)
+HELM_TESTS_FILE = "helm-tests.json"  # in the state directory: {context/ns/release: revision}
+REVISION_RE = re.compile(r"^REVISION:\s*(\d+)\s*$", re.MULTILINE)
+
+
+def tested_revision(stdout: str) -> int | None:
+    """The release revision ``helm test`` ran against (its ``REVISION: N`` line; pure)."""
+    match = REVISION_RE.search(stdout)
+    return int(match.group(1)) if match else None
+
+
+def _tests_file(settings: Settings) -> Path:
+    return settings.state_dir / HELM_TESTS_FILE
+
+
+def passed_revisions(settings: Settings) -> dict[str, int]:
+    try:
+        data = json.loads(_tests_file(settings).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, int)} if isinstance(data, dict) \
+        else {}
+
+
+def _record(settings: Settings, key: str, revision: int | None) -> None:
+    """Remember that ``helm test`` passed on ``revision`` (None: forget, it failed)."""
+    known = passed_revisions(settings)
+    if revision is None:
+        known.pop(key, None)
+    else:
+        known[key] = revision
+    try:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        _tests_file(settings).write_text(json.dumps(known, indent=1, sort_keys=True))
+    except OSError:
+        pass  # a read-only state directory: helm test simply runs every time
+
+
+def helm_test_check(clients: Tools, settings: Settings, *,
+                    unchanged: int | None = None) -> CheckResult:
     """``helm test`` of the release (in the run's kube-context); when it fails, the test pod's
-    own verdict from its log (the chart keeps a failed test pod)."""
+    own verdict from its log (the chart keeps a failed test pod). When this run's deploy left
+    the release at revision ``unchanged`` and helm test passed on that revision before, it is
+    not run again (``inv verify`` on its own always runs it)."""
+    name = f"helm test {settings.release}"
+    key = f"{clients.context}/{settings.namespace}/{settings.release}"
+    if unchanged is not None and passed_revisions(settings).get(key) == unchanged:
+        return CheckResult(name, True, 0.0, f"passed on revision {unchanged}, which this run "
+                           "left unchanged: not run again (inv verify runs it)")
     timeout = min(HELM_TEST_SECONDS, settings.verify_timeout)
     started = time.monotonic()
     result = clients.helm.run(*helm_test_argv(settings, timeout)[1:], timeout=timeout + 60,
                               check=False)
-    name = f"helm test {settings.release}"
     pod = f"{settings.release}-test-health"
     if result.ok:
+        _record(settings, key, tested_revision(result.stdout))
         return CheckResult(name, True, time.monotonic() - started,
                            "; ".join(helm_test_phases(result.stdout)) or "passed")
+    _record(settings, key, None)
     log = proc.run(clients.kubectl.c, clients.kubectl.logs_argv(pod=pod, tail=20),
                    timeout=settings.tool_timeout, check=False)
     failed = [v for v in pod_verdicts(log.stdout if log.ok else "")
@@ -501,7 +552,9 @@ def run_verify(s: Session, *, as_json: bool = False, poll: float = POLL_SECONDS,
     report = verify(s.tools.kubectl, settings, poll=poll,
                     progress=None if as_json else console.detail,
                     user_url=lambda: access.frontend_url(s),
-                    helm_test=(lambda: helm_test_check(s.tools, settings)) if helm_test else None)
+                    helm_test=(lambda: helm_test_check(
+                        s.tools, settings, unchanged=s.recall(RELEASE_UNCHANGED)))
+                    if helm_test else None)
     if as_json:
         console.json(report.as_dict(settings))
     else:

@@ -7,6 +7,7 @@ kubectl's pod, event and workload JSON is captured from the live cluster into
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -63,3 +64,19 @@ def upgraded(revision: int) -> str:
         "deleted": "", "description": "Upgrade complete", "status": "deployed",
         "notes": "Reach the app:\n  http://$(minikube ip):30080"},
         "version": revision, "namespace": "todo"})
+
+
+def secret_json(digest: str = "", embedded: bool = False,
+                data: dict[str, str] | None = None) -> str:
+    """kubectl get secret todo-secrets -n todo -o json: the Secret inv secrets applied (its
+    digest and embedded-db annotations, its data base64-encoded as the API server returns it)."""
+    annotations = {"todo-app.dev/embedded-db": str(embedded).lower()}
+    if digest:
+        annotations["todo-app.dev/secret-digest"] = digest
+    return json.dumps({
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": "todo-secrets", "namespace": "todo", "annotations": annotations,
+                     "labels": {"app": "todo-app", "app.kubernetes.io/part-of": "todo-app",
+                                "app.kubernetes.io/managed-by": "todo-deploy"},
+                     "resourceVersion": "4242", "uid": "5f0c8a9e-0000-4000-8000-000000000001"},
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in (data or {}).items()}})

@@ -14,6 +14,7 @@ import io
 import json
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,7 @@ from tests.fakes.canned import (
     SECRET_NOT_FOUND,
     history,
     profiles,
+    secret_json,
     upgraded,
 )
 from todo_deploy import deploy, images, secrets
@@ -79,8 +81,7 @@ def cluster_up(f: FakeTools, settings: Settings, major: int, *, built: bool = Tr
     f.rule("kubectl", r"^version --client", stdout='{"clientVersion": {"gitVersion": "v1.31.0"}}')
     f.rule("kubectl", r"^config current-context", stdout="minikube\n")
     if secret:
-        f.rule("kubectl", r"^get secret todo-secrets", stdout=json.dumps({
-            "todo-app.dev/embedded-db": "true", "todo-app.dev/secret-digest": DIGEST}))
+        f.rule("kubectl", r"^get secret todo-secrets", stdout=secret_json(DIGEST, True))
     else:
         f.rule("kubectl", r"^get secret todo-secrets", code=1, stderr=SECRET_NOT_FOUND)
     f.rule("helm", r"^version --template", stdout=HELM_VERSIONS[major])
@@ -119,14 +120,107 @@ def test_deploy_runs_the_majors_upgrade_with_built_tags_and_the_secret_digest(
 
     assert release == deploy.Release("todo-app", "todo", 3, "deployed")
     tags = {r.component: r.tag for r in refs}
-    plan = deploy.DeployPlan("todo-app", "todo", settings.chart, deploy.ChartValues(
-        "todo-backend", tags["backend"], "todo-frontend", tags["frontend"], DIGEST, True),
-        120, force=True)
+    values = deploy.ChartValues("todo-backend", tags["backend"], "todo-frontend",
+                                tags["frontend"], DIGEST, True)
+    plan = deploy.DeployPlan("todo-app", "todo", settings.chart, values, 120, force=True,
+                             description=deploy.release_description(
+                                 deploy.release_fingerprint(settings.chart, values)))
     assert upgrades(fake_tools) == [[*deploy.upgrade_args(plan, major),
                                      "--kube-context", "minikube"]]
     assert ("--force-replace" if major == 4 else "--force") in upgrades(fake_tools)[0]
     assert "release todo-app revision 3 deployed in namespace todo" in out.getvalue()
     assert "http://$(minikube ip):30080" in out.getvalue()
+
+
+# -- a release that already runs exactly this is not upgraded again (#11.16) ----------------
+
+
+def deployed_description(settings: Settings, refs: list[images.ImageRef]) -> str:
+    """The description the previous ``inv deploy`` of the same content gave its revision."""
+    values = deploy.chart_values(refs, secrets.ClusterSecret(DIGEST, True), settings)
+    return deploy.release_description(deploy.release_fingerprint(settings.chart, values))
+
+
+def history_described(*rows: tuple[int, str, str]) -> str:
+    """helm history -o json whose revisions carry a description (helm's own field)."""
+    return json.dumps([{"revision": n, "updated": "2026-11-29T10:00:00Z", "status": status,
+                        "chart": "todo-app-1.1.0", "app_version": "1.0.0",
+                        "description": description} for n, status, description in rows])
+
+
+def test_a_release_that_already_runs_this_content_is_left_alone(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    refs = cluster_up(fake_tools, settings, 4)
+    same = deployed_description(settings, refs)
+    fake_tools.rule("helm", r"^history", stdout=history_described(
+        (1, "superseded", "Install complete"), (2, "deployed", same)))
+    s, out = session(settings)
+
+    release = deploy.run_deploy(s)
+
+    assert release == deploy.Release("todo-app", "todo", 2, "deployed")
+    assert upgrades(fake_tools) == []
+    helm_calls = [c["argv"][0] for c in fake_tools.calls() if c["tool"] == "helm"]
+    assert helm_calls == ["version", "history"]  # no template, no upgrade
+    assert "nothing to upgrade" in out.getvalue() and "--redeploy" in out.getvalue()
+
+
+@pytest.mark.parametrize("latest", [
+    (2, "deployed", "other content"),  # images, chart or values changed since
+    (2, "failed", "same"),  # the same content failed: try again
+    (3, "deployed", "Rollback to 1"),  # rolled back: the content is an older one
+    (2, "pending-upgrade", "same"),
+])
+def test_a_release_whose_latest_revision_is_not_this_content_deployed_is_upgraded(
+        fake_tools: FakeTools, tmp_path: Path, latest: tuple[int, str, str]) -> None:
+    settings = settings_in(tmp_path)
+    refs = cluster_up(fake_tools, settings, 3)
+    same = deployed_description(settings, refs)
+    number, status, description = latest
+    fake_tools.rule("helm", r"^history", stdout=history_described(
+        (1, "superseded", same), (number, status, same if description == "same" else description)))
+    fake_tools.rule("helm", r"^upgrade --install", stdout=upgraded(number + 1))
+    deploy.run_deploy(session(settings)[0])
+    (argv,) = upgrades(fake_tools)
+    assert argv[argv.index("--description") + 1] == same
+
+
+def test_redeploy_upgrades_a_release_that_already_runs_this_content(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    refs = cluster_up(fake_tools, settings, 4)
+    fake_tools.rule("helm", r"^history", stdout=history_described(
+        (2, "deployed", deployed_description(settings, refs))))
+    fake_tools.rule("helm", r"^upgrade --install", stdout=upgraded(3))
+    release = deploy.run_deploy(session(settings)[0], redeploy=True)
+    assert release.revision == 3 and len(upgrades(fake_tools)) == 1
+
+
+def test_the_fingerprint_covers_chart_files_values_and_the_values_files_content(
+        tmp_path: Path) -> None:
+    chart_dir = tmp_path / "chart"
+    (chart_dir / "templates").mkdir(parents=True)
+    (chart_dir / "Chart.yaml").write_text("name: todo-app\nversion: 1.0.0\n")
+    template = chart_dir / "templates" / "a.yaml"
+    extra = tmp_path / "extra.yaml"
+    values = deploy.ChartValues("b", "t1", "f", "t2", "d" * 64, False, values_file=str(extra))
+
+    def fingerprint(template_text: str = "kind: Service\n", extra_text: str = "replicas: 1\n",
+                    v: deploy.ChartValues = values) -> str:
+        template.write_text(template_text)
+        extra.write_text(extra_text)
+        return deploy.release_fingerprint(chart_dir, v)
+
+    base = fingerprint()
+    assert fingerprint() == base  # the same content, the same fingerprint
+    variants = {"template edited": fingerprint(template_text="kind: Service  # edited\n"),
+                "values file edited": fingerprint(extra_text="replicas: 2\n"),
+                "backend tag": fingerprint(v=replace(values, backend_tag="t9")),
+                "secret digest": fingerprint(v=replace(values, secret_digest="e" * 64)),
+                "embedded db": fingerprint(v=replace(values, embedded_db=True))}
+    assert len({base, *variants.values()}) == 1 + len(variants), variants
+
 
 
 def test_deploy_puts_no_secret_on_the_command_line(fake_tools: FakeTools,

@@ -8,6 +8,7 @@ PATH holds only the fakes, so a tool installed on the developer's machine cannot
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -19,11 +20,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from invoke.context import Context
 
 from tests.conftest import ROOT, FakeTools
 from tests.fakes import fake_docker_engine
-from todo_deploy import doctor
+from todo_deploy import doctor, proc
 from todo_deploy.cluster import parse_status
+from todo_deploy.config import Settings
+from todo_deploy.console import Console
+from todo_deploy.session import Session
 
 RUNNING = {"Name": "minikube", "Host": "Running", "Kubelet": "Running", "APIServer": "Running",
            "Kubeconfig": "Configured", "Worker": False}
@@ -276,3 +281,50 @@ def test_host_engine_missing_says_start_docker(only_fakes: FakeTools, tmp_path: 
                  env_extra={"DOCKER_HOST": "tcp://127.0.0.1:9"})
     assert result.returncode == 3
     assert "Docker engine (host)" in result.stdout and "start Docker" in result.stdout
+
+
+# -- tool versions: asked once per binary, not once per run (#11.16) ---------------------------
+
+
+def version_session(tmp_path: Path) -> Session:
+    """A new invoke run (a new Context: nothing remembered from an earlier run)."""
+    return Session(Context(), Settings(state_dir=tmp_path / "state"),
+                   Console(no_color=True, file=io.StringIO(), err_file=io.StringIO()))
+
+
+def version_calls(fake: FakeTools) -> list[str]:
+    return [" ".join([c["tool"], *c["argv"]]) for c in fake.calls() if "version" in c["argv"]]
+
+
+def test_a_tools_version_is_asked_once_per_binary_until_the_binary_changes(
+        fake_tools: FakeTools, tmp_path: Path, machine_cache: Path) -> None:
+    fake_tools.rule("helm", r"^version", stdout="v3.17.3")
+    assert doctor.helm_version(version_session(tmp_path)).version == "v3.17.3"
+    assert doctor.helm_version(version_session(tmp_path)).version == "v3.17.3"
+    assert version_calls(fake_tools) == ["helm version --template {{.Version}}"]
+    assert (machine_cache / "todo-deploy" / "tool-versions.json").is_file()
+
+    helm = fake_tools.bin_dir / "helm"  # upgraded in place: another size and mtime
+    helm.write_text(helm.read_text() + "\n# upgraded\n")
+    fake_tools.rules.clear()
+    fake_tools.rule("helm", r"^version", stdout="v4.1.4")
+    assert doctor.helm_version(version_session(tmp_path)).version == "v4.1.4"
+    assert len(version_calls(fake_tools)) == 2
+
+
+def test_a_tool_not_on_path_is_still_reported_missing_with_its_install_hint(
+        only_fakes: FakeTools, tmp_path: Path) -> None:
+    only_fakes.remove("helm")
+    with pytest.raises(proc.ToolMissing):
+        doctor.version_output(version_session(tmp_path), ["helm", "version"])
+
+
+def test_an_unreadable_versions_cache_is_asked_again_not_an_error(
+        fake_tools: FakeTools, tmp_path: Path, machine_cache: Path) -> None:
+    cache = machine_cache / "todo-deploy" / "tool-versions.json"
+    cache.parent.mkdir(parents=True)
+    cache.write_text("{not json")
+    fake_tools.rule("kubectl", r"^version", stdout='{"clientVersion": {"gitVersion": "v1.34.1"}}')
+    out = doctor.version_output(version_session(tmp_path), ["kubectl", "version", "--client",
+                                                            "-o", "json"])
+    assert "v1.34.1" in out and json.loads(cache.read_text())  # rewritten, valid again

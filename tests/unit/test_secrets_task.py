@@ -21,7 +21,9 @@ from invoke.exceptions import Exit
 import tasks
 from tests.conftest import ROOT, FakeTools
 from tests.fakes.canned import RUNNING as MINIKUBE_RUNNING
-from tests.fakes.canned import SECRET_NOT_FOUND, STOPPED
+from tests.fakes.canned import SECRET_NOT_FOUND, STOPPED, secret_json
+from todo_deploy import envfile, secrets
+from todo_deploy.config import Settings
 
 KUBECTL_VERSION = json.dumps({"clientVersion": {"gitVersion": "v1.31.0"}})
 APPLY_OK = "namespace/todo serverside-applied\nsecret/todo-secrets serverside-applied\n"
@@ -57,6 +59,8 @@ def test_secrets_runs_exactly_the_checks_then_one_server_side_apply(tmp_path: Pa
         "kubectl version --client -o json": Result(KUBECTL_VERSION),
         "minikube -p minikube status -o json": Result(MINIKUBE_RUNNING),
         "kubectl config current-context": Result("minikube\n"),
+        "kubectl get secret todo-secrets -n todo -o json --context minikube":
+            Result("", stderr=SECRET_NOT_FOUND, exited=1),
         "kubectl apply --server-side --field-manager=todo-deploy -f -"
             " --context minikube": Result(APPLY_OK),
     })
@@ -66,6 +70,7 @@ def test_secrets_runs_exactly_the_checks_then_one_server_side_apply(tmp_path: Pa
         "kubectl config current-context",
         "kubectl version --client -o json",
         "minikube -p minikube status -o json",
+        "kubectl get secret todo-secrets -n todo -o json --context minikube",
         "kubectl apply --server-side --field-manager=todo-deploy -f - --context minikube",
     ]
 
@@ -179,7 +184,13 @@ def test_apply_failure_exits_1_with_kubectl_words(fake_tools: FakeTools, tmp_pat
 OLD_PW = "old-postgres-password-1"
 NEW_PW = "new-postgres-password-2"
 CTX = " --context minikube"  # every call to the cluster carries the run's context
-GET_PW = "kubectl get secret todo-secrets -n todo -o 'jsonpath={.data.postgres-password}'" + CTX
+GET_SECRET = "kubectl get secret todo-secrets -n todo -o json" + CTX
+NO_SECRET = Result("", stderr=SECRET_NOT_FOUND, exited=1)
+
+
+def with_password(password: str) -> Result:
+    """The Secret an earlier inv secrets applied, holding ``password``."""
+    return Result(secret_json("1" * 64, True, {"postgres-password": password}))
 POD_READY = ("kubectl get pod todo-postgres-0 -n todo -o "
              "'jsonpath={.status.containerStatuses[0].ready}' --context minikube")
 PSQL = ("kubectl exec -i -n todo todo-postgres-0 -c postgresql --context minikube -- psql -X "
@@ -208,7 +219,7 @@ def commands(c: MockContext) -> list[str]:
 def test_a_changed_password_is_set_in_the_running_database_first_on_stdin(
         tmp_path: Path) -> None:
     env = embedded_env(tmp_path / ".env", NEW_PW)
-    c = MockContext(run={**CHECKS, GET_PW: Result(base64.b64encode(OLD_PW.encode()).decode()),
+    c = MockContext(run={**CHECKS, GET_SECRET: with_password(OLD_PW),
                          POD_READY: Result("true"), PSQL: Result("")})
     tasks.secrets(c, env_file=str(env))
     assert commands(c)[-2:] == [PSQL, "kubectl apply --server-side --field-manager=todo-deploy "
@@ -226,7 +237,7 @@ def test_a_password_with_url_special_characters_is_rotated_raw_and_escaped_only_
     env = tmp_path / ".env"
     env.write_text(f"DATABASE_URL=\nCOHERE_API_KEY=\nBETTER_AUTH_SECRET={AUTH}\n"
                    f"POSTGRES_PASSWORD='{special}'\n")
-    c = MockContext(run={**CHECKS, GET_PW: Result(base64.b64encode(OLD_PW.encode()).decode()),
+    c = MockContext(run={**CHECKS, GET_SECRET: with_password(OLD_PW),
                          POD_READY: Result("true"), PSQL: Result("")})
     tasks.secrets(c, env_file=str(env))
     calls = c.run.call_args_list  # type: ignore[attr-defined]
@@ -245,7 +256,7 @@ def test_a_password_with_url_special_characters_is_rotated_raw_and_escaped_only_
 def test_a_changed_password_with_the_database_stopped_but_its_data_kept_is_refused(
         tmp_path: Path) -> None:
     env = embedded_env(tmp_path / ".env", "")  # emptied: "delete the value to rotate it"
-    c = MockContext(run={**CHECKS, GET_PW: Result(base64.b64encode(OLD_PW.encode()).decode()),
+    c = MockContext(run={**CHECKS, GET_SECRET: with_password(OLD_PW),
                          POD_READY: Result("", exited=1),
                          GET_PVC: Result("persistentvolumeclaim/data-todo-postgres-0\n")})
     with pytest.raises(Exit) as refused:
@@ -257,14 +268,63 @@ def test_a_changed_password_with_the_database_stopped_but_its_data_kept_is_refus
 
 def test_an_unchanged_password_touches_no_database(tmp_path: Path) -> None:
     env = embedded_env(tmp_path / ".env", OLD_PW)
-    c = MockContext(run={**CHECKS, GET_PW: Result(base64.b64encode(OLD_PW.encode()).decode())})
+    c = MockContext(run={**CHECKS, GET_SECRET: with_password(OLD_PW)})
     tasks.secrets(c, env_file=str(env))
     assert PSQL not in commands(c) and POD_READY not in commands(c)
 
 
 def test_a_first_install_has_no_password_to_rotate(tmp_path: Path) -> None:
     env = embedded_env(tmp_path / ".env", NEW_PW)
-    c = MockContext(run={**CHECKS, GET_PW: Result("", stderr="Error from server (NotFound)",
-                                                  exited=1)})
+    c = MockContext(run={**CHECKS, GET_SECRET: NO_SECRET})
     tasks.secrets(c, env_file=str(env))
     assert commands(c)[-1] == APPLY
+
+
+# -- nothing to apply when the cluster holds the same Secret (#11.16) ---------------------------
+
+
+def applied_as(env: Path, *, edit: dict[str, str] | None = None,
+               embedded: bool | None = None) -> Result:
+    """The Secret that ``inv secrets`` applied for ``env`` (optionally edited in the cluster
+    since, or annotated with another embedded-db flag)."""
+    plan = secrets.plan(envfile.load(Settings.from_config(None, env_file=str(env))),
+                        generate=False)
+    data = {**plan.data(), **(edit or {})}
+    return Result(secret_json(plan.digest.value,
+                              plan.embedded_db if embedded is None else embedded, data))
+
+
+def test_a_secret_the_cluster_already_holds_is_not_applied_again(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env = write_env(tmp_path / ".env")
+    c = MockContext(run={**CHECKS, GET_SECRET: applied_as(env)})
+    tasks.secrets(c, env_file=str(env))
+    assert APPLY not in commands(c)
+    assert commands(c)[-1] == GET_SECRET
+    shown = capsys.readouterr()
+    assert "unchanged" in shown.out
+    for value in (URL, AUTH, COHERE, "s3cr3t-pw"):  # the values read back are never shown
+        assert value not in shown.out + shown.err
+
+
+@pytest.mark.parametrize("drift", ["value edited in the cluster", "key added in the cluster",
+                                   "embedded-db annotation differs"])
+def test_a_secret_that_differs_in_any_way_is_applied(tmp_path: Path, drift: str) -> None:
+    env = write_env(tmp_path / ".env")
+    live = {"value edited in the cluster": applied_as(env, edit={"cohere-api-key": "other"}),
+            "key added in the cluster": applied_as(env, edit={"extra": "x"}),
+            "embedded-db annotation differs": applied_as(env, embedded=True)}[drift]
+    c = MockContext(run={**CHECKS, GET_SECRET: live})
+    tasks.secrets(c, env_file=str(env))
+    assert commands(c)[-2:] == [GET_SECRET, APPLY]
+
+
+def test_parse_cluster_secret_decodes_the_data_and_reads_both_annotations() -> None:
+    parsed = secrets.parse_cluster_secret(
+        secret_json("ab" * 32, True, {"postgres-password": "pä ss", "database-url": "x"}))
+    assert parsed.digest == "ab" * 32 and parsed.embedded_db is True
+    assert dict(parsed.data) == {"postgres-password": "pä ss", "database-url": "x"}
+    assert parsed.data_digest == secrets.digest_of(parsed.data).value
+    assert "pä ss" not in repr(parsed)  # the values stay out of any repr
+    bare = secrets.parse_cluster_secret(secret_json())
+    assert (bare.digest, bare.embedded_db, dict(bare.data)) == ("", False, {})

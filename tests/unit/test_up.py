@@ -29,6 +29,7 @@ from tests.fakes.canned import (
     RELEASE_NOT_FOUND,
     RUNNING,
     STOPPED,
+    secret_json,
     upgraded,
 )
 from todo_deploy import chart, deploy, envfile, images, pipeline, secrets
@@ -140,9 +141,8 @@ def chain(fake_tools: FakeTools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     settings = Settings.from_config(config, env_file=str(env), state_dir=str(tmp_path / "state"))
     digest = secrets.plan(envfile.load(settings)).digest.value
     f = fake_tools
-    # what `kubectl get secret -o jsonpath={.metadata.annotations}` prints once it is applied
-    f.rule("kubectl", r"^get secret ", stdout=json.dumps({
-        secrets.DIGEST_ANNOTATION: digest, secrets.EMBEDDED_ANNOTATION: "false"}))
+    # the Secret as an earlier inv secrets left it (another digest: this run applies its own)
+    f.rule("kubectl", r"^get secret ", stdout=secret_json("0" * 64, False), fallback=True)
     f.rule("minikube", r"status -o json", stdout=STOPPED, code=7, times=2)
     f.rule("minikube", r"status -o json", stdout=RUNNING)
     f.rule("minikube", r"^version", stdout="v1.35.0\n")
@@ -197,7 +197,7 @@ def stage_marks(f: FakeTools) -> list[str]:
         elif tool == "kubectl" and joined.startswith("get --raw"):
             mark = "verify http"
         elif tool == "minikube" and argv[-1:] == ["ip"]:
-            mark = "node ip"  # verify's NodePort check, then the URL up prints
+            mark = "node ip"  # verify's NodePort check (up's URL stage reuses its answer)
         elif tool == "helm" and argv[:1] == ["test"]:
             mark = "helm test"
         else:
@@ -226,8 +226,7 @@ def test_up_runs_doctor_minikube_build_secrets_deploy_verify_url_in_order(
     port = nodeport.port
     output = up(settings)
     assert stage_marks(f) == ["minikube start", "secrets apply", "helm upgrade",
-                              "verify rollout", "verify http", "node ip", "helm test",
-                              "node ip"]
+                              "verify rollout", "verify http", "node ip", "helm test"]
     assert sorted(r.split(":")[0] for r in built) == ["todo-backend", "todo-frontend"]
     assert "7 of 7 checks passed" in output
     assert f"Todo app is up and verified: open http://127.0.0.1:{port}" in output
@@ -251,6 +250,35 @@ def test_second_up_with_nothing_changed_builds_nothing_and_restarts_no_pod(
     assert not any(c["tool"] == "minikube" and "start" in c["argv"] for c in second)
 
 
+def test_a_no_op_up_asks_each_tool_each_question_once_and_changes_nothing(
+        chain: tuple[FakeTools, list[str], Settings]) -> None:
+    """#11.16: the cluster as the first up left it (the same Secret, the release's revision
+    described with what it installed, helm test passed on it) → the second up reads, once
+    per question, and writes nothing."""
+    f, _, settings = chain
+    up(settings)
+    plan = secrets.plan(envfile.load(settings), generate=False)
+    values = deploy.chart_values(images.current_images(settings),
+                                 secrets.ClusterSecret(plan.digest.value, False), settings)
+    described = deploy.release_description(deploy.release_fingerprint(settings.chart, values))
+    f.rule("kubectl", r"^get secret ", stdout=secret_json(plan.digest.value, False, plan.data()))
+    f.rule("helm", r"^history", stdout=json.dumps([{  # helm test's fixture ran on revision 1
+        "revision": 1, "updated": "2026-11-29T10:00:00Z", "status": "deployed",
+        "chart": "todo-app-1.1.0", "app_version": "1.0.0", "description": described}]))
+    first = len(f.calls())
+    output = up(settings)
+    second = [(c["tool"], tuple(c["argv"])) for c in f.calls()[first:]]
+    assert len(second) == len(set(second)), [c for c in second if second.count(c) > 1]
+    words = [" ".join([tool, *[a for a in argv if not a.startswith("-")][:2]])
+             for tool, argv in second]
+    for write in ("kubectl apply", "helm upgrade", "helm template", "helm test",
+                  "minikube start"):
+        assert not any(w.startswith(write) for w in words), (write, words)
+    assert not any("version" in w for w in words)  # asked by the first up, kept per binary
+    assert len(second) <= 12, words
+    assert "nothing to upgrade" in output and "unchanged" in output
+
+
 def test_chained_tasks_build_secrets_deploy_verify_do_what_up_does(
         chain: tuple[FakeTools, list[str], Settings], tmp_path: Path) -> None:
     """`inv build secrets deploy verify` calls the same stage entry points as `inv up`."""
@@ -260,7 +288,7 @@ def test_chained_tasks_build_secrets_deploy_verify_do_what_up_does(
 
     f, built, settings = chain
     up(settings)
-    marks_up = [m for m in stage_marks(f) if m != "minikube start"][:-1]  # up's own URL
+    marks_up = [m for m in stage_marks(f) if m != "minikube start"]
     f.log.unlink()
     built.clear()
     config = {"env_file": str(settings.env_file), "state_dir": str(tmp_path / "state2"),

@@ -517,3 +517,73 @@ def test_helm_test_phases_pairs_each_suite_with_its_phase() -> None:
         stdout = (HELM_FIXTURES / f"test-fail-helm{major}.stdout").read_text()
         assert verify.helm_test_phases(stdout) == ["todo-app-test-health: Failed"]
     assert verify.helm_test_phases("NOTES:\nPhase: nothing\n") == []
+
+
+# -- helm test once per revision in the no-op loop (#11.16) ------------------------------------
+
+
+def helm_test_session(c: MockContext, state: Path, unchanged: int | None) -> Session:
+    """A session whose deploy stage (earlier in the same run) left the release at revision
+    ``unchanged`` (None: it upgraded, or did not run)."""
+    s = Session(c, Settings(state_dir=state), Console(no_color=True, file=io.StringIO(),
+                                                      err_file=io.StringIO()))
+    if unchanged is not None:
+        s.store(verify.RELEASE_UNCHANGED, unchanged)
+    return s
+
+
+def helm_calls(c: MockContext) -> list[str]:
+    return [call.args[0] for call in c.run.call_args_list  # type: ignore[attr-defined]
+            if call.args[0].startswith("helm test")]
+
+
+def test_helm_test_is_not_run_again_on_the_revision_it_passed_when_deploy_changed_nothing(
+        tmp_path: Path) -> None:
+    first = MockContext(run={"kubectl config current-context": Result("minikube\n"),
+                             HELM_TEST: helm_test_result("pass")})  # the fixture: REVISION 1
+    s = helm_test_session(first, tmp_path, None)
+    assert verify.helm_test_check(s.tools, s.settings).ok and helm_calls(first) == [HELM_TEST]
+    again = MockContext(run={"kubectl config current-context": Result("minikube\n")})
+    s = helm_test_session(again, tmp_path, unchanged=1)
+    check = verify.helm_test_check(s.tools, s.settings, unchanged=s.recall(
+        verify.RELEASE_UNCHANGED))
+    assert check.ok and helm_calls(again) == []  # MockContext would raise on a helm call
+    assert "passed on revision 1" in check.detail and "not run again" in check.detail
+
+
+@pytest.mark.parametrize("unchanged", [None, 2])  # upgraded in this run; another revision
+def test_helm_test_runs_when_the_release_changed_or_was_not_tested(
+        tmp_path: Path, unchanged: int | None) -> None:
+    for _ in range(2):  # the first run records revision 1 as passed
+        c = MockContext(run={"kubectl config current-context": Result("minikube\n"),
+                             HELM_TEST: helm_test_result("pass")})
+        s = helm_test_session(c, tmp_path, unchanged)
+        assert verify.helm_test_check(s.tools, s.settings, unchanged=unchanged).ok
+        assert helm_calls(c) == [HELM_TEST]
+
+
+def test_a_failed_helm_test_is_forgotten_so_the_next_no_op_runs_it_again(
+        tmp_path: Path) -> None:
+    passing = MockContext(run={"kubectl config current-context": Result("minikube\n"),
+                               HELM_TEST: helm_test_result("pass")})
+    s = helm_test_session(passing, tmp_path, None)
+    verify.helm_test_check(s.tools, s.settings)
+    failing = MockContext(run={"kubectl config current-context": Result("minikube\n"),
+                               HELM_TEST: helm_test_result("fail"),
+                               TEST_POD_LOG: failed_test_pod_log(3)})
+    s = helm_test_session(failing, tmp_path, None)
+    assert not verify.helm_test_check(s.tools, s.settings).ok
+    rerun = MockContext(run={"kubectl config current-context": Result("minikube\n"),
+                             HELM_TEST: helm_test_result("pass")})
+    s = helm_test_session(rerun, tmp_path, unchanged=1)
+    assert verify.helm_test_check(s.tools, s.settings, unchanged=1).ok
+    assert helm_calls(rerun) == [HELM_TEST]
+
+
+def test_tested_revision_reads_helms_revision_line() -> None:
+    for outcome in ("pass", "fail"):
+        for major in (3, 4):
+            stdout = (HELM_FIXTURES / f"test-{outcome}-helm{major}.stdout").read_text()
+            assert verify.tested_revision(stdout) == 1
+    assert verify.tested_revision("NAME: todo-app\nREVISION: 12\n") == 12
+    assert verify.tested_revision("TEST SUITE: x\n") is None
