@@ -9,12 +9,14 @@ missing, 130 interrupted.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
-from invoke import task
+from invoke import Collection, task
 from invoke.context import Context
 
 from todo_deploy.cli import session
+from todo_deploy.config import defaults_tree
 
 if TYPE_CHECKING:
     from todo_deploy import chart as chart_stage
@@ -249,3 +251,10 @@ def down(c: Context, purge: bool = False, yes: bool = False, namespace: str | No
     with session(c, no_color=no_color, namespace=namespace, profile=profile, context=context,
                  target=target) as s:
         day2_stage.run_down(s, purge=purge, yes=yes)
+
+
+# Every setting's default (todo_deploy/config.py) as this collection's configuration: the lowest
+# layer under invoke.yaml, INVOKE_TODO_* and the flags, and what makes each INVOKE_TODO_* key
+# known to invoke even when invoke.yaml does not name it.
+ns = Collection.from_module(sys.modules[__name__])
+ns.configure({"todo": defaults_tree()})

@@ -18,9 +18,6 @@ from .errors import PrereqError
 from .session import Session
 from .tools import (
     PROFILE_NOT_FOUND,
-    STATUS_CLUSTER_DOWN,
-    STATUS_HOST_DOWN,
-    STATUS_KUBECONFIG_BAD,
     ClusterStatus,
     ProfileInfo,
     parse_docker_env,
@@ -28,8 +25,7 @@ from .tools import (
     parse_status,
 )
 
-__all__ = ["PROFILE_NOT_FOUND", "STATUS_CLUSTER_DOWN", "STATUS_HOST_DOWN",
-           "STATUS_KUBECONFIG_BAD", "ClusterStatus", "DockerEndpoint", "ProfileInfo",
+__all__ = ["PROFILE_NOT_FOUND", "ClusterStatus", "DockerEndpoint", "ProfileInfo",
            "parse_docker_env", "parse_profile_list", "parse_status"]
 
 DOCKER_ENV_KEYS = tools.DOCKER_ENV_KEYS
@@ -79,17 +75,6 @@ def started(s: Session) -> None:
     """Forget what a `minikube start` changes (context, profile facts, endpoint)."""
     s.forget(("kubectl-context",), ("profile-info", s.settings.profile),
              ("docker-endpoint", s.settings.profile, s.settings.builds_on_host))
-
-
-def require_running(c: Context, settings: Settings) -> ClusterStatus:
-    st = status(c, settings)
-    if not st.running:
-        raise PrereqError(
-            f"minikube profile {settings.profile!r} is not running ({st.describe()})",
-            f"minikube -p {settings.profile} start --cpus {settings.cpus} "
-            f"--memory {settings.memory}   (or: inv up)",
-        )
-    return st
 
 
 def start(c: Context, settings: Settings) -> None:

@@ -15,6 +15,88 @@ from .errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ("minikube", "kind", "registry", "docker")
+COMPONENTS = ("backend", "frontend")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One setting: its path under ``todo`` in invoke's config (``invoke.yaml``,
+    ``INVOKE_TODO_<PATH>``), the :class:`Settings` field it fills, and what it means."""
+
+    path: str
+    field: str
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "INVOKE_TODO_" + self.path.upper().replace(".", "_")
+
+
+KEYS = (
+    Key("namespace", "namespace", "Kubernetes namespace (created if missing)"),
+    Key("release", "release", "Helm release name"),
+    Key("chart", "chart", "chart path"),
+    Key("values_file", "values_file", "extra chart values (YAML) for deploy; what the suite "
+        "sets (tags, secret digest) wins"),
+    Key("env_file", "env_file", "where inv secrets reads credentials"),
+    Key("state_dir", "state_dir", "git-ignored folder for non-secret local state"),
+    Key("field_manager", "field_manager", "server-side apply field manager"),
+    Key("secret_name", "secret_name", "Secret created by inv secrets"),
+    Key("context", "context", "kube-context of every kubectl/helm call (\"\" = the current "
+        "one; a cluster that is not local must be named)"),
+    Key("target", "target", "minikube | kind | registry | docker (README: Beyond minikube)"),
+    Key("kind.cluster", "kind_cluster", "kind load docker-image --name (context kind-<name>)"),
+    Key("registry.url", "registry", "registry target: push here, e.g. registry.example.com/team"),
+    Key("registry.pull_secrets", "image_pull_secrets", "docker-registry Secrets the pods pull "
+        "with"),
+    Key("minikube.profile", "profile", "minikube -p PROFILE"),
+    Key("minikube.cpus", "cpus", "CPUs when inv up starts minikube"),
+    Key("minikube.memory", "memory", "MiB when inv up starts minikube"),
+    Key("build.target", "build_target", "minikube | host: which Docker daemon the minikube "
+        "target builds in"),
+    Key("build.network", "build_network", "docker network mode for RUN steps (\"host\" in CI)"),
+    Key("build.keep", "keep_tags", "digest tags kept per image after a build (never those the "
+        "release uses)"),
+    Key("timeouts.tool", "tool_timeout", "seconds for any single kubectl/helm/minikube call"),
+    Key("timeouts.deploy", "deploy_timeout", "helm --timeout, seconds"),
+    Key("timeouts.verify", "verify_timeout", "seconds of inv verify's rollout watch"),
+)
+
+
+def default_image(component: str) -> dict[str, str]:
+    """images.<component>: repository name, source directory, Dockerfile (paths from the
+    repository's root)."""
+    return {"name": f"todo-{component}", "context": f"app/{component}",
+            "dockerfile": f"docker/{component}/Dockerfile"}
+
+
+def default_images(root: Path) -> dict[str, ImageConfig]:
+    return {c: ImageConfig(c, d["name"], root / d["context"], root / d["dockerfile"])
+            for c, d in ((c, default_image(c)) for c in COMPONENTS)}
+
+
+def defaults_tree() -> dict[str, Any]:
+    """Every default as invoke's ``todo`` config tree. tasks.py gives it to its collection, so
+    each key exists before invoke.yaml and ``INVOKE_TODO_*`` (invoke reads an environment
+    variable only for a key that exists) — and the defaults are stated once, in
+    :class:`Settings`."""
+    defaults, tree = Settings(), dict[str, Any]()
+    for key in KEYS:
+        value = getattr(defaults, key.field)
+        if isinstance(value, Path):
+            value = value.relative_to(ROOT).as_posix()
+        elif isinstance(value, tuple):
+            value = list(value)
+        elif value is None:
+            value = ""
+        node = tree
+        *parents, leaf = key.path.split(".")
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = value
+    tree["images"] = {c: default_image(c) for c in COMPONENTS}
+    tree["build"]["args"] = {c: dict[str, str]() for c in COMPONENTS}
+    return tree
 
 
 @dataclass(frozen=True)
@@ -50,66 +132,55 @@ class Settings:
     tool_timeout: float = 120.0
     deploy_timeout: float = 300.0
     verify_timeout: float = 300.0
-    images: dict[str, ImageConfig] = field(default_factory=dict)
+    images: dict[str, ImageConfig] = field(default_factory=lambda: default_images(ROOT))
     root: Path = ROOT
 
     @classmethod
     def from_config(cls, todo: Any, root: Path = ROOT, **overrides: Any) -> Settings:
-        """Build from invoke's merged ``todo`` config section plus CLI ``overrides``."""
+        """Build from invoke's merged ``todo`` config section plus CLI ``overrides``; what the
+        section lacks keeps the dataclass's default (the one statement of each default)."""
         cfg = _plain(todo) if todo is not None else {}
+        defaults = cls()
 
-        def get(path: str, default: Any) -> Any:
+        def get(path: str) -> Any:
             node: Any = cfg
             for key in path.split("."):
                 if not isinstance(node, dict) or key not in node:
-                    return default
+                    return None
                 node = node[key]
-            return default if node is None else node
+            return node
 
         def resolve(value: Any) -> Path:
             p = Path(str(value)).expanduser()
             return p if p.is_absolute() else (root / p)
 
-        images = {}
-        for component in ("backend", "frontend"):
-            images[component] = ImageConfig(
-                component=component,
-                name=str(get(f"images.{component}.name", f"todo-{component}")),
-                context=resolve(get(f"images.{component}.context", f"app/{component}")),
-                dockerfile=resolve(
-                    get(f"images.{component}.dockerfile", f"docker/{component}/Dockerfile")
-                ),
-                build_args={str(k): str(v) for k, v in
-                            (get(f"build.args.{component}", {}) or {}).items()},
-            )
+        values: dict[str, Any] = {}
         try:
-            settings = cls(
-                namespace=str(get("namespace", "todo")),
-                release=str(get("release", "todo-app")),
-                chart=resolve(get("chart", "helm/todo-app")),
-                values_file=resolve(get("values_file", "")) if get("values_file", "") else None,
-                env_file=resolve(get("env_file", ".env")),
-                state_dir=resolve(get("state_dir", ".todo-deploy")),
-                field_manager=str(get("field_manager", "todo-deploy")),
-                secret_name=str(get("secret_name", "todo-secrets")),
-                profile=str(get("minikube.profile", "minikube")),
-                cpus=int(get("minikube.cpus", 2)),
-                memory=int(get("minikube.memory", 4096)),
-                build_target=str(get("build.target", "minikube")),
-                context=str(get("context", "")),
-                target=str(get("target", "minikube")),
-                kind_cluster=str(get("kind.cluster", "kind")),
-                registry=str(get("registry.url", "")),
-                image_pull_secrets=tuple(str(x) for x in
-                                         (get("registry.pull_secrets", []) or [])),
-                build_network=str(get("build.network", "")),
-                keep_tags=int(get("build.keep", 3)),
-                tool_timeout=float(get("timeouts.tool", 120)),
-                deploy_timeout=float(get("timeouts.deploy", 300)),
-                verify_timeout=float(get("timeouts.verify", 300)),
-                images=images,
-                root=root,
-            )
+            for key in KEYS:
+                raw, default = get(key.path), getattr(defaults, key.field)
+                if key.field == "values_file":
+                    values[key.field] = resolve(raw) if raw else None
+                elif isinstance(default, Path):  # defaults are under ROOT: rebased on root
+                    values[key.field] = resolve(default.relative_to(ROOT) if raw is None
+                                                else raw)
+                elif raw is None:
+                    values[key.field] = default
+                elif isinstance(default, tuple):
+                    values[key.field] = tuple(str(x) for x in raw or [])
+                else:
+                    values[key.field] = type(default)(raw)
+            images = {}
+            for component in COMPONENTS:
+                given = {k: get(f"images.{component}.{k}") for k in ("name", "context",
+                                                                    "dockerfile")}
+                image = {k: v if v is not None else default for (k, v), default in zip(
+                    given.items(), default_image(component).values(), strict=True)}
+                images[component] = ImageConfig(
+                    component=component, name=str(image["name"]),
+                    context=resolve(image["context"]), dockerfile=resolve(image["dockerfile"]),
+                    build_args={str(k): str(v) for k, v in
+                                (get(f"build.args.{component}") or {}).items()})
+            settings = cls(**values, images=images, root=root)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"invalid value in invoke.yaml / INVOKE_TODO_*: {exc}",
                               "inv config  # shows the resolved configuration") from None

@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from rich.console import Console as RichConsole
 from rich.console import Group
+from rich.filesize import decimal
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
@@ -36,6 +37,11 @@ def mask(value: str | None) -> str:
         return "(empty)"
     return f"{MASK} ({len(value)} chars)"
 
+
+
+def human_size(size: int) -> str:
+    """Bytes in decimal units, as docker shows image sizes (rich's filesize)."""
+    return decimal(size)
 
 @dataclass(frozen=True)
 class CheckResult:

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from . import cluster, envfile, proc
+from .config import KEYS
 from .console import CheckResult
 from .errors import ConfigError, PrereqError, SuiteError
 from .session import Session, run_memo
@@ -527,21 +528,23 @@ def require(s: Session, *needs: str) -> None:
 
 
 def show_config(s: Session, *, as_json: bool = False) -> None:
-    data = s.settings.as_dict()
+    settings = s.settings
     if as_json:
-        s.console.json(data)
+        s.console.json(settings.as_dict())
         return
-    rows: list[tuple[str, str]] = []
-
-    def flatten(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                flatten(f"{prefix}.{k}" if prefix else k, v)
-        else:
-            rows.append((prefix, str(value)))
-
-    flatten("", data)
-    s.console.table("resolved configuration (invoke.yaml < INVOKE_TODO_* < flags)",
-                    ("setting", "value"), rows)
-
-
+    rows: list[tuple[str, str, str]] = []
+    for key in KEYS:
+        value = getattr(settings, key.field)
+        shown = ", ".join(value) if isinstance(value, tuple) else \
+            "" if value is None else str(value)
+        rows.append((key.path, shown, key.help))
+    for component, image in settings.images.items():
+        rows += [(f"images.{component}.name", image.name, "image repository"),
+                 (f"images.{component}.context", str(image.context), "source directory"),
+                 (f"images.{component}.dockerfile", str(image.dockerfile), "Dockerfile"),
+                 (f"build.args.{component}", ", ".join(f"{k}={v}" for k, v in
+                                                       image.build_args.items()),
+                  "--build-arg per image (part of the image digest)")]
+    s.console.table("resolved configuration: defaults < invoke.yaml < INVOKE_TODO_<SETTING> "
+                    "(dots become _, e.g. INVOKE_TODO_BUILD_KEEP) < flags",
+                    ("setting", "value", "what it is"), rows)

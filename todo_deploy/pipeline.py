@@ -19,7 +19,6 @@ from .errors import SuiteError
 from .session import Session
 
 STAGES = ("doctor", "minikube", "build", "secrets", "deploy", "verify", "url")
-SKIPPABLE = ("build", "secrets", "deploy", "verify")
 
 
 @dataclass(frozen=True)

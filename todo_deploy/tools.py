@@ -40,9 +40,6 @@ LOCAL_CONTEXT_NAMES = ("minikube", "docker-desktop", "docker-for-desktop", "ranc
 LOCAL_CONTEXT_PREFIXES = ("kind-", "k3d-")
 NOT_FOUND_RE = re.compile(r"\(NotFound\)|\bnot found\b", re.IGNORECASE)
 
-STATUS_HOST_DOWN = 1
-STATUS_CLUSTER_DOWN = 2
-STATUS_KUBECONFIG_BAD = 4
 PROFILE_NOT_FOUND = 85
 DOCKER_ENV_KEYS = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_API_VERSION")
 
@@ -308,7 +305,6 @@ class ProfileInfo:
     runtime: str = "docker"
     cpus: int = 0
     memory_mib: int = 0
-    nodes: int = 1
 
 
 @dataclass(frozen=True)
@@ -381,7 +377,6 @@ def parse_profile_list(stdout: str, profile: str) -> ProfileInfo | None:
             runtime=str(k8s.get("ContainerRuntime") or "docker"),
             cpus=int(cfg.get("CPUs") or 0),
             memory_mib=int(cfg.get("Memory") or 0),
-            nodes=len(cfg.get("Nodes") or [None]),
         )
     return None
 

@@ -191,20 +191,23 @@ def test_config_precedence_yaml_then_env_then_flag(tmp_path: Path) -> None:
         {"todo": {"namespace": "from-yaml", "env_file": str(tmp_path / ".env")}}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("INVOKE_")}
 
-    def namespace(*flags: str, **extra: str) -> str:
+    def secret(*flags: str, **extra: str) -> str:
         result = subprocess.run(
             [sys.executable, "-m", "invoke", "secrets", "--dry-run", *flags], cwd=tmp_path,
             env={**env, "NO_COLOR": "1", "COLUMNS": "200", **extra}, capture_output=True,
             text=True, timeout=60, stdin=subprocess.DEVNULL)
         assert result.returncode == 0, result.stdout + result.stderr
-        found = re.findall(r"Secret ([a-z-]+)/todo-secrets", result.stdout)
+        found = re.findall(r"Secret ([a-z-]+/[a-z-]+)", result.stdout)
         assert found, result.stdout
-        return found[0]
+        return str(found[0])
 
-    assert namespace() == "from-yaml"
-    assert namespace(INVOKE_TODO_NAMESPACE="from-env") == "from-env"
-    assert namespace("--namespace", "from-flag", INVOKE_TODO_NAMESPACE="from-env") == \
-        "from-flag"
+    assert secret() == "from-yaml/todo-secrets"
+    assert secret(INVOKE_TODO_NAMESPACE="from-env") == "from-env/todo-secrets"
+    assert secret("--namespace", "from-flag", INVOKE_TODO_NAMESPACE="from-env") == \
+        "from-flag/todo-secrets"
+    # a key this invoke.yaml does not name still takes its environment variable (the
+    # defaults are the collection's configuration, so invoke knows every key)
+    assert secret(INVOKE_TODO_SECRET_NAME="other-secret") == "from-yaml/other-secret"
 
 
 def test_every_task_is_listed_with_help() -> None:

@@ -15,6 +15,7 @@ import pytest
 from todo_deploy import images
 from todo_deploy.cluster import DockerEndpoint
 from todo_deploy.config import ROOT, ImageConfig, Settings
+from todo_deploy.console import human_size
 from todo_deploy.errors import ConfigError
 
 DOCKERFILE = "ARG BASE_IMAGE=python:3.11-slim\nFROM ${BASE_IMAGE} AS builder\nFROM builder\n"
@@ -306,8 +307,8 @@ def test_minikube_image_list_drops_the_default_registry_prefix() -> None:
 
 
 def test_sizes_are_shown_in_decimal_units() -> None:
-    assert [images.human_size(n) for n in (512, 52_300_000, 1_200_000_000)] == [
-        "512 B", "52.3 MB", "1.2 GB"]
+    assert [human_size(n) for n in (512, 52_300_000, 1_200_000_000)] == [
+        "512 bytes", "52.3 MB", "1.2 GB"]
 
 
 # -- the docker endpoint ---------------------------------------------------------------------

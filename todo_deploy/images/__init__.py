@@ -73,7 +73,7 @@ from .minikube import (
     minikube_build_opts,
 )
 from .prune import Pruned, digest_tags, parse_release_refs, prune_old_tags, prune_plan
-from .stage import BuiltImage, build_one, human_size, lookup, run_build, selected
+from .stage import BuiltImage, build_one, lookup, run_build, selected
 from .state import STATE_FILE, current_images, load_state, save_state, state_path
 from .target import missing_images, open_builder
 
@@ -85,7 +85,7 @@ __all__ = [
     "MinikubeImageBuilder", "Pruned", "Skip", "StepEvent", "Tag", "TagInfo", "base_images",
     "build_failed", "build_one", "content_digest", "context_files", "context_size",
     "context_tar", "current_images", "decide", "digest_tags", "docker_client",
-    "docker_environment", "effective_args", "human_size", "ignore_file_for", "is_secret_file",
+    "docker_environment", "effective_args", "ignore_file_for", "is_secret_file",
     "load_state", "lookup", "minikube_build_opts", "missing_images", "open_builder",
     "parse_build_args", "parse_ignore", "parse_image_list", "parse_release_refs",
     "parse_stream_event", "prepare", "prune_old_tags", "prune_plan", "run_build", "save_state",

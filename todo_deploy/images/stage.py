@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..console import StepTracker
+from ..console import StepTracker, human_size
 from ..errors import ConfigError, StageFailed
 from ..session import Session
 from . import prune, target
@@ -59,15 +59,6 @@ def selected(only: str | None) -> tuple[str, ...]:
         raise ConfigError(f"--only must be one of {', '.join(COMPONENTS)}, not {only!r}",
                           "inv build --only backend")
     return (only,)
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} GB"
 
 
 def run_build(s: Session, *, force: bool = False, no_cache: bool = False,
