@@ -30,7 +30,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from todo_deploy.doctor import parse_cpu, parse_memory_mib  # noqa: E402
+from todo_deploy.chart import pod_requests  # noqa: E402
 
 CHART = ROOT / "helm" / "todo-app"
 SPEC_MEMORY_MIB = 1536  # "~1.5Gi memory"
@@ -38,7 +38,6 @@ SPEC_CPU_MILLI = 700  # "~0.7 CPU cores"
 SPEC_READY_SECONDS = 10  # spec: readinessProbe initialDelaySeconds 10, no startup probe
 TARGET_READY_SECONDS = 3
 RUNS = 7
-WORKLOADS = ("Deployment", "StatefulSet")
 
 
 def helm_binaries() -> dict[int, Path]:
@@ -60,29 +59,8 @@ def render(helm: Path, *args: str) -> list[dict[str, Any]]:
 
 
 def pod_totals(docs: list[dict[str, Any]], part: str) -> tuple[int, int]:
-    """(CPU millicores, memory MiB) of ``part`` (requests|limits) over every workload pod."""
-    cpu = mem = 0
-    for doc in docs:
-        if doc["kind"] not in WORKLOADS:
-            continue
-        spec = doc["spec"]["template"]["spec"]
-        replicas = int(doc["spec"].get("replicas", 1))
-
-        def amounts(containers: list[dict[str, Any]]) -> list[tuple[int, int]]:
-            result = []
-            for c in containers:
-                values = (c.get("resources") or {}).get(part) or {}
-                result.append((parse_cpu(str(values.get("cpu", "0"))),
-                               parse_memory_mib(str(values.get("memory", "0")))))
-            return result
-
-        main = amounts(spec["containers"])
-        init = amounts(spec.get("initContainers") or [])
-        pod_cpu = max([sum(c for c, _ in main), *(c for c, _ in init)])
-        pod_mem = max([sum(m for _, m in main), *(m for _, m in init)])
-        cpu += replicas * pod_cpu
-        mem += replicas * pod_mem
-    return cpu, mem
+    """The suite's own computation (``inv doctor`` uses the same function)."""
+    return pod_requests(docs, part)
 
 
 def readiness(docs: list[dict[str, Any]]) -> list[tuple[str, float, float, float]]:

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import copy
 import difflib
+import hashlib
+import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,6 +133,110 @@ def render(c: Context, settings: Settings, values: ChartValues | None = None, *,
                       timeout=settings.tool_timeout,
                       hint=f"helm lint --strict {settings.chart}   # shows what is wrong")
     return result.stdout
+
+
+# -- what the chart asks of the cluster -------------------------------------------------------
+
+WORKLOADS = ("Deployment", "StatefulSet")
+REQUESTS_FILE = "chart-requests.json"  # in the state directory, keyed by the chart's content
+
+
+def parse_cpu(quantity: str) -> int:
+    """Kubernetes CPU quantity → millicores ("250m" → 250, "0.5" → 500)."""
+    q = quantity.strip()
+    if q.endswith("m"):
+        return int(float(q[:-1]))
+    return round(float(q or 0) * 1000)
+
+
+_MEM = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024 * 1024,
+        "K": 1000 / 1024 / 1024, "M": 1000 * 1000 / 1024 / 1024, "G": 1000**3 / 1024**2}
+
+
+def parse_memory_mib(quantity: str) -> int:
+    """Kubernetes memory quantity → MiB ("512Mi" → 512, "1Gi" → 1024)."""
+    q = quantity.strip()
+    for suffix in sorted(_MEM, key=len, reverse=True):
+        if q.endswith(suffix):
+            return round(float(q[: -len(suffix)]) * _MEM[suffix])
+    return round(float(q or 0) / 1024 / 1024)
+
+
+def pod_requests(objects: Iterable[Mapping[str, Any]], part: str = "requests") -> tuple[int, int]:
+    """(CPU millicores, memory MiB) of ``part`` (requests | limits) over every workload's pods
+    in a render (pure): a pod's is max(largest init container, sum of its containers), as the
+    scheduler counts it, times the replicas. The one computation of what the chart needs
+    (doctor's fit check and bench/chart.py)."""
+    cpu = mem = 0
+    for obj in objects:
+        if obj.get("kind") not in WORKLOADS:
+            continue
+        spec = obj["spec"]["template"]["spec"]
+        replicas = int(obj["spec"].get("replicas", 1))
+
+        def amounts(containers: Sequence[Mapping[str, Any]]) -> list[tuple[int, int]]:
+            found = []
+            for c in containers:
+                values = (c.get("resources") or {}).get(part) or {}
+                found.append((parse_cpu(str(values.get("cpu", "0"))),
+                              parse_memory_mib(str(values.get("memory", "0")))))
+            return found
+
+        main = amounts(spec.get("containers") or [])
+        init = amounts(spec.get("initContainers") or [])
+        cpu += replicas * max([sum(c for c, _ in main), *(c for c, _ in init)])
+        mem += replicas * max([sum(m for _, m in main), *(m for _, m in init)])
+    return cpu, mem
+
+
+def content_digest(chart_dir: Path, *extra: str | bytes) -> str:
+    """sha256 over every file of the chart (path and bytes) and ``extra`` (pure but for
+    reading the files): what a render or an install of it depends on."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in chart_dir.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(chart_dir).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    for item in extra:
+        digest.update((item.encode() if isinstance(item, str) else item) + b"\0")
+    return digest.hexdigest()
+
+
+def requests_argv(settings: Settings, *, embedded_db: bool) -> list[str]:
+    """``helm template`` of the default values (plus the user's values file) with the
+    embedded PostgreSQL on or off."""
+    argv = template_argv(settings)
+    if settings.values_file is not None:
+        argv += ["--values", str(settings.values_file)]
+    return [*argv, "--set", f"postgresql.enabled={str(embedded_db).lower()}"]
+
+
+def chart_requests(s: Session, *, embedded_db: bool) -> tuple[int, int]:
+    """What the chart's pods request, from its render; rendered once per chart content (the
+    figure is kept in the state directory keyed by :func:`content_digest`)."""
+    settings = s.settings
+    key = content_digest(settings.chart, json.dumps(requests_argv(settings,
+                                                                   embedded_db=embedded_db)),
+                         settings.values_file.read_bytes() if settings.values_file else b"")
+    cache = settings.state_dir / REQUESTS_FILE
+    try:
+        known = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if not isinstance(known, dict):
+        known = {}
+    found = known.get(key)
+    if isinstance(found, list) and len(found) == 2:
+        return int(found[0]), int(found[1])
+    argv = requests_argv(settings, embedded_db=embedded_db)
+    rendered = proc.run(s.c, argv, timeout=settings.tool_timeout,
+                        hint=f"helm lint --strict {settings.chart}   # shows what is wrong")
+    cpu, mem = pod_requests(d.obj for d in split_documents(rendered.stdout))
+    try:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps({key: [cpu, mem]}))  # only the current chart's figure
+    except OSError:
+        pass  # a read-only state directory: rendered again next time
+    return cpu, mem
 
 
 def split_documents(text: str) -> list[Document]:

@@ -28,7 +28,6 @@ against the release's current manifest (the chart renders no Secret data by defa
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -127,15 +126,9 @@ def release_fingerprint(chart_dir: Path, values: ChartValues) -> str:
     """sha256 over everything an upgrade installs (pure but for reading files): every file of
     the chart, the ``--set`` flags (image tags and digests, the Secret digest, ...) and the
     content of the user's values file. Equal fingerprints ⇒ the same release."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in chart_dir.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(chart_dir).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    for flag in values.set_flags():
-        digest.update(flag.encode() + b"\0")
-    if values.values_file:
-        digest.update(Path(values.values_file).read_bytes())
-    return digest.hexdigest()
+    return chart.content_digest(chart_dir, *values.set_flags(),
+                                Path(values.values_file).read_bytes() if values.values_file
+                                else b"")
 
 
 def release_description(fingerprint: str) -> str:

@@ -17,11 +17,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from . import cluster, envfile, proc
+from . import chart, cluster, envfile, proc
 from .config import KEYS
 from .console import CheckResult
 from .errors import ConfigError, PrereqError, SuiteError
@@ -85,40 +84,6 @@ class HelmVersion:
 
 def parse_helm_version(text: str) -> HelmVersion:
     return HelmVersion(text.strip().splitlines()[0].strip() if text.strip() else "")
-
-
-def chart_requests(values: dict[str, Any], *, embedded_db: bool = False) -> tuple[int, int]:
-    """Total (CPU millicores, memory MiB) the chart requests for ``values`` (pure)."""
-    cpu = mem = 0
-    parts = ["backend", "frontend"] + (["postgresql"] if embedded_db else [])
-    for part in parts:
-        block = values.get(part) or {}
-        replicas = int(block.get("replicas", 1))
-        requests = (block.get("resources") or {}).get("requests") or {}
-        cpu += replicas * parse_cpu(str(requests.get("cpu", "0")))
-        mem += replicas * parse_memory_mib(str(requests.get("memory", "0")))
-    return cpu, mem
-
-
-def parse_cpu(quantity: str) -> int:
-    """Kubernetes CPU quantity → millicores ("250m" → 250, "0.5" → 500)."""
-    q = quantity.strip()
-    if q.endswith("m"):
-        return int(float(q[:-1]))
-    return round(float(q or 0) * 1000)
-
-
-_MEM = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024 * 1024,
-        "K": 1000 / 1024 / 1024, "M": 1000 * 1000 / 1024 / 1024, "G": 1000**3 / 1024**2}
-
-
-def parse_memory_mib(quantity: str) -> int:
-    """Kubernetes memory quantity → MiB ("512Mi" → 512, "1Gi" → 1024)."""
-    q = quantity.strip()
-    for suffix in sorted(_MEM, key=len, reverse=True):
-        if q.endswith(suffix):
-            return round(float(q[: -len(suffix)]) * _MEM[suffix])
-    return round(float(q or 0) / 1024 / 1024)
 
 
 # -- checks -----------------------------------------------------------------------------------
@@ -283,8 +248,10 @@ def check_helm(s: Session) -> CheckResult:
 
 def check_resources(s: Session) -> CheckResult:
     def run() -> tuple[bool, str, str | None]:
-        values = _chart_values(s.settings.chart)
-        cpu, mem = chart_requests(values, embedded_db=_embedded_db_likely(s))
+        if not (s.settings.chart / "values.yaml").is_file():
+            raise ConfigError(f"chart not found: {s.settings.chart}",
+                              "inv config  # check todo.chart")
+        cpu, mem = chart.chart_requests(s, embedded_db=_embedded_db_likely(s))
         need_cpu, need_mem = cpu + SYSTEM_CPU_MILLI, mem + SYSTEM_MEMORY_MIB
         info = cluster.profile(s)
         want = f"chart requests {cpu}m CPU / {mem}Mi (+ system: {need_cpu}m / {need_mem}Mi)"
@@ -301,13 +268,6 @@ def check_resources(s: Session) -> CheckResult:
             f"start --cpus {max(2, -(-need_cpu // 1000))} --memory {max(4096, need_mem)}")
 
     return _timed("cluster fits the chart", run, required=True)
-
-
-def _chart_values(chart: Path) -> dict[str, Any]:
-    path = chart / "values.yaml"
-    if not path.exists():
-        raise ConfigError(f"chart values not found: {path}", "inv config  # check todo.chart")
-    return yaml.safe_load(path.read_text()) or {}
 
 
 def _embedded_db_likely(s: Session) -> bool:

@@ -8,6 +8,7 @@ PATH holds only the fakes, so a tool installed on the developer's machine cannot
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -17,14 +18,15 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from invoke.context import Context
 
-from tests.conftest import ROOT, FakeTools
+from tests.conftest import ROOT, FakeTools, real_render
 from tests.fakes import fake_docker_engine
-from todo_deploy import doctor, proc
+from todo_deploy import chart, doctor, proc
 from todo_deploy.cluster import parse_status
 from todo_deploy.config import Settings
 from todo_deploy.console import Console
@@ -36,11 +38,12 @@ PROFILES = {"invalid": [], "valid": [{"Name": "minikube", "Status": "OK", "Confi
     "Name": "minikube", "Driver": "docker", "CPUs": 2, "Memory": 4000,
     "KubernetesConfig": {"KubernetesVersion": "v1.31.0", "ContainerRuntime": "docker"},
     "Nodes": [{"Name": "", "ControlPlane": True, "Worker": True}]}}]}
-SPEC_VALUES = {
-    "backend": {"replicas": 2, "resources": {"requests": {"memory": "512Mi", "cpu": "250m"}}},
-    "frontend": {"replicas": 2, "resources": {"requests": {"memory": "256Mi", "cpu": "100m"}}},
-    "postgresql": {"resources": {"requests": {"memory": "128Mi", "cpu": "100m"}}},
-}
+
+
+@functools.cache
+def fit_render(embedded: bool) -> str:
+    """What the REAL helm renders for doctor's fit check (embedded PostgreSQL off / on)."""
+    return real_render(chart.requests_argv(Settings(), embedded_db=embedded), 3)
 
 
 def inv(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -81,6 +84,9 @@ def healthy(fake: FakeTools, engine: str = "") -> None:
     fake.rule("kubectl", r"^config current-context", stdout="minikube\n")
     fake.rule("helm", r"^version", stdout="v3.17.3")
     fake.rule("kubectl", r"^get --raw /readyz", stdout="ok")  # the API server's own answer
+    for embedded in (False, True):  # the fit check's render (the REAL helm's output)
+        fake.rule("helm", rf"^template .*postgresql.enabled={str(embedded).lower()}",
+                  stdout=fit_render(embedded))
 
 
 def env_file(tmp_path: Path) -> Path:
@@ -89,19 +95,38 @@ def env_file(tmp_path: Path) -> Path:
     return path
 
 
-def test_chart_requests_add_up_to_the_spec_total() -> None:
-    assert doctor.chart_requests(SPEC_VALUES) == (700, 1536)
-    assert doctor.chart_requests(SPEC_VALUES, embedded_db=True) == (800, 1664)
+@pytest.mark.parametrize("major", [3, 4])
+def test_the_rendered_chart_requests_the_spec_total(major: int) -> None:
+    """From the REAL render: 700m / 1536 Mi (the spec's ~0.7 CPU, ~1.5Gi); the embedded
+    PostgreSQL adds its pod (an init container counts as the scheduler counts it)."""
+    def rendered(embedded: bool) -> tuple[int, int]:
+        text = real_render(chart.requests_argv(Settings(), embedded_db=embedded), major)
+        return chart.pod_requests(d.obj for d in chart.split_documents(text))
+
+    assert rendered(False) == (700, 1536)
+    assert rendered(True) == (750, 1664)
+
+
+def test_pod_requests_count_the_larger_of_init_and_main_containers_times_replicas() -> None:
+    def container(cpu: str, mem: str) -> dict[str, Any]:
+        return {"resources": {"requests": {"cpu": cpu, "memory": mem}}}
+
+    pod = {"kind": "Deployment", "spec": {"replicas": 2, "template": {"spec": {
+        "containers": [container("100m", "64Mi"), container("50m", "64Mi")],
+        "initContainers": [container("200m", "32Mi")]}}}}
+    service = {"kind": "Service", "spec": {}}
+    assert chart.pod_requests([pod, service]) == (2 * 200, 2 * 128)
+    assert chart.pod_requests([pod], "limits") == (0, 0)
 
 
 @pytest.mark.parametrize(("quantity", "milli"), [("250m", 250), ("0.5", 500), ("2", 2000)])
 def test_cpu_quantities(quantity: str, milli: int) -> None:
-    assert doctor.parse_cpu(quantity) == milli
+    assert chart.parse_cpu(quantity) == milli
 
 
 @pytest.mark.parametrize(("quantity", "mib"), [("512Mi", 512), ("1Gi", 1024), ("128M", 122)])
 def test_memory_quantities(quantity: str, mib: int) -> None:
-    assert doctor.parse_memory_mib(quantity) == mib
+    assert chart.parse_memory_mib(quantity) == mib
 
 
 @pytest.mark.parametrize(("text", "major"), [("v3.17.3", 3), ("v4.1.4+g1234", 4), ("", 0)])
@@ -331,3 +356,21 @@ def test_an_unreadable_versions_cache_is_asked_again_not_an_error(
     out = doctor.version_output(version_session(tmp_path), ["kubectl", "version", "--client",
                                                             "-o", "json"])
     assert "v1.34.1" in out and json.loads(cache.read_text())  # rewritten, valid again
+
+
+def test_the_chart_is_rendered_once_per_content_for_the_fit_check(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    copy = tmp_path / "chart"
+    shutil.copytree(ROOT / "helm" / "todo-app", copy)
+    fake_tools.rule("helm", r"^template ", stdout=fit_render(False))
+
+    def requests() -> tuple[int, int]:
+        s = Session(Context(), Settings(chart=copy, state_dir=tmp_path / "state"),
+                    Console(no_color=True, file=io.StringIO(), err_file=io.StringIO()))
+        return chart.chart_requests(s, embedded_db=False)
+
+    assert requests() == requests() == (700, 1536)
+    assert len(fake_tools.calls("helm")) == 1  # the second run read the kept figure
+    (copy / "values.yaml").write_text((copy / "values.yaml").read_text() + "\n# edited\n")
+    requests()
+    assert len(fake_tools.calls("helm")) == 2  # another chart content: rendered again
