@@ -121,6 +121,34 @@ def test_logs_print_each_line_through_the_console_with_secrets_masked() -> None:
                                            "[pod/todo-frontend-1/frontend] token ••••"]
 
 
+def test_inv_help_logs_lists_context_and_keeps_every_older_flag() -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    help_text = subprocess.run([sys.executable, "-m", "invoke", "--help", "logs"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=60, check=True).stdout
+    for flag in ("-c STRING, --component", "-f, --follow", "-n STRING, --namespace",
+                 "-o, --no-color", "-t INT, --tail", "--context=STRING"):
+        assert flag in help_text, flag
+    assert "kube-context for every kubectl/helm call" in help_text
+
+
+def test_inv_logs_context_flag_binds_every_call_of_the_run(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from invoke import Config
+
+    c = MockContext(config=Config(overrides={"todo": {"target": "docker"}}), run={
+        "kubectl version --client -o json": PREREQS["kubectl version --client -o json"],
+        "kubectl get --raw /readyz --context team-east": Result("ok"),
+        "kubectl logs -n todo -l app=todo-app,component=backend --all-containers --prefix "
+        "--tail=100 --max-log-requests=10 --context team-east": Result("[pod/b/backend] up\n"),
+    })
+    tasks.logs(c, "backend", context="team-east")
+    assert "[pod/b/backend] up" in capsys.readouterr().out
+
+
 def test_logs_reject_an_unknown_component_with_exit_2() -> None:
     with pytest.raises(Exit) as exc:
         tasks.logs(MockContext(), "db")
