@@ -63,3 +63,23 @@ def upgraded(revision: int) -> str:
         "deleted": "", "description": "Upgrade complete", "status": "deployed",
         "notes": "Reach the app:\n  http://$(minikube ip):30080"},
         "version": revision, "namespace": "todo"})
+
+
+def nodes(*runtimes: str, cluster: str = "ci") -> str:
+    """kubectl get nodes -o json of a kind cluster (kindest/node v1.31.0: its nodeInfo), one
+    node per runtime (``containerd://1.7.18``: containerRuntimeVersion as kubelet reports it),
+    the first ``CLUSTER-control-plane``, the others ``CLUSTER-worker``, ``-worker2``..."""
+    items = []
+    for index, runtime in enumerate(runtimes):
+        name = f"{cluster}-control-plane" if index == 0 else \
+            f"{cluster}-worker{index if index > 1 else ''}"
+        items.append({"apiVersion": "v1", "kind": "Node", "metadata": {
+            "name": name, "labels": {"kubernetes.io/hostname": name}}, "status": {
+            "addresses": [{"address": f"172.18.0.{index + 2}", "type": "InternalIP"},
+                          {"address": name, "type": "Hostname"}],
+            "nodeInfo": {"architecture": "amd64", "bootID": "", "containerRuntimeVersion": runtime,
+                         "kernelVersion": "6.1.0-27-amd64", "kubeProxyVersion": "",
+                         "kubeletVersion": "v1.31.0", "machineID": "", "operatingSystem": "linux",
+                         "osImage": "Debian GNU/Linux 12 (bookworm)", "systemUUID": ""}}})
+    return json.dumps({"apiVersion": "v1", "items": items, "kind": "List",
+                       "metadata": {"resourceVersion": ""}})
