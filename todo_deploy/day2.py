@@ -177,7 +177,8 @@ def run_down(s: Session, *, purge: bool = False, yes: bool = False) -> None:
         console.success(f"release {settings.release} uninstalled from namespace {ns} "
                         f"(context {s.tools.context})")
     else:
-        console.info(f"release {settings.release} is not installed in namespace {ns}")
+        console.info(f"release {settings.release} is not installed in namespace {ns} "
+                     f"(context {s.tools.context})")
     if not purge:
         return
     kube.run("delete", "secret", settings.secret_name, "-n", ns, "--ignore-not-found")
@@ -193,7 +194,7 @@ def run_down(s: Session, *, purge: bool = False, yes: bool = False) -> None:
         if not gone.ok and "not found" not in gone.stderr.lower():
             console.warn(f"the claim is deleted but volume {' '.join(volumes)} is still there "
                          f"(reclaim policy Retain?): {proc.tail(gone.stderr, 1)}",
-                         "kubectl delete pv " + " ".join(volumes))
+                         kube.command("delete", "pv", *volumes))
     console.success("PostgreSQL volume deleted")
     repositories = [image.name for image in settings.images.values()]
     if settings.builds_on_host:

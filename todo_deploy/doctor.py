@@ -184,7 +184,8 @@ def check_context(s: Session, *, required: bool = True) -> CheckResult:
         if not result.ok:
             return False, (f"the API server of context {context!r} does not answer: "
                            f"{proc.tail(result.stderr, 1) or f'exit {result.code}'}"), fix(
-                f"kubectl --context {context} cluster-info   # or name another: --context NAME")
+                f"{s.tools.kubectl.command('cluster-info')}   # or name another: "
+                "--context NAME")
         kind = "local" if s.tools.local else "remote, named explicitly"
         return True, f"context {context} ({kind}): API server ready", None
 

@@ -363,7 +363,8 @@ def test_release_stuck_in_pending_upgrade_is_not_rolled_back_blindly_but_explain
         deploy.run_deploy(session(settings)[0])
     assert "before Helm changed anything" in failed.value.message
     assert failed.value.hint == ("revision 3 is pending-upgrade (an interrupted deploy): "
-                                 "helm rollback todo-app 2 --namespace todo   then: inv deploy")
+                                 "helm rollback todo-app 2 --namespace todo --kube-context "
+                                 "minikube   then: inv deploy")
     assert not [a for a in fake_tools.argvs("helm") if a[0] == "rollback"]
 
 
@@ -456,8 +457,8 @@ def test_a_first_deploy_over_a_spec_shaped_deployment_names_what_to_delete_and_c
 
     assert "1 object(s) in namespace todo are in the way of release todo-app" in \
         refused.value.message
-    assert refused.value.hint == "kubectl -n todo delete deployment/todo-backend   # then: " \
-                                 "inv deploy"
+    assert refused.value.hint == "kubectl -n todo delete deployment/todo-backend --context " \
+                                 "minikube   # then: inv deploy"
     assert "Deployment/todo-backend: was not made from this chart" in \
         (refused.value.details or "")
     assert [a for a in fake_tools.argvs("kubectl") if a[0] == "patch"] == []

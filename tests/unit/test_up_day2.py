@@ -79,12 +79,15 @@ def test_the_minikube_service_form_names_another_profile_and_namespace() -> None
 
 
 def test_url_on_macos_docker_driver_explains_the_tunnel() -> None:
-    note = access.url_note("docker", "darwin", "minikube", "todo")
+    kube = Kubectl(MockContext(), "minikube", "todo", 120.0)
+    note = access.url_note("docker", "darwin", "minikube", kube)
     assert note is not None
     assert note.startswith("macOS + docker driver: the node IP is not reachable")
     assert "minikube service todo-frontend -n todo --url" in note
-    assert access.url_note("docker", "win32", "minikube", "todo") is not None
-    assert access.url_note("docker", "linux", "minikube", "todo") is None
+    assert ("kubectl -n todo port-forward svc/todo-frontend 3000:3000 --context minikube"
+            in note)
+    assert access.url_note("docker", "win32", "minikube", kube) is not None
+    assert access.url_note("docker", "linux", "minikube", kube) is None
 
 
 def test_url_without_the_frontend_service_says_inv_deploy() -> None:
