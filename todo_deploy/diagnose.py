@@ -263,14 +263,14 @@ def image_hint(place: Place, image: str, ours: bool, pod: str,
                namespace: str) -> tuple[str, str]:
     """(where the image is not, the fix) for a pod whose image is missing, per target."""
     if place.target == "kind":
-        return (f"kind cluster {place.kind_cluster}'s nodes",
+        return (f"in kind cluster {place.kind_cluster}'s nodes",
                 "inv build --target kind   # builds on the host and loads into kind cluster "
                 f"{place.kind_cluster}; then: inv deploy" if ours else
                 f"docker pull {image} && kind load docker-image {image} --name "
                 f"{place.kind_cluster}   (or name an image that exists in your values file: "
                 "todo.values_file)")
     if place.target == "docker":
-        return ("the host's Docker daemon (the node's)",
+        return ("in the host's Docker daemon (the node's)",
                 "inv build --target docker   # builds in the host's dockerd, which the node "
                 "uses; then: inv deploy" if ours else
                 f"docker pull {image}   # into the host's dockerd, which the node uses (or "

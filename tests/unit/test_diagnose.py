@@ -346,3 +346,89 @@ def test_report_prints_cause_events_logs_and_fix() -> None:
     assert f"│   {finding.events[-1]}" in text
     assert "│   boom" in text
     assert "fix: read the log lines above" in text
+
+
+# -- the fixes per target ---------------------------------------------------------------------
+# The same captured states; the Place says where the pods run (target, kind cluster, context).
+
+KIND = place("kind", context="kind-ci", kind_cluster="ci")
+REGISTRY = place("registry", context="prod-eks")
+DOCKER = place("docker", context="docker-desktop")
+
+
+def test_a_missing_image_on_kind_is_built_and_loaded_into_the_kind_cluster() -> None:
+    finding = only("err-image-never-pull", Cause.IMAGE_MISSING, where=KIND)
+    assert "is not in kind cluster ci's nodes" in finding.message
+    assert finding.hint.startswith("inv build --target kind")
+    assert "minikube" not in finding.message + finding.hint
+
+
+def test_an_image_kind_lacks_that_the_suite_does_not_build_is_kind_loaded() -> None:
+    p = copy.deepcopy(pod("err-image-never-pull", only("err-image-never-pull",
+                                                        Cause.IMAGE_MISSING).pod))
+    p["metadata"]["labels"]["component"] = "postgresql"
+    finding = diagnose.classify_pod(p, [], place=KIND)
+    assert finding is not None
+    image = next(s["image"] for s in statuses(p) if s["name"] == finding.container)
+    assert finding.hint.startswith(f"docker pull {image} && kind load docker-image {image} "
+                                   "--name ci")
+
+
+def test_a_missing_image_on_the_docker_target_is_built_in_the_hosts_dockerd() -> None:
+    finding = only("err-image-never-pull", Cause.IMAGE_MISSING, where=DOCKER)
+    assert "is not in the host's Docker daemon (the node's)" in finding.message
+    assert finding.hint.startswith("inv build --target docker")
+    assert "minikube" not in finding.message + finding.hint
+
+
+def test_a_pull_error_on_the_registry_target_says_push_pull_secret_and_describe() -> None:
+    finding = only("image-pull-backoff", Cause.IMAGE_MISSING, where=REGISTRY)
+    assert "cannot be pulled by the node" in finding.message
+    assert finding.hint.startswith("inv build --target registry")
+    assert "todo.registry.pull_secrets" in finding.hint
+    assert f"kubectl -n todo describe pod {finding.pod} --context prod-eks" in finding.hint
+    assert "minikube" not in finding.message + finding.hint
+
+
+def test_a_lack_of_cpu_or_memory_on_kind_points_at_the_kind_nodes_not_minikube() -> None:
+    finding = only("unschedulable", Cause.UNSCHEDULABLE, where=KIND)
+    assert "kind nodes lack CPU/memory" in finding.hint
+    assert "kubectl describe nodes --context kind-ci" in finding.hint
+    assert "kind create cluster --name ci --config" in finding.hint
+    assert "minikube" not in finding.hint and finding.fatal
+
+
+def test_a_lack_of_cpu_or_memory_elsewhere_points_at_the_clusters_nodes() -> None:
+    for where in (REGISTRY, DOCKER):
+        finding = only("unschedulable", Cause.UNSCHEDULABLE, where=where)
+        assert f"kubectl describe nodes --context {where.kube.context}" in finding.hint
+        assert "minikube" not in finding.hint and "kind " not in finding.hint
+
+
+def unbound_on(where: diagnose.Place) -> Finding:
+    found = [f for f in findings("unbound-claim", where=where)
+             if f.reason == "UnboundVolumeClaim"]
+    assert found
+    return found[0]
+
+
+def test_storage_hints_name_minikubes_addons_only_on_minikube() -> None:
+    assert "minikube -p minikube addons enable storage-provisioner" in unbound_on(MINIKUBE).hint
+    assert "kubectl get storageclass --context minikube" in unbound_on(MINIKUBE).hint
+    kind = unbound_on(KIND).hint
+    assert "local-path-provisioner" in kind
+    assert "kubectl -n local-path-storage get pods --context kind-ci" in kind
+    for where in (REGISTRY, DOCKER):
+        hint = unbound_on(where).hint
+        assert "storageclass.kubernetes.io/is-default-class=true" in hint
+        assert f"kubectl get storageclass --context {where.kube.context}" in hint
+        assert f"kubectl -n todo get pvc --context {where.kube.context}" in hint
+    for where in (KIND, REGISTRY, DOCKER):
+        assert "minikube" not in unbound_on(where).hint
+
+
+def test_a_sandbox_failure_outside_minikube_names_no_minikube_command() -> None:
+    assert "kind export logs --name ci" in only("sandbox-failing", Cause.SANDBOX, where=KIND).hint
+    for where in (REGISTRY, DOCKER):
+        hint = only("sandbox-failing", Cause.SANDBOX, where=where).hint
+        assert "minikube" not in hint and "kubectl describe nodes --context" in hint
