@@ -121,6 +121,8 @@ def run_logs(s: Session, component: str | None = None, *, follow: bool = False,
         raise ConfigError(f"inv logs needs a component first: backend, frontend or all "
                           f"(got {component!r})", "inv logs backend -f   (help: inv --help logs)")
     doctor.require(s, "kubectl", "cluster")
+    s.console.aside(f"logs of {component or 'all'} pods in namespace {s.settings.namespace}, "
+                    f"context {s.tools.context}")
     selector = diagnose.APP_SELECTOR + (f",component={component}" if component else "")
     argv = s.tools.kubectl.logs_argv(selector=selector, tail=tail, follow=follow)
     if follow:
@@ -148,6 +150,8 @@ def run_url(s: Session) -> AppUrl:
                         f"   (keeps a tunnel open; the spec's `minikube service todo-frontend "
                         f"--url` looks in namespace default, the app is in "
                         f"{s.settings.namespace})")
+    s.console.aside(f"(the frontend of namespace {s.settings.namespace}, context "
+                    f"{s.tools.context})")
     if url.note:
         s.console.warn(url.note)
     return url

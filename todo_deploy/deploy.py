@@ -532,16 +532,18 @@ def _dry_run(s: Session) -> Release:
     current = s.tools.helm.manifest(settings.release)
     if current is None:
         s.console.info(f"release {settings.release} is not installed in "
-                       f"{settings.namespace} (or the cluster is unreachable): "
-                       "everything would be created")
+                       f"{settings.namespace}, context {s.tools.context} (or the cluster is "
+                       "unreachable): everything would be created")
     changes = manifest_changes(current or "", rendered)
     for change in changes:
         s.console.heading(f"{change.kind}: {change.key}")
         s.console.diff(change.diff)
     summary = {k: sum(1 for c in changes if c.kind == k) for k in ("add", "change", "remove")}
     if changes:
-        s.console.info(f"dry run: {summary['add']} to add, {summary['change']} to change, "
-                       f"{summary['remove']} to remove; nothing was applied")
+        s.console.info(f"dry run (context {s.tools.context}): {summary['add']} to add, "
+                       f"{summary['change']} to change, {summary['remove']} to remove; "
+                       "nothing was applied")
     else:
-        s.console.success("dry run: the release already matches the chart; nothing to change")
+        s.console.success(f"dry run (context {s.tools.context}): the release already matches "
+                          "the chart; nothing to change")
     return Release(settings.release, settings.namespace, 0, "dry-run")

@@ -440,7 +440,8 @@ def all_checks(s: Session) -> list[CheckResult]:
 def run_doctor(s: Session) -> list[CheckResult]:
     with s.console.status("checking tools, cluster and .env"):
         results = all_checks(s)
-    s.console.checks("inv doctor", results)
+    s.console.checks(f"inv doctor (target {s.settings.target}, context "
+                     f"{current_context(s) or 'unset'})", results)
     s.console.summary(results, what="checks")
     failed = [r for r in results if not r.ok and r.required]
     if failed and all(r.name == ENV_CHECK for r in failed):

@@ -211,8 +211,8 @@ def run_secrets(s: Session, *, dry_run: bool = False) -> SecretPlan:
                                      stdin=manifest(settings, secret_plan), check=False)
     if not result.ok:
         raise _apply_error(s.tools.kubectl, settings, result)
-    console.success(f"Secret {settings.namespace}/{settings.secret_name} applied "
-                    f"(digest {secret_plan.digest.short})")
+    console.success(f"Secret {settings.namespace}/{settings.secret_name} applied in context "
+                    f"{s.tools.context} (digest {secret_plan.digest.short})")
     console.info(f"secret digest: {secret_plan.digest.value}")
     return secret_plan
 

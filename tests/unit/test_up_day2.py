@@ -298,7 +298,22 @@ def test_down_without_purge_only_uninstalls() -> None:
         exited=1)})
     s, out, _ = session(c)
     day2.run_down(s)
-    assert "release todo-app is not installed in namespace todo" in out.getvalue()
+    assert "release todo-app is not installed in namespace todo (context minikube)" in \
+        out.getvalue()
+
+
+def test_logs_and_url_name_the_runs_context_on_stderr_only() -> None:
+    c = MockContext(run={**PREREQS, **URL_CMDS,
+                         "kubectl logs -n todo -l app=todo-app --all-containers --prefix "
+                         "--tail=100 --max-log-requests=10 --context minikube": Result("x\n")})
+    s, out, err = session(c)
+    day2.run_logs(s)
+    assert err.getvalue() == "logs of all pods in namespace todo, context minikube\n"
+    assert out.getvalue() == "x\n"
+    s, out, err = session(c)
+    day2.run_url(s)
+    assert out.getvalue() == "http://192.168.49.2:30080\n"  # still alone on stdout
+    assert "(the frontend of namespace todo, context minikube)" in err.getvalue()
 
 
 @pytest.mark.helm
