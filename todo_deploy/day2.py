@@ -90,7 +90,8 @@ def run_status(s: Session) -> ReleaseInfo | None:
     release = s.tools.helm.release_info(settings.release)
     if release is None:
         console.warn(f"release {settings.release} is not installed in namespace "
-                     f"{settings.namespace}", "inv up   (or: inv deploy)")
+                     f"{settings.namespace} (context {s.tools.context})",
+                     "inv up   (or: inv deploy)")
         return None
     console.table(f"release {release.name} (context {s.tools.context})",
                   ("namespace", "revision", "status", "chart", "updated"),

@@ -185,6 +185,7 @@ def test_status_without_a_release_says_inv_up() -> None:
     s, _, err = session(c)
     assert day2.run_status(s) is None
     assert "fix: inv up" in err.getvalue()
+    assert "is not installed in namespace todo (context minikube)" in err.getvalue()
 
 
 def test_purge_without_yes_off_a_terminal_refuses_before_touching_anything() -> None:
