@@ -343,7 +343,8 @@ def test_dry_run_shows_the_image_change_against_the_release_and_applies_nothing(
     assert "change: Deployment/todo-backend" in text
     assert "-          image: todo-backend:000000000000" in text
     assert f"+          image: todo-backend:{backend.tag}" in text
-    assert "0 to add, 1 to change, 0 to remove; nothing was applied" in text
+    assert "dry run (context minikube): 0 to add, 1 to change, 0 to remove; nothing was " \
+        "applied" in text
     assert "inv secrets" in text
     assert release.revision == 0
     assert upgrades(fake_tools) == []
