@@ -170,3 +170,10 @@ def test_the_pattern_finds_a_command_that_lacks_the_context() -> None:
     commands = printed_commands("check: kubectl -n todo get pvc; helm status todo-app   # x")
     assert commands == ["kubectl -n todo get pvc", "helm status todo-app"]
     assert all(QUOTED not in cmd for cmd in commands)
+
+
+def test_a_printed_command_is_the_argv_the_client_runs_quoted_for_a_shell() -> None:
+    assert kube().command("-n", "todo", "exec", "todo-postgres-0", "--", "psql", "-U", "x y") \
+        == f"kubectl -n todo exec todo-postgres-0 --context {QUOTED} -- psql -U 'x y'"
+    assert shlex.split(helm().command("rollback", "todo-app", "2")) == \
+        ["helm", "rollback", "todo-app", "2", "--kube-context", CONTEXT]

@@ -255,3 +255,12 @@ def test_doctor_without_kind_installed_gives_the_install_command(
     s, _ = session(tiny(tmp_path, target="kind", kind_cluster="ci"))
     result = doctor.check_kind(s)
     assert not result.ok and "kind.sigs.k8s.io/dl/" in (result.hint or "")
+
+
+def test_node_runtimes_are_read_from_each_nodes_container_runtime_version() -> None:
+    from todo_deploy.tools import NodeRuntime, parse_node_runtimes
+
+    assert parse_node_runtimes(canned.nodes("containerd://1.7.18", "cri-o://1.30.4")) == [
+        NodeRuntime("ci-control-plane", "containerd", "1.7.18"),
+        NodeRuntime("ci-worker", "cri-o", "1.30.4")]
+    assert parse_node_runtimes("not json") == []
