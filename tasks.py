@@ -212,13 +212,15 @@ def status(c: Context, namespace: str | None = None, profile: str | None = None,
     "tail": "lines per container to start with (default 100)",
     "namespace": NAMESPACE,
     "no-color": NO_COLOR,
+    "context": CONTEXT,
 })
 def logs(c: Context, component: str, follow: bool = False, tail: int = 100,
-         namespace: str | None = None, no_color: bool = False) -> None:
+         namespace: str | None = None, no_color: bool = False,
+         context: str | None = None) -> None:
     """Logs of the backend or frontend pods (inv logs backend -f; inv logs all)."""
-    # no --context flag: invoke would have no letter left for --no-color (todo.context or
-    # INVOKE_TODO_CONTEXT name it)
-    with session(c, no_color=no_color, namespace=namespace) as s:
+    # `context` comes last: invoke hands out short flags in signature order, so every older
+    # flag keeps its letter (-c is --component here) and --context gets the next free one
+    with session(c, no_color=no_color, namespace=namespace, context=context) as s:
         day2_stage.run_logs(s, None if component == "all" else component, follow=follow,
                             tail=tail)
 

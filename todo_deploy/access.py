@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from . import cluster, proc
 from .errors import StageFailed
 from .session import Session
+from .tools import Kubectl
 
 FRONTEND_SERVICE = "todo-frontend"
 DEFAULT_NODE_PORT = 30080
@@ -50,13 +51,19 @@ def service_url_command(profile: str, namespace: str) -> str:
     return f"minikube {where}service {FRONTEND_SERVICE} -n {namespace} --url"
 
 
-def url_note(driver: str, platform: str, profile: str, namespace: str) -> str | None:
+def port_forward_command(kube: Kubectl) -> str:
+    """``kubectl -n NS port-forward svc/todo-frontend 3000:3000 --context C`` (the run's)."""
+    return kube.command("-n", kube.namespace, "port-forward", f"svc/{FRONTEND_SERVICE}",
+                        "3000:3000")
+
+
+def url_note(driver: str, platform: str, profile: str, kube: Kubectl) -> str | None:
     if node_routable(driver, platform):
         return None
     return (f"{VM_PLATFORMS[platform]} + {driver} driver: the node IP is not reachable from the "
-            f"host. In a second terminal run `{service_url_command(profile, namespace)}` (it "
-            f"keeps a tunnel open and prints the URL), or `kubectl -n {namespace} port-forward "
-            f"svc/{FRONTEND_SERVICE} 3000:3000` and open http://127.0.0.1:3000")
+            f"host. In a second terminal run `{service_url_command(profile, kube.namespace)}` "
+            f"(it keeps a tunnel open and prints the URL), or `{port_forward_command(kube)}` "
+            "and open http://127.0.0.1:3000")
 
 
 URL_KEY = ("frontend-url",)  # forgotten by a deploy that may have changed the Service
@@ -87,18 +94,17 @@ def _frontend_url(s: Session) -> AppUrl:
     driver = info.driver if info else ""
     return AppUrl(f"http://{ip}:{number}", ip, number, driver,
                   node_routable(driver, platform), platform,
-                  url_note(driver, platform, settings.profile, settings.namespace))
+                  url_note(driver, platform, settings.profile, s.tools.kubectl))
 
 
 def node_url(s: Session, port: int) -> AppUrl:
     """Every target but minikube: the NodePort on the first node's InternalIP, and, where that
     node may not be reachable from here (not a local cluster), the port-forward to use."""
-    kube, ns = s.tools.kubectl, s.settings.namespace
+    kube = s.tools.kubectl
     ip = kube.run("get", "nodes", "-o",
                   'jsonpath={.items[0].status.addresses[?(@.type=="InternalIP")].address}',
                   check=False).stdout.strip()
-    forward = (f"kubectl --context {s.tools.context} -n {ns} port-forward "
-               f"svc/{FRONTEND_SERVICE} 3000:3000   then open http://127.0.0.1:3000")
+    forward = f"{port_forward_command(kube)}   then open http://127.0.0.1:3000"
     if not ip:
         return AppUrl("http://127.0.0.1:3000", "127.0.0.1", 3000, routable=False,
                       platform=sys.platform, note=f"no node address: {forward}")

@@ -90,7 +90,8 @@ def run_status(s: Session) -> ReleaseInfo | None:
     release = s.tools.helm.release_info(settings.release)
     if release is None:
         console.warn(f"release {settings.release} is not installed in namespace "
-                     f"{settings.namespace}", "inv up   (or: inv deploy)")
+                     f"{settings.namespace} (context {s.tools.context})",
+                     "inv up   (or: inv deploy)")
         return None
     console.table(f"release {release.name} (context {s.tools.context})",
                   ("namespace", "revision", "status", "chart", "updated"),
@@ -121,6 +122,8 @@ def run_logs(s: Session, component: str | None = None, *, follow: bool = False,
         raise ConfigError(f"inv logs needs a component first: backend, frontend or all "
                           f"(got {component!r})", "inv logs backend -f   (help: inv --help logs)")
     doctor.require(s, "kubectl", "cluster")
+    s.console.aside(f"logs of {component or 'all'} pods in namespace {s.settings.namespace}, "
+                    f"context {s.tools.context}")
     selector = diagnose.APP_SELECTOR + (f",component={component}" if component else "")
     argv = s.tools.kubectl.logs_argv(selector=selector, tail=tail, follow=follow)
     if follow:
@@ -148,6 +151,8 @@ def run_url(s: Session) -> AppUrl:
                         f"   (keeps a tunnel open; the spec's `minikube service todo-frontend "
                         f"--url` looks in namespace default, the app is in "
                         f"{s.settings.namespace})")
+    s.console.aside(f"(the frontend of namespace {s.settings.namespace}, context "
+                    f"{s.tools.context})")
     if url.note:
         s.console.warn(url.note)
     return url
@@ -177,7 +182,8 @@ def run_down(s: Session, *, purge: bool = False, yes: bool = False) -> None:
         console.success(f"release {settings.release} uninstalled from namespace {ns} "
                         f"(context {s.tools.context})")
     else:
-        console.info(f"release {settings.release} is not installed in namespace {ns}")
+        console.info(f"release {settings.release} is not installed in namespace {ns} "
+                     f"(context {s.tools.context})")
     if not purge:
         return
     kube.run("delete", "secret", settings.secret_name, "-n", ns, "--ignore-not-found")
@@ -193,7 +199,7 @@ def run_down(s: Session, *, purge: bool = False, yes: bool = False) -> None:
         if not gone.ok and "not found" not in gone.stderr.lower():
             console.warn(f"the claim is deleted but volume {' '.join(volumes)} is still there "
                          f"(reclaim policy Retain?): {proc.tail(gone.stderr, 1)}",
-                         "kubectl delete pv " + " ".join(volumes))
+                         kube.command("delete", "pv", *volumes))
     console.success("PostgreSQL volume deleted")
     repositories = [image.name for image in settings.images.values()]
     if settings.builds_on_host:

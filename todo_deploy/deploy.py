@@ -42,7 +42,7 @@ from .chart import ChartValues
 from .config import Settings
 from .errors import PrereqError, StageFailed, SuiteError
 from .session import Session
-from .tools import Release, Revision, parse_history, parse_release
+from .tools import Helm, Release, Revision, parse_history, parse_release
 
 __all__ = ["Release", "Revision", "parse_history", "parse_release"]  # the Helm client's
 
@@ -168,9 +168,9 @@ def statefulset_delete_argv(namespace: str) -> list[str]:
             "--cascade=foreground", "--wait=true"]
 
 
-def uninstall_hint(release: str, namespace: str) -> str:
-    return (f"helm uninstall {release} --namespace {namespace}   # removes the failed release;"
-            " fix the cause above, then: inv deploy")
+def uninstall_hint(helm: Helm, release: str, namespace: str) -> str:
+    return (f"{helm.command('uninstall', release, '--namespace', namespace)}   # removes the "
+            "failed release; fix the cause above, then: inv deploy")
 
 
 def recovery_plan(history: Sequence[Revision], before: int | None) -> RecoveryPlan:
@@ -188,7 +188,8 @@ def recovery_plan(history: Sequence[Revision], before: int | None) -> RecoveryPl
     return RecoveryPlan(Recovery.ROLLBACK, failed=failed, target=good[-1].number)
 
 
-def stuck_hint(history: Sequence[Revision], release: str, namespace: str) -> str | None:
+def stuck_hint(history: Sequence[Revision], helm: Helm, release: str,
+               namespace: str) -> str | None:
     """An interrupted deploy leaves the newest revision ``pending-*``, and Helm then refuses
     every upgrade ("another operation ... is in progress"): the way out is a rollback."""
     if not history or not history[-1].status.startswith("pending"):
@@ -196,9 +197,10 @@ def stuck_hint(history: Sequence[Revision], release: str, namespace: str) -> str
     good = [r.number for r in history if r.status in GOOD_STATUSES]
     if not good:
         return (f"revision {history[-1].number} is {history[-1].status} (an interrupted "
-                f"install): {uninstall_hint(release, namespace)}")
+                f"install): {uninstall_hint(helm, release, namespace)}")
     return (f"revision {history[-1].number} is {history[-1].status} (an interrupted deploy): "
-            f"helm rollback {release} {good[-1]} --namespace {namespace}   then: inv deploy")
+            f"{helm.command('rollback', release, str(good[-1]), '--namespace', namespace)}"
+            "   then: inv deploy")
 
 
 def chart_values(refs: Sequence[images.ImageRef], secret: secrets.ClusterSecret | None,
@@ -322,8 +324,9 @@ def _upgrade(s: Session, plan: DeployPlan, major: int, *, redeploy: bool = False
     same = None if redeploy else already_deployed(history, plan.description)
     if same is not None:
         s.console.success(f"release {plan.release} revision {same.number} in namespace "
-                          f"{plan.namespace} already runs this chart with images "
-                          f"{plan.values.backend_tag}/{plan.values.frontend_tag} and secret "
+                          f"{plan.namespace}, context {s.tools.context}, already runs this "
+                          f"chart with images {plan.values.backend_tag}/"
+                          f"{plan.values.frontend_tag} and secret "
                           f"digest {plan.values.secret_digest[:12]}: nothing to upgrade "
                           "(inv deploy --redeploy upgrades anyway)")
         s.store(verify.RELEASE_UNCHANGED, same.number)
@@ -390,8 +393,8 @@ def adopt_objects_in_the_way(s: Session, plan: DeployPlan) -> list[chart.InTheWa
         raise StageFailed(
             f"{len(blocked)} object(s) in namespace {plan.namespace} are in the way of release "
             f"{plan.release} and cannot be adopted; nothing was changed",
-            f"kubectl -n {plan.namespace} delete {' '.join(f.ref for f in blocked)}   "
-            "# then: inv deploy",
+            s.tools.kubectl.command("-n", plan.namespace, "delete", *(f.ref for f in blocked))
+            + "   # then: inv deploy",
             details="\n".join(f"{f.key}: {f.reason}" for f in blocked))
     if not found:
         return []
@@ -400,8 +403,8 @@ def adopt_objects_in_the_way(s: Session, plan: DeployPlan) -> list[chart.InTheWa
                           f"{plan.release}"):
         for f in found:
             s.tools.kubectl.run("patch", f.ref, "-n", plan.namespace, "--type=merge", "-p", patch,
-                                hint=f"kubectl -n {plan.namespace} delete {f.ref}   "
-                                "# then: inv deploy")
+                                hint=s.tools.kubectl.command("-n", plan.namespace, "delete",
+                                                             f.ref) + "   # then: inv deploy")
     s.console.info(f"adopted into release {plan.release} (they were applied outside Helm, "
                    f"e.g. kubectl apply -k k8s/): {', '.join(f.key for f in found)}")
     return found
@@ -426,8 +429,9 @@ def _upgrade_watching_pods(s: Session, plan: DeployPlan,
         fresh = new_pods(diagnose.get_pods(kube), existing)
         if not fresh:
             continue
-        fatal = [f for f in diagnose.classify_pods(fresh, diagnose.get_events(kube),
-                                                   profile=s.settings.profile) if f.fatal]
+        fatal = [f for f in diagnose.classify_pods(
+            fresh, diagnose.get_events(kube), place=diagnose.Place.of(s.settings, kube))
+            if f.fatal]
         if fatal:
             stopped = running.stop()
             return stopped, [diagnose.with_logs(kube, f)
@@ -448,7 +452,8 @@ def _recreate_statefulset_if_governed_by_old_service(s: Session, plan: DeployPla
                    f"its pod to name the headless {GOVERNING_SERVICE} (serviceName is "
                    "immutable; the database volume and its data stay)")
     argv = statefulset_delete_argv(plan.namespace)
-    s.tools.kubectl.run(*argv[1:], hint=" ".join(argv) + "   then: inv deploy")
+    s.tools.kubectl.run(*argv[1:], hint=s.tools.kubectl.command(*argv[1:]) +
+                        "   then: inv deploy")
 
 
 def _recover(s: Session, plan: DeployPlan, before: int | None,
@@ -462,36 +467,41 @@ def _recover(s: Session, plan: DeployPlan, before: int | None,
     else:
         s.console.error(f"helm upgrade --install {plan.release} failed", details=why)
         try:
-            findings = diagnose.diagnose(s.tools.kubectl, s.settings.profile)
+            findings = diagnose.diagnose(diagnose.Place.of(s.settings, s.tools.kubectl))
         except SuiteError as exc:
             s.console.warn(f"could not read the pods for a diagnosis: {exc.message}")
     if findings:
         diagnose.report(s.console, findings)
     else:
         s.console.warn("no failing pod found (the failure may be in the chart or the API call)")
-    hint = findings[0].hint if findings else "inv verify   # or: kubectl get pods -n " \
-        + plan.namespace
+    hint = findings[0].hint if findings else \
+        f"inv verify   # or: {s.tools.kubectl.command('get', 'pods', '-n', plan.namespace)}"
     history = s.tools.helm.history(plan.release)
     recovery = recovery_plan(history, before)
     if recovery.action is Recovery.UNCHANGED:
         raise StageFailed(f"deploy failed before Helm changed anything: {why.splitlines()[-1]}",
-                          stuck_hint(history, plan.release, plan.namespace) or hint)
+                          stuck_hint(history, s.tools.helm, plan.release, plan.namespace)
+                          or hint)
     if recovery.action is Recovery.FIRST_INSTALL:
         raise StageFailed(
             f"the first install of {plan.release} failed (revision {recovery.failed}); "
             "there is no earlier revision to roll back to",
-            f"{hint}\nclean up: {uninstall_hint(plan.release, plan.namespace)}")
+            f"{hint}\nclean up: {uninstall_hint(s.tools.helm, plan.release, plan.namespace)}")
     assert recovery.target is not None
     with s.console.status(f"rolling back {plan.release} to revision {recovery.target}"):
         back = _rollback(s, plan, recovery.target)
     if not back.ok:
+        rollback = s.tools.helm.command("rollback", plan.release, str(recovery.target),
+                                        "--namespace", plan.namespace)
+        uninstall = uninstall_hint(s.tools.helm, plan.release, plan.namespace)
         raise StageFailed(
             f"revision {recovery.failed} failed and the rollback to revision "
             f"{recovery.target} failed too: {proc.tail(back.stderr, 1)}",
-            f"{hint}\nthen: helm rollback {plan.release} {recovery.target} "
-            f"--namespace {plan.namespace}   (or: {uninstall_hint(plan.release, plan.namespace)})")
+            f"{hint}\nthen: {rollback}   (or: {uninstall})")
     s.console.warn(f"rolled back {plan.release} to revision {recovery.target}; "
-                   f"revision {recovery.failed} stays in `helm history` as failed")
+                   f"revision {recovery.failed} stays in "
+                   f"`{s.tools.helm.command('history', plan.release, '-n', plan.namespace)}` "
+                   "as failed")
     raise StageFailed(f"deploy failed (revision {recovery.failed}); the release runs revision "
                       f"{recovery.target} again", hint)
 
@@ -563,16 +573,18 @@ def _dry_run(s: Session) -> Release:
     current = s.tools.helm.manifest(settings.release)
     if current is None:
         s.console.info(f"release {settings.release} is not installed in "
-                       f"{settings.namespace} (or the cluster is unreachable): "
-                       "everything would be created")
+                       f"{settings.namespace}, context {s.tools.context} (or the cluster is "
+                       "unreachable): everything would be created")
     changes = manifest_changes(current or "", rendered)
     for change in changes:
         s.console.heading(f"{change.kind}: {change.key}")
         s.console.diff(change.diff)
     summary = {k: sum(1 for c in changes if c.kind == k) for k in ("add", "change", "remove")}
     if changes:
-        s.console.info(f"dry run: {summary['add']} to add, {summary['change']} to change, "
-                       f"{summary['remove']} to remove; nothing was applied")
+        s.console.info(f"dry run (context {s.tools.context}): {summary['add']} to add, "
+                       f"{summary['change']} to change, {summary['remove']} to remove; "
+                       "nothing was applied")
     else:
-        s.console.success("dry run: the release already matches the chart; nothing to change")
+        s.console.success(f"dry run (context {s.tools.context}): the release already matches "
+                          "the chart; nothing to change")
     return Release(settings.release, settings.namespace, 0, "dry-run")

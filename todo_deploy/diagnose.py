@@ -19,8 +19,14 @@ crash-loop                    CrashLoopBackOff, or a container that  exit code +
                               just terminated non-zero
 config-error                  CreateContainerConfigError             ``inv secrets``
 readiness                     Unhealthy "Readiness probe failed"     probe path + last event
-unschedulable                 PodScheduled=False Unschedulable       minikube's CPU / memory
+unschedulable                 PodScheduled=False Unschedulable       the nodes' CPU / memory
 ============================  =====================================  ============================
+
+The fixes depend on the target (:class:`Place`): minikube's (``minikube image load``, its CPU
+and memory, its storage addons), kind's (``kind load docker-image``, the kind config), the
+registry's (push, pull errors, imagePullSecrets) or the host's dockerd (``docker`` target).
+Every kubectl command a fix prints is rendered by the run's kubectl client
+(:meth:`~todo_deploy.tools.Kubectl.command`), so it carries the run's ``--context``.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from enum import StrEnum
 from typing import Any
 
 from . import proc
+from .config import Settings
 from .console import Console
 from .tools import Kubectl, parse_items
 
@@ -213,11 +220,74 @@ def probe_target(container: dict[str, Any] | None) -> str:
     return "its readiness probe"
 
 
-def resources_hint(profile: str) -> str:
-    return (f"minikube needs more CPU/memory (inv doctor shows what the chart requests): "
-            f"minikube -p {profile} delete && INVOKE_TODO_MINIKUBE_CPUS=4 "
-            f"INVOKE_TODO_MINIKUBE_MEMORY=6144 inv up   "
-            f"(or lower the chart's resources.requests)")
+@dataclass(frozen=True)
+class Place:
+    """Where the pods run, for the fixes the findings name: the target (minikube, kind,
+    registry, docker), minikube's profile, kind's cluster, and the run's kubectl client, which
+    renders every kubectl command a fix prints (with the run's ``--context``)."""
+
+    kube: Kubectl
+    target: str = "minikube"
+    profile: str = "minikube"
+    kind_cluster: str = "kind"
+
+    @classmethod
+    def of(cls, settings: Settings, kube: Kubectl) -> Place:
+        return cls(kube, settings.target, settings.profile, settings.kind_cluster)
+
+    def kubectl(self, *args: str) -> str:
+        return self.kube.command(*args)
+
+
+def resources_hint(place: Place) -> str:
+    if place.target == "minikube":
+        return (f"minikube needs more CPU/memory (inv doctor shows what the chart requests): "
+                f"minikube -p {place.profile} delete && INVOKE_TODO_MINIKUBE_CPUS=4 "
+                f"INVOKE_TODO_MINIKUBE_MEMORY=6144 inv up   "
+                f"(or lower the chart's resources.requests)")
+    nodes = place.kubectl("describe", "nodes")
+    if place.target == "kind":
+        cluster = place.kind_cluster
+        return (f"the kind nodes lack CPU/memory (they are containers of this host's Docker, "
+                f"within its limits; inv doctor shows what the chart requests): {nodes}   "
+                f"then more room for Docker, or more nodes in the kind config (nodes: "
+                f"- role: worker) and: kind delete cluster --name {cluster} && kind create "
+                f"cluster --name {cluster} --config kind.yaml   (or lower the chart's "
+                "resources.requests)")
+    return (f"no node of the cluster has the CPU/memory the chart requests (inv doctor shows "
+            f"them): {nodes}   then add nodes or free room, or lower the chart's "
+            "resources.requests")
+
+
+def image_hint(place: Place, image: str, ours: bool, pod: str,
+               namespace: str) -> tuple[str, str]:
+    """(where the image is not, the fix) for a pod whose image is missing, per target."""
+    if place.target == "kind":
+        return (f"in kind cluster {place.kind_cluster}'s nodes",
+                "inv build --target kind   # builds on the host and loads into kind cluster "
+                f"{place.kind_cluster}; then: inv deploy" if ours else
+                f"docker pull {image} && kind load docker-image {image} --name "
+                f"{place.kind_cluster}   (or name an image that exists in your values file: "
+                "todo.values_file)")
+    if place.target == "docker":
+        return ("in the host's Docker daemon (the node's)",
+                "inv build --target docker   # builds in the host's dockerd, which the node "
+                "uses; then: inv deploy" if ours else
+                f"docker pull {image}   # into the host's dockerd, which the node uses (or "
+                "name an image that exists in your values file: todo.values_file)")
+    if place.target == "registry":
+        return ("pulled by the node",
+                "inv build --target registry   # pushes it; if the registry has it, the node "
+                "cannot pull it: a private registry needs a pull Secret named in "
+                "todo.registry.pull_secrets (imagePullSecrets), and the node must reach the "
+                "registry's address; the kubelet's words: "
+                f"{place.kubectl('-n', namespace, 'describe', 'pod', pod)}" if ours else
+                f"push {image} where the node can pull it, or add its pull Secret to "
+                "todo.registry.pull_secrets (imagePullSecrets)")
+    return ("in minikube's Docker daemon",
+            "inv build   # builds into minikube's daemon; then: inv deploy" if ours else
+            f"minikube -p {place.profile} image load {image}   (or name an image "
+            "that exists in your values file: todo.values_file)")
 
 
 @dataclass(frozen=True)
@@ -226,7 +296,7 @@ class PodView:
 
     pod: dict[str, Any]
     events: list[dict[str, Any]]  # this pod's events, oldest first
-    profile: str
+    place: Place
 
     @property
     def name(self) -> str:
@@ -270,11 +340,11 @@ def _unschedulable(v: PodView) -> Finding | None:
         return v.finding(Cause.UNSCHEDULABLE, None, "UnboundVolumeClaim",
                          f"pod {v.name} waits for a volume: its PersistentVolumeClaim is not "
                          f"bound ({waiting:.0f}s): {why}",
-                         storage_hint(v.profile, v.namespace),
+                         storage_hint(v.place, v.namespace),
                          fatal=waiting >= STORAGE_GRACE_SECONDS)
     return v.finding(Cause.UNSCHEDULABLE, None, "Unschedulable",
                      f"pod {v.name} cannot be scheduled: {why or 'no node fits it'}",
-                     resources_hint(v.profile), fatal="Insufficient" in why)
+                     resources_hint(v.place), fatal="Insufficient" in why)
 
 
 def _image_missing(v: PodView) -> Finding | None:
@@ -283,13 +353,11 @@ def _image_missing(v: PodView) -> Finding | None:
         if reason in IMAGE_REASONS:
             container = str(status.get("name", ""))
             image = status.get("image") or v.specs.get(container, {}).get("image", "?")
-            ours = v.component in BUILT_COMPONENTS
-            return v.finding(Cause.IMAGE_MISSING, container, reason,
-                             f"image {image} is not in minikube's Docker daemon ({reason})",
-                             "inv build   # builds into minikube's daemon; then: inv deploy"
-                             if ours else
-                             f"minikube -p {v.profile} image load {image}   (or name an image "
-                             "that exists in your values file: todo.values_file)")
+            where, fix = image_hint(v.place, str(image), v.component in BUILT_COMPONENTS,
+                                    v.name, v.namespace)
+            what = (f"image {image} cannot be {where} ({reason})" if v.place.target == "registry"
+                    else f"image {image} is not {where} ({reason})")
+            return v.finding(Cause.IMAGE_MISSING, container, reason, what, fix)
     return None
 
 
@@ -323,10 +391,11 @@ def _crash_loop(v: PodView) -> Finding | None:
         code = term.get("exitCode")
         why = term.get("reason") or "Error"
         restarts = int(status.get("restartCount", 0))
+        previous = v.place.kubectl("-n", v.namespace, "logs", v.name, "-c", container,
+                                   "--previous")
         hint = ("the container ran out of memory: raise its resources.limits.memory in "
                 "helm/todo-app/values.yaml, then: inv deploy" if why == "OOMKilled" else
-                f"read the log lines above; more: inv logs {v.component}   "
-                f"(kubectl -n {v.namespace} logs {v.name} -c {container} --previous)")
+                f"read the log lines above; more: inv logs {v.component}   ({previous})")
         return v.finding(
             Cause.CRASH_LOOP, container, reason or why,
             f"container {container} keeps crashing: exit code {code} ({why}), "
@@ -348,12 +417,20 @@ def _sandbox(v: PodView) -> Finding | None:
         return None
     count = sum(event_count(e) for e in failures)
     words = " ".join(str(failures[-1].get("message", "")).split())
+    place = v.place
+    if place.target == "minikube":
+        look = (f"minikube -p {place.profile} logs --problems   (then: minikube -p "
+                f"{place.profile} delete && inv up)")
+    elif place.target == "kind":
+        look = (f"kind export logs --name {place.kind_cluster}   (then: kind delete cluster "
+                f"--name {place.kind_cluster} && inv up)")
+    else:
+        look = f"{place.kubectl('describe', 'nodes')}   (the node's kubelet and runtime logs)"
     return v.finding(
         Cause.SANDBOX, None, "FailedCreatePodSandBox",
         f"the node cannot start pod {v.name}'s sandbox ({count}x): {words}",
-        f"a node-side problem (container runtime or pod network), not the app's: "
-        f"minikube -p {v.profile} logs --problems   (then: minikube -p {v.profile} delete "
-        "&& inv up)", fatal=count >= SANDBOX_FAILURES)
+        f"a node-side problem (container runtime or pod network), not the app's: {look}",
+        fatal=count >= SANDBOX_FAILURES)
 
 
 def _readiness(v: PodView, grace: float) -> Finding | None:
@@ -382,22 +459,31 @@ def _readiness(v: PodView, grace: float) -> Finding | None:
     return None
 
 
-def storage_hint(profile: str, namespace: str) -> str:
-    return (f"no default StorageClass, or its provisioner does not run: minikube -p {profile} "
-            f"addons enable storage-provisioner && minikube -p {profile} addons enable "
-            f"default-storageclass   (check: kubectl get storageclass; kubectl -n {namespace} "
-            "get pvc)")
+def storage_hint(place: Place, namespace: str) -> str:
+    check = (f"check: {place.kubectl('get', 'storageclass')}; "
+             f"{place.kubectl('-n', namespace, 'get', 'pvc')}")
+    if place.target == "minikube":
+        return (f"no default StorageClass, or its provisioner does not run: minikube -p "
+                f"{place.profile} addons enable storage-provisioner && minikube -p "
+                f"{place.profile} addons enable default-storageclass   ({check})")
+    if place.target == "kind":
+        return ("no default StorageClass, or its provisioner does not run (kind installs "
+                "local-path-provisioner as StorageClass standard): "
+                f"{place.kubectl('-n', 'local-path-storage', 'get', 'pods')}   ({check})")
+    return ("no default StorageClass, or its provisioner does not run: install one for this "
+            "cluster and mark it default (annotation "
+            f"storageclass.kubernetes.io/is-default-class=true)   ({check})")
 
 
-def classify_pod(pod: dict[str, Any], events: list[dict[str, Any]], *,
-                 profile: str = "minikube",
+def classify_pod(pod: dict[str, Any], events: list[dict[str, Any]], *, place: Place,
                  readiness_grace: float = READINESS_GRACE_SECONDS) -> Finding | None:
     """The cause that keeps ``pod`` from becoming ready, or None when nothing is wrong (yet):
     one function per failure class, the first that names a cause wins (krane's
-    ``doom_reason``). ``events`` may hold the whole namespace's events."""
+    ``doom_reason``). ``events`` may hold the whole namespace's events; ``place`` says where
+    the pods run (the fixes depend on it)."""
     meta = pod.get("metadata") or {}
     view = PodView(pod, pod_events(events, str(meta.get("name", "?")), meta.get("uid")),
-                   profile)
+                   place)
     for check in (_unschedulable, _image_missing, _config_error, _crash_loop, _sandbox):
         found = check(view)
         if found is not None:
@@ -406,8 +492,8 @@ def classify_pod(pod: dict[str, Any], events: list[dict[str, Any]], *,
 
 
 def classify_pods(pods: Iterable[dict[str, Any]], events: list[dict[str, Any]], *,
-                  profile: str = "minikube") -> list[Finding]:
-    found = (classify_pod(pod, events, profile=profile) for pod in pods)
+                  place: Place) -> list[Finding]:
+    found = (classify_pod(pod, events, place=place) for pod in pods)
     return [f for f in found if f is not None]
 
 
@@ -458,11 +544,12 @@ def with_logs(kube: Kubectl, finding: Finding) -> Finding:
     return finding
 
 
-def diagnose(kube: Kubectl, profile: str = "minikube") -> list[Finding]:
+def diagnose(place: Place) -> list[Finding]:
     """Classify every pod of the app (``-l app=todo-app``); crash loops get their logs."""
+    kube = place.kube
     pods = get_pods(kube)
     events = get_events(kube)
-    found = group(classify_pods(pods, events, profile=profile))
+    found = group(classify_pods(pods, events, place=place))
     return [with_logs(kube, f) for f in found]
 
 

@@ -199,7 +199,8 @@ def check_context(s: Session, *, required: bool = True) -> CheckResult:
         if not result.ok:
             return False, (f"the API server of context {context!r} does not answer: "
                            f"{proc.tail(result.stderr, 1) or f'exit {result.code}'}"), fix(
-                f"kubectl --context {context} cluster-info   # or name another: --context NAME")
+                f"{s.tools.kubectl.command('cluster-info')}   # or name another: "
+                "--context NAME")
         kind = "local" if s.tools.local else "remote, named explicitly"
         return True, f"context {context} ({kind}): API server ready", None
 
@@ -447,7 +448,8 @@ def all_checks(s: Session) -> list[CheckResult]:
 def run_doctor(s: Session) -> list[CheckResult]:
     with s.console.status("checking tools, cluster and .env"):
         results = all_checks(s)
-    s.console.checks("inv doctor", results)
+    s.console.checks(f"inv doctor (target {s.settings.target}, context "
+                     f"{current_context(s) or 'unset'})", results)
     s.console.summary(results, what="checks")
     failed = [r for r in results if not r.ok and r.required]
     if failed and all(r.name == ENV_CHECK for r in failed):

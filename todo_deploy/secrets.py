@@ -229,8 +229,9 @@ def run_secrets(s: Session, *, dry_run: bool = False) -> SecretPlan:
                      f"{settings.env_file} so re-runs keep them (delete the value to rotate).")
     live = applied_secret(s)
     if live is not None and live.matches(secret_plan):
-        console.success(f"Secret {settings.namespace}/{settings.secret_name} unchanged "
-                        f"(digest {secret_plan.digest.short}); nothing to apply")
+        console.success(f"Secret {settings.namespace}/{settings.secret_name} unchanged in "
+                        f"context {s.tools.context} (digest {secret_plan.digest.short}); "
+                        "nothing to apply")
         console.info(f"secret digest: {secret_plan.digest.value}")
         return secret_plan
     with console.status(f"applying Secret {settings.secret_name} in namespace "
@@ -239,12 +240,12 @@ def run_secrets(s: Session, *, dry_run: bool = False) -> SecretPlan:
                                      stdin=manifest(settings, secret_plan), check=False)
     if not result.ok:
         s.forget(SECRET_KEY)
-        raise _apply_error(settings, result)
+        raise _apply_error(s.tools.kubectl, settings, result)
     data = secret_plan.data()
     s.store(SECRET_KEY, ClusterSecret(secret_plan.digest.value, secret_plan.embedded_db,
                                       digest_of(data).value, data))
-    console.success(f"Secret {settings.namespace}/{settings.secret_name} applied "
-                    f"(digest {secret_plan.digest.short})")
+    console.success(f"Secret {settings.namespace}/{settings.secret_name} applied in context "
+                    f"{s.tools.context} (digest {secret_plan.digest.short})")
     console.info(f"secret digest: {secret_plan.digest.value}")
     return secret_plan
 
@@ -272,12 +273,13 @@ def _show(s: Session, secret_plan: SecretPlan, *, dry_run: bool, absent: set[str
         s.console.info("COHERE_API_KEY is empty: the chatbot is disabled (stored empty).")
 
 
-def _apply_error(settings: Settings, result: proc.ToolResult) -> StageFailed:
+def _apply_error(kube: tools.Kubectl, settings: Settings,
+                 result: proc.ToolResult) -> StageFailed:
     stderr = proc.tail(result.stderr)
     if "conflict" in stderr.lower():
+        delete = kube.command("-n", settings.namespace, "delete", "secret", settings.secret_name)
         hint = (f"another tool manages Secret {settings.secret_name} (helm with "
-                f"secrets.create=true?). Keep one owner: set secrets.create=false, or "
-                f"kubectl -n {settings.namespace} delete secret {settings.secret_name}")
+                f"secrets.create=true?). Keep one owner: set secrets.create=false, or {delete}")
     else:
         hint = "inv doctor   # is the cluster up and kubectl pointed at it?"
     return StageFailed(f"kubectl apply of Secret {settings.secret_name} failed "
@@ -341,19 +343,21 @@ def _rotate_embedded_password(s: Session, secret_plan: SecretPlan) -> None:
                      "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", EMBEDDED_DB["user"],
                      "-d", EMBEDDED_DB["database"],
                      stdin=alter_role_sql(EMBEDDED_DB["user"], new),
-                     hint=f"kubectl -n {ns} logs {POSTGRES_POD}   # then: inv secrets")
+                     hint=f"{kube.command('-n', ns, 'logs', POSTGRES_POD)}   "
+                          "# then: inv secrets")
         s.console.info("POSTGRES_PASSWORD changed: the in-cluster PostgreSQL now takes the new "
                        "one (ALTER ROLE); inv deploy rolls the backend onto it")
         return
     volume = kube.run("get", "pvc", POSTGRES_PVC, "-n", ns, "-o", "name", check=False)
+    old_value = kube.command("-n", ns, "get", "secret", settings.secret_name, "-o",
+                             f"jsonpath={{.data.{key}}}")
     if volume.ok:
         raise StageFailed(
             "POSTGRES_PASSWORD changed, but the in-cluster PostgreSQL that keeps the old one "
             f"(its data is in {POSTGRES_PVC}) is not running to take the new one; nothing was "
             "changed",
             f"put the old value back in {settings.env_file} (it is still in the Secret: "
-            f"kubectl -n {ns} get secret {settings.secret_name} -o "
-            f"jsonpath='{{.data.{key}}}' | base64 -d), run inv deploy, then change it again; "
+            f"{old_value} | base64 -d), run inv deploy, then change it again; "
             "or start over without the data: inv down --purge --yes && inv up")
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Any
@@ -100,6 +101,12 @@ class _Client:
     def start(self, *args: str, timeout: float) -> proc.Background:
         return proc.start(self.argv(*args), timeout=timeout)
 
+    def command(self, *args: str) -> str:
+        """The command line a hint prints for the user to copy: the argv this client would
+        run (so it carries the run's context), shell-quoted. Every printed kubectl / helm
+        command is rendered here, never by an f-string of its own."""
+        return shlex.join(self.argv(*args))
+
 
 # -- kubectl --------------------------------------------------------------------------------
 
@@ -145,6 +152,36 @@ class Kubectl(_Client):
 
     def raw(self, path: str) -> proc.ToolResult:
         return self.run("get", "--raw", path, check=False)
+
+    def node_runtimes(self) -> list[NodeRuntime]:
+        """The container runtime of each node (``kubectl get nodes -o json``)."""
+        result = self.run("get", "nodes", "-o", "json",
+                          hint="inv doctor   # is the cluster up and kubectl pointed at it?")
+        return parse_node_runtimes(result.stdout)
+
+
+@dataclass(frozen=True)
+class NodeRuntime:
+    """One node's container runtime, from ``status.nodeInfo.containerRuntimeVersion``
+    (``containerd://1.7.18``, ``cri-o://1.30.4``, ``docker://27.1.1``)."""
+
+    node: str
+    name: str  # containerd | cri-o | docker | ...
+    version: str
+
+    def describe(self) -> str:
+        return f"{self.name} {self.version}".strip()
+
+
+def parse_node_runtimes(stdout: str) -> list[NodeRuntime]:
+    """``kubectl get nodes -o json`` → each node's runtime (pure)."""
+    found = []
+    for node in parse_items(stdout):
+        info = (node.get("status") or {}).get("nodeInfo") or {}
+        name, _, version = str(info.get("containerRuntimeVersion", "")).partition("://")
+        found.append(NodeRuntime(str((node.get("metadata") or {}).get("name", "?")),
+                                 name or "unknown", version))
+    return found
 
 
 def parse_items(stdout: str) -> list[dict[str, Any]]:

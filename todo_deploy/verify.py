@@ -188,10 +188,11 @@ def judge(probe: HttpProbe, body: str) -> tuple[bool, str]:
     return False, f"expected a JSON list of todos, got {json.dumps(data)[:80]}"
 
 
-def explain_error(probe: HttpProbe, stderr: str, settings: Settings) -> tuple[str, str]:
-    """(detail, hint) for a failed ``kubectl get --raw`` (kubectl hides the body of non-2xx)."""
+def explain_error(probe: HttpProbe, stderr: str, kube: Kubectl) -> tuple[str, str]:
+    """(detail, hint) for a failed ``kubectl get --raw`` (kubectl hides the body of non-2xx);
+    the kubectl commands of the hints are the run's client's (its context)."""
     line = proc.tail(stderr, 1) or "no output"
-    ns = settings.namespace
+    ns = kube.namespace
     if "must be logged in" in line or "(Unauthorized)" in line:
         if probe.expect == "todo-list":
             return (f"401: the backend rejected the frontend's demo token ({line})",
@@ -200,10 +201,11 @@ def explain_error(probe: HttpProbe, stderr: str, settings: Settings) -> tuple[st
         return line, "inv doctor   # kubectl's credentials for the cluster"
     if "(ServiceUnavailable)" in line:
         return (f"503 or no ready endpoint behind service {probe.service} ({line})",
-                f"kubectl -n {ns} get endpoints {probe.service}; inv logs {probe.component}")
+                f"{kube.command('-n', ns, 'get', 'endpoints', probe.service)}; "
+                f"inv logs {probe.component}")
     if "(NotFound)" in line:
         return (f"404 from {probe.service} or no such service ({line})",
-                f"kubectl -n {ns} get svc {probe.service}; inv deploy")
+                f"{kube.command('-n', ns, 'get', 'svc', probe.service)}; inv deploy")
     if "(InternalError)" in line:
         if probe.expect == "todo-list":  # the proxy passes the backend's answer on
             return (f"5xx through the frontend's proxy: the backend failed the request or "
@@ -278,8 +280,8 @@ def watch_rollout(kube: Kubectl, settings: Settings, *, poll: float = POLL_SECON
         pending = [p for st in states if not st.done for p in st.pods] + [
             p for p in _by_kind(objects, "Pod") if _owner_kind(p) == "StatefulSet"]
         events = diagnose.get_events(kube)
-        findings = diagnose.group(diagnose.classify_pods(pending, events,
-                                                         profile=settings.profile))
+        findings = diagnose.group(diagnose.classify_pods(
+            pending, events, place=diagnose.Place.of(settings, kube)))
         gave_up = any(st.failed for st in states)
         timed_out = clock() >= deadline
         if gave_up or timed_out or any(f.fatal for f in findings):
@@ -339,7 +341,7 @@ def http_check(kube: Kubectl, settings: Settings, probe: HttpProbe, *, deadline:
             hint = None
         else:
             ok = False
-            detail, hint = explain_error(probe, result.stderr or result.stdout, settings)
+            detail, hint = explain_error(probe, result.stderr or result.stdout, kube)
         if ok or clock() >= retry_until:
             return CheckResult(probe.name, ok, clock() - started, detail,
                                None if ok else hint or f"inv logs {probe.component}")
@@ -362,13 +364,14 @@ def fetch(url: str, timeout: float) -> tuple[int, str]:
         return int(exc.code), exc.read(4096).decode(errors="replace")
 
 
-def nodeport_check(target: access.AppUrl, settings: Settings, *, get: Fetch = fetch,
-                   clock: Callable[[], float] = time.monotonic,
+def nodeport_check(target: access.AppUrl, settings: Settings, kube: Kubectl, *,
+                   get: Fetch = fetch, clock: Callable[[], float] = time.monotonic,
                    sleep: Callable[[float], None] = time.sleep) -> CheckResult:
     """``GET /api/health`` on the URL ``inv url`` prints, retried while kube-proxy catches up;
     where the host cannot reach the node (``target.routable`` false) a warning, not a pass."""
     name = f"NodePort {target.port} from this host"
-    command = access.service_url_command(settings.profile, settings.namespace)
+    command = (access.service_url_command(settings.profile, settings.namespace)
+               if settings.target == "minikube" else access.port_forward_command(kube))
     if not target.routable and not target.driver:  # another target's node, not known local
         return CheckResult(name, False, 0.0, f"not checked: {target.note}", None,
                            required=False)
@@ -380,6 +383,8 @@ def nodeport_check(target: access.AppUrl, settings: Settings, *, get: Fetch = fe
                            f"through `{command}` (it keeps a tunnel open and prints the URL)",
                            f"{command}   # in a second terminal", required=False)
     url = target.url + NODEPORT_PATH
+    svc = kube.command("-n", settings.namespace, "get", "svc", access.FRONTEND_SERVICE,
+                       "-o", "wide")
     started = clock()
     while True:
         try:
@@ -394,9 +399,8 @@ def nodeport_check(target: access.AppUrl, settings: Settings, *, get: Fetch = fe
             return CheckResult(name, ok, clock() - started,
                                f"GET {url}: {detail}" if ok else detail,
                                None if ok else
-                               f"kubectl -n {settings.namespace} get svc "
-                               f"{access.FRONTEND_SERVICE} -o wide   # its nodePort; if this "
-                               f"host cannot reach the node IP: {command}")
+                               f"{svc}   # its nodePort; if this host cannot reach the "
+                               f"node IP: {command}")
         sleep(1.0)
 
 
@@ -495,8 +499,9 @@ def helm_test_check(clients: Tools, settings: Settings, *,
     why = "; ".join(failed) or proc.tail(result.stderr or result.stdout, 1) or \
         f"exit {result.code}"
     return CheckResult(name, False, time.monotonic() - started, why,
-                       f"kubectl -n {settings.namespace} logs {pod}   # the failed test pod "
-                       "stays; then: inv logs backend; inv logs frontend")
+                       f"{clients.kubectl.command('-n', settings.namespace, 'logs', pod)}"
+                       "   # the failed test pod stays; then: inv logs backend; "
+                       "inv logs frontend")
 
 
 def verify(kube: Kubectl, settings: Settings, *, poll: float = POLL_SECONDS,
@@ -514,7 +519,7 @@ def verify(kube: Kubectl, settings: Settings, *, poll: float = POLL_SECONDS,
                    for probe in PROBES]
         if user_url is not None:
             try:
-                checks.append(nodeport_check(user_url(), settings))
+                checks.append(nodeport_check(user_url(), settings, kube))
             except StageFailed as exc:
                 checks.append(CheckResult("NodePort from this host", False, 0.0,
                                           exc.message, exc.hint))

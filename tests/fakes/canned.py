@@ -80,3 +80,23 @@ def secret_json(digest: str = "", embedded: bool = False,
                                 "app.kubernetes.io/managed-by": "todo-deploy"},
                      "resourceVersion": "4242", "uid": "5f0c8a9e-0000-4000-8000-000000000001"},
         "data": {k: base64.b64encode(v.encode()).decode() for k, v in (data or {}).items()}})
+
+
+def nodes(*runtimes: str, cluster: str = "ci") -> str:
+    """kubectl get nodes -o json of a kind cluster (kindest/node v1.31.0: its nodeInfo), one
+    node per runtime (``containerd://1.7.18``: containerRuntimeVersion as kubelet reports it),
+    the first ``CLUSTER-control-plane``, the others ``CLUSTER-worker``, ``-worker2``..."""
+    items = []
+    for index, runtime in enumerate(runtimes):
+        name = f"{cluster}-control-plane" if index == 0 else \
+            f"{cluster}-worker{index if index > 1 else ''}"
+        items.append({"apiVersion": "v1", "kind": "Node", "metadata": {
+            "name": name, "labels": {"kubernetes.io/hostname": name}}, "status": {
+            "addresses": [{"address": f"172.18.0.{index + 2}", "type": "InternalIP"},
+                          {"address": name, "type": "Hostname"}],
+            "nodeInfo": {"architecture": "amd64", "bootID": "", "containerRuntimeVersion": runtime,
+                         "kernelVersion": "6.1.0-27-amd64", "kubeProxyVersion": "",
+                         "kubeletVersion": "v1.31.0", "machineID": "", "operatingSystem": "linux",
+                         "osImage": "Debian GNU/Linux 12 (bookworm)", "systemUUID": ""}}})
+    return json.dumps({"apiVersion": "v1", "items": items, "kind": "List",
+                       "metadata": {"resourceVersion": ""}})

@@ -189,7 +189,8 @@ def test_service_without_endpoints_is_a_503_naming_the_service(stack: Stack) -> 
     result = check(verify.PROBES[0])
     assert not result.ok
     assert result.detail.startswith("503 or no ready endpoint behind service todo-backend")
-    assert result.hint == "kubectl -n todo get endpoints todo-backend; inv logs backend"
+    assert result.hint == ("kubectl -n todo get endpoints todo-backend --context minikube; "
+                           "inv logs backend")
     stack.api.route("todo", "todo-backend", 7860, ("127.0.0.1", stack.backend.port))
 
 

@@ -11,11 +11,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from invoke import MockContext
 
 from todo_deploy import deploy, doctor
 from todo_deploy.chart import ChartValues
 from todo_deploy.deploy import DeployPlan, Recovery, Release, Revision
 from todo_deploy.errors import ExitCode, PrereqError
+from todo_deploy.tools import Helm
+
+HELM = Helm(MockContext(), "minikube", "todo", 120.0)  # renders the hints' commands
 
 VALUES = ChartValues(backend_repository="todo-backend", backend_tag="3f9a1c2b7d4e",
                      frontend_repository="todo-frontend", frontend_tag="123456789012",
@@ -198,19 +202,20 @@ def test_identical_manifests_have_no_change() -> None:
 def test_interrupted_deploy_is_unstuck_by_rolling_back_to_the_last_good_revision() -> None:
     rows = deploy.parse_history(history((1, "superseded"), (2, "deployed"),
                                         (3, "pending-upgrade")))
-    assert deploy.stuck_hint(rows, "todo-app", "todo") == (
+    assert deploy.stuck_hint(rows, HELM, "todo-app", "todo") == (
         "revision 3 is pending-upgrade (an interrupted deploy): "
-        "helm rollback todo-app 2 --namespace todo   then: inv deploy")
+        "helm rollback todo-app 2 --namespace todo --kube-context minikube   then: inv deploy")
 
 
 def test_interrupted_first_install_is_cleaned_up_with_uninstall() -> None:
     rows = deploy.parse_history(history((1, "pending-install")))
-    hint = deploy.stuck_hint(rows, "todo-app", "todo")
+    hint = deploy.stuck_hint(rows, HELM, "todo-app", "todo")
     assert hint is not None and "helm uninstall todo-app --namespace todo" in hint
 
 
 def test_a_settled_release_needs_no_unstick_hint() -> None:
-    assert deploy.stuck_hint(deploy.parse_history(history((1, "deployed"))), "r", "n") is None
+    assert deploy.stuck_hint(deploy.parse_history(history((1, "deployed"))), HELM, "r",
+                             "n") is None
 
 
 def test_a_configured_values_file_comes_before_the_suites_own_values_so_they_win() -> None:

@@ -437,7 +437,8 @@ def test_dry_run_shows_the_image_change_against_the_release_and_applies_nothing(
     assert "change: Deployment/todo-backend" in text
     assert "-          image: todo-backend:000000000000" in text
     assert f"+          image: todo-backend:{backend.tag}" in text
-    assert "0 to add, 1 to change, 0 to remove; nothing was applied" in text
+    assert "dry run (context minikube): 0 to add, 1 to change, 0 to remove; nothing was " \
+        "applied" in text
     assert "inv secrets" in text
     assert release.revision == 0
     assert upgrades(fake_tools) == []
@@ -457,7 +458,8 @@ def test_release_stuck_in_pending_upgrade_is_not_rolled_back_blindly_but_explain
         deploy.run_deploy(session(settings)[0])
     assert "before Helm changed anything" in failed.value.message
     assert failed.value.hint == ("revision 3 is pending-upgrade (an interrupted deploy): "
-                                 "helm rollback todo-app 2 --namespace todo   then: inv deploy")
+                                 "helm rollback todo-app 2 --namespace todo --kube-context "
+                                 "minikube   then: inv deploy")
     assert not [a for a in fake_tools.argvs("helm") if a[0] == "rollback"]
 
 
@@ -550,8 +552,8 @@ def test_a_first_deploy_over_a_spec_shaped_deployment_names_what_to_delete_and_c
 
     assert "1 object(s) in namespace todo are in the way of release todo-app" in \
         refused.value.message
-    assert refused.value.hint == "kubectl -n todo delete deployment/todo-backend   # then: " \
-                                 "inv deploy"
+    assert refused.value.hint == "kubectl -n todo delete deployment/todo-backend --context " \
+                                 "minikube   # then: inv deploy"
     assert "Deployment/todo-backend: was not made from this chart" in \
         (refused.value.details or "")
     assert [a for a in fake_tools.argvs("kubectl") if a[0] == "patch"] == []

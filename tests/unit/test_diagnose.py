@@ -33,15 +33,24 @@ def kube(c: MockContext) -> Kubectl:
     return Kubectl(c, "minikube", "todo", 120.0)
 
 
+def place(target: str = "minikube", *, profile: str = "minikube", context: str = "minikube",
+          kind_cluster: str = "kind") -> diagnose.Place:
+    """Where the pods run (the fixes depend on it); the client renders printed commands."""
+    return diagnose.Place(Kubectl(MockContext(), context, "todo", 120.0), target, profile,
+                          kind_cluster)
+
+
+MINIKUBE = place()
+
+
 def load(name: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = json.loads((FIXTURES / f"{name}.json").read_text())["items"]
     return items
 
 
-def findings(state: str, *, profile: str = "minikube") -> list[Finding]:
+def findings(state: str, *, where: diagnose.Place = MINIKUBE) -> list[Finding]:
     """Every pod of the captured state classified against its events."""
-    return diagnose.classify_pods(load(f"pods-{state}"), load(f"events-{state}"),
-                                  profile=profile)
+    return diagnose.classify_pods(load(f"pods-{state}"), load(f"events-{state}"), place=where)
 
 
 def only(state: str, cause: Cause, **kwargs: Any) -> Finding:
@@ -56,7 +65,7 @@ def backing_off() -> Finding:
     for p in load("pods-crashloop"):
         if any((s.get("state") or {}).get("waiting", {}).get("reason") == "CrashLoopBackOff"
                for s in statuses(p)):
-            finding = diagnose.classify_pod(p, load("events-crashloop"))
+            finding = diagnose.classify_pod(p, load("events-crashloop"), place=MINIKUBE)
             assert finding is not None and finding.cause is Cause.CRASH_LOOP
             return finding
     raise AssertionError("the capture has no pod in CrashLoopBackOff")
@@ -92,7 +101,7 @@ def test_a_missing_image_the_suite_does_not_build_is_loaded_not_built() -> None:
     p = copy.deepcopy(pod("err-image-never-pull", only("err-image-never-pull",
                                                         Cause.IMAGE_MISSING).pod))
     p["metadata"]["labels"]["component"] = "postgresql"  # the same state, for the database
-    finding = diagnose.classify_pod(p, [], profile="dev")
+    finding = diagnose.classify_pod(p, [], place=place(profile="dev"))
     assert finding is not None and finding.cause is Cause.IMAGE_MISSING
     assert finding.hint.startswith("minikube -p dev image load ")
 
@@ -140,7 +149,7 @@ def readiness_finding(events: list[dict[str, Any]] | None = None,
                       state: str = "readiness-failing") -> Finding:
     found = [f for f in diagnose.classify_pods(load(f"pods-{state}"),
                                                load(f"events-{state}") if events is None
-                                               else events)
+                                               else events, place=MINIKUBE)
              if f.cause is Cause.READINESS]
     assert found
     return found[0]
@@ -183,7 +192,7 @@ def test_a_readiness_probe_answered_503_gets_the_grace_period() -> None:
 
 
 def test_insufficient_memory_is_unschedulable_with_a_minikube_resources_hint() -> None:
-    finding = only("unschedulable", Cause.UNSCHEDULABLE, profile="dev")
+    finding = only("unschedulable", Cause.UNSCHEDULABLE, where=place(profile="dev"))
     assert "Insufficient memory" in finding.message
     assert "minikube -p dev delete" in finding.hint
     assert "INVOKE_TODO_MINIKUBE_MEMORY" in finding.hint
@@ -195,7 +204,7 @@ def test_unschedulable_for_a_transient_reason_waits_for_the_timeout() -> None:
     scheduled = next(c for c in p["status"]["conditions"] if c["type"] == "PodScheduled")
     scheduled["message"] = ("0/1 nodes are available: 1 node(s) had untolerated taint "
                             "{node.kubernetes.io/not-ready: }.")
-    finding = diagnose.classify_pod(p, [])
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
     assert finding is not None and finding.cause is Cause.UNSCHEDULABLE
     assert not finding.fatal
 
@@ -208,7 +217,8 @@ def unbound(spread: timedelta | None = None) -> Finding:
         later["eventTime"] = (first + spread).isoformat().replace("+00:00", "Z")
         later["metadata"]["name"] += "-later"
         events.append(later)
-    found = [f for f in diagnose.classify_pods(load("pods-unbound-claim"), events)
+    found = [f for f in diagnose.classify_pods(load("pods-unbound-claim"), events,
+                                               place=MINIKUBE)
              if f.reason == "UnboundVolumeClaim"]
     assert found
     return found[0]
@@ -260,7 +270,8 @@ def test_events_of_other_pods_are_ignored() -> None:
     events = copy.deepcopy(load("events-readiness-failing"))
     for event in events:
         event["involvedObject"]["name"] = "some-other-pod"
-    assert diagnose.classify_pod(pod("readiness-failing", failing.pod), events) is None
+    assert diagnose.classify_pod(pod("readiness-failing", failing.pod), events,
+                                 place=MINIKUBE) is None
 
 
 def test_events_of_an_earlier_pod_of_the_same_name_are_ignored() -> None:
@@ -270,14 +281,15 @@ def test_events_of_an_earlier_pod_of_the_same_name_are_ignored() -> None:
     events = copy.deepcopy(load("events-readiness-failing"))
     for event in events:
         event["involvedObject"]["uid"] = "0000-the-pod-this-one-replaced"
-    assert diagnose.classify_pod(pod("readiness-failing", failing.pod), events) is None
+    assert diagnose.classify_pod(pod("readiness-failing", failing.pod), events,
+                                 place=MINIKUBE) is None
 
 
 def test_group_keeps_one_finding_per_component_and_cause() -> None:
     p = pod("crashloop", only("crashloop", Cause.CRASH_LOOP).pod)
     twin = copy.deepcopy(p)
     twin["metadata"]["name"] += "-twin"
-    grouped = diagnose.group(diagnose.classify_pods([p, twin], []))
+    grouped = diagnose.group(diagnose.classify_pods([p, twin], [], place=MINIKUBE))
     assert len(grouped) == 1
     assert grouped[0].also == (twin["metadata"]["name"],)
 
@@ -297,7 +309,8 @@ def test_diagnose_reads_the_crashed_runs_log_tail_of_a_crash_loop() -> None:
         GET_EVENTS: Result((FIXTURES / "events-crashloop.json").read_text()),
         logs + ("" if first.crashed_run_is_current else " --previous"): Result(CRASH_LOG + "\n"),
     })
-    (finding,) = [f for f in diagnose.diagnose(kube(c)) if f.cause is Cause.CRASH_LOOP]
+    (finding,) = [f for f in diagnose.diagnose(diagnose.Place(kube(c)))
+                  if f.cause is Cause.CRASH_LOOP]
     where = "current" if first.crashed_run_is_current else "--previous"
     assert finding.logs == (f"logs of the run that crashed ({where}):", f"  {CRASH_LOG}")
 
@@ -333,3 +346,89 @@ def test_report_prints_cause_events_logs_and_fix() -> None:
     assert f"│   {finding.events[-1]}" in text
     assert "│   boom" in text
     assert "fix: read the log lines above" in text
+
+
+# -- the fixes per target ---------------------------------------------------------------------
+# The same captured states; the Place says where the pods run (target, kind cluster, context).
+
+KIND = place("kind", context="kind-ci", kind_cluster="ci")
+REGISTRY = place("registry", context="prod-eks")
+DOCKER = place("docker", context="docker-desktop")
+
+
+def test_a_missing_image_on_kind_is_built_and_loaded_into_the_kind_cluster() -> None:
+    finding = only("err-image-never-pull", Cause.IMAGE_MISSING, where=KIND)
+    assert "is not in kind cluster ci's nodes" in finding.message
+    assert finding.hint.startswith("inv build --target kind")
+    assert "minikube" not in finding.message + finding.hint
+
+
+def test_an_image_kind_lacks_that_the_suite_does_not_build_is_kind_loaded() -> None:
+    p = copy.deepcopy(pod("err-image-never-pull", only("err-image-never-pull",
+                                                        Cause.IMAGE_MISSING).pod))
+    p["metadata"]["labels"]["component"] = "postgresql"
+    finding = diagnose.classify_pod(p, [], place=KIND)
+    assert finding is not None
+    image = next(s["image"] for s in statuses(p) if s["name"] == finding.container)
+    assert finding.hint.startswith(f"docker pull {image} && kind load docker-image {image} "
+                                   "--name ci")
+
+
+def test_a_missing_image_on_the_docker_target_is_built_in_the_hosts_dockerd() -> None:
+    finding = only("err-image-never-pull", Cause.IMAGE_MISSING, where=DOCKER)
+    assert "is not in the host's Docker daemon (the node's)" in finding.message
+    assert finding.hint.startswith("inv build --target docker")
+    assert "minikube" not in finding.message + finding.hint
+
+
+def test_a_pull_error_on_the_registry_target_says_push_pull_secret_and_describe() -> None:
+    finding = only("image-pull-backoff", Cause.IMAGE_MISSING, where=REGISTRY)
+    assert "cannot be pulled by the node" in finding.message
+    assert finding.hint.startswith("inv build --target registry")
+    assert "todo.registry.pull_secrets" in finding.hint
+    assert f"kubectl -n todo describe pod {finding.pod} --context prod-eks" in finding.hint
+    assert "minikube" not in finding.message + finding.hint
+
+
+def test_a_lack_of_cpu_or_memory_on_kind_points_at_the_kind_nodes_not_minikube() -> None:
+    finding = only("unschedulable", Cause.UNSCHEDULABLE, where=KIND)
+    assert "kind nodes lack CPU/memory" in finding.hint
+    assert "kubectl describe nodes --context kind-ci" in finding.hint
+    assert "kind create cluster --name ci --config" in finding.hint
+    assert "minikube" not in finding.hint and finding.fatal
+
+
+def test_a_lack_of_cpu_or_memory_elsewhere_points_at_the_clusters_nodes() -> None:
+    for where in (REGISTRY, DOCKER):
+        finding = only("unschedulable", Cause.UNSCHEDULABLE, where=where)
+        assert f"kubectl describe nodes --context {where.kube.context}" in finding.hint
+        assert "minikube" not in finding.hint and "kind " not in finding.hint
+
+
+def unbound_on(where: diagnose.Place) -> Finding:
+    found = [f for f in findings("unbound-claim", where=where)
+             if f.reason == "UnboundVolumeClaim"]
+    assert found
+    return found[0]
+
+
+def test_storage_hints_name_minikubes_addons_only_on_minikube() -> None:
+    assert "minikube -p minikube addons enable storage-provisioner" in unbound_on(MINIKUBE).hint
+    assert "kubectl get storageclass --context minikube" in unbound_on(MINIKUBE).hint
+    kind = unbound_on(KIND).hint
+    assert "local-path-provisioner" in kind
+    assert "kubectl -n local-path-storage get pods --context kind-ci" in kind
+    for where in (REGISTRY, DOCKER):
+        hint = unbound_on(where).hint
+        assert "storageclass.kubernetes.io/is-default-class=true" in hint
+        assert f"kubectl get storageclass --context {where.kube.context}" in hint
+        assert f"kubectl -n todo get pvc --context {where.kube.context}" in hint
+    for where in (KIND, REGISTRY, DOCKER):
+        assert "minikube" not in unbound_on(where).hint
+
+
+def test_a_sandbox_failure_outside_minikube_names_no_minikube_command() -> None:
+    assert "kind export logs --name ci" in only("sandbox-failing", Cause.SANDBOX, where=KIND).hint
+    for where in (REGISTRY, DOCKER):
+        hint = only("sandbox-failing", Cause.SANDBOX, where=where).hint
+        assert "minikube" not in hint and "kubectl describe nodes --context" in hint

@@ -166,6 +166,7 @@ def test_doctor_passes_when_everything_is_there(only_fakes: FakeTools, tmp_path:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Result: SUCCESS" in result.stdout
     assert "Helm 3" in result.stdout and "minikube has 2 CPU / 4000Mi" in result.stdout
+    assert "inv doctor (target minikube, context minikube)" in result.stdout  # the header
 
 
 def test_doctor_flags_a_cluster_too_small_for_the_chart(

@@ -70,6 +70,8 @@ def containerd_context(extra: dict[object, Result]) -> MockContext:
         "minikube version --short": Result(VERSION),
         "minikube -p minikube docker-env --shell none": Result(stderr=REFUSAL, exited=14),
         "minikube profile list -o json": Result(profile_list("containerd")),
+        # the build's header names the run's context (resolved once per run)
+        "kubectl config current-context": Result("minikube\n"),
     }
     run.update(extra)
     return MockContext(run=run)
@@ -94,6 +96,7 @@ def test_containerd_runtime_builds_with_minikube_image_build(tmp_path: Path) -> 
     assert [(b.ref, b.built) for b in built] == [(ref, True)]
     assert "minikube image build" in out.getvalue()
     assert "containerd" in out.getvalue()
+    assert "; context minikube" in out.getvalue()  # the stage's header names the context
 
 
 def test_minikube_image_build_exiting_0_without_the_tag_is_a_failed_build(

@@ -53,7 +53,8 @@ def inv(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
 
 
-def test_secrets_runs_exactly_the_checks_then_one_server_side_apply(tmp_path: Path) -> None:
+def test_secrets_runs_exactly_the_checks_then_one_server_side_apply(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     env = write_env(tmp_path / ".env")
     c = MockContext(run={
         "kubectl version --client -o json": Result(KUBECTL_VERSION),
@@ -65,6 +66,7 @@ def test_secrets_runs_exactly_the_checks_then_one_server_side_apply(tmp_path: Pa
             " --context minikube": Result(APPLY_OK),
     })
     tasks.secrets(c, env_file=str(env))
+    assert "applied in context minikube" in capsys.readouterr().out
     commands = [call.args[0] for call in c.run.call_args_list]  # type: ignore[attr-defined]
     assert commands == [  # the context is resolved once per run, before anything else
         "kubectl config current-context",

@@ -4,7 +4,9 @@ fake of ``kind`` only.
 The ``kind`` fake (tests/fakes/fake_tool.py installed as ``kind``) records argv and replays
 kind's own output shapes from its docs (kind.sigs.k8s.io/docs/user/quick-start):
 ``kind get clusters`` prints one name per line (or "No kind clusters found." on stderr), and
-``kind load docker-image IMAGE... --name NAME`` reports each image per node. The docker side
+``kind load docker-image IMAGE... --name NAME`` reports each image per node. The nodes'
+runtime comes from the fake ``kubectl get nodes -o json`` (canned.nodes: kindest/node's
+nodeInfo). The docker side
 is a stub builder at the images module boundary (as in test_up), since dockerd is not the point.
 """
 
@@ -20,11 +22,12 @@ import pytest
 from invoke.context import Context
 
 from tests.conftest import FakeTools
+from tests.fakes import canned
 from todo_deploy import deploy, doctor, images, secrets
 from todo_deploy.chart import ChartValues
 from todo_deploy.config import Settings
 from todo_deploy.console import Console
-from todo_deploy.errors import ConfigError, StageFailed
+from todo_deploy.errors import ConfigError, PrereqError, StageFailed
 from todo_deploy.session import Session
 
 SECRET = secrets.ClusterSecret(digest="d" * 64, embedded_db=False)
@@ -160,10 +163,15 @@ LOADED = ('Image: "{ref}" with ID "sha256:1111" not yet present on node "{name}-
           "loading...\n")
 
 
+NODES = ["get", "nodes", "-o", "json", "--context", "kind-ci"]
+
+
 def test_kind_target_builds_on_the_host_then_loads_both_digest_tags_into_the_cluster(
         kind: FakeTools, stub: StubBuilder, tmp_path: Path) -> None:
-    settings = tiny(tmp_path, target="kind", kind_cluster="ci")
+    settings = tiny(tmp_path, target="kind", kind_cluster="ci", context="kind-ci")
     refs = [r.ref for r in images.current_images(settings)]
+    kind.rule("kubectl", r"^get nodes -o json --context kind-ci$",
+              stdout=canned.nodes("containerd://1.7.18"))
     kind.rule("kind", r"^load docker-image", stdout="".join(
         LOADED.format(ref=ref, name="ci") for ref in refs))
     s, out = session(settings)
@@ -173,11 +181,52 @@ def test_kind_target_builds_on_the_host_then_loads_both_digest_tags_into_the_clu
     assert "loaded into kind ci" in out.getvalue()
 
 
+def test_the_kind_build_header_names_the_nodes_runtime_and_the_context(
+        kind: FakeTools, stub: StubBuilder, tmp_path: Path) -> None:
+    kind.rule("kubectl", r"^get nodes -o json --context kind-ci$",
+              stdout=canned.nodes("containerd://1.7.18", "containerd://1.7.18"))
+    kind.rule("kind", r"^load docker-image")
+    s, out = session(tiny(tmp_path, target="kind", kind_cluster="ci", context="kind-ci"))
+    images.run_build(s)
+    header = next(line for line in out.getvalue().splitlines() if "Build images in" in line)
+    assert "kind load docker-image into cluster ci (containerd 1.7.18)" in header
+    assert header.endswith("; context kind-ci")
+
+
+def test_the_kind_nodes_runtime_is_asked_once_per_run(
+        kind: FakeTools, stub: StubBuilder, tmp_path: Path) -> None:
+    kind.rule("kubectl", r"^get nodes -o json --context kind-ci$",
+              stdout=canned.nodes("containerd://1.7.18"))
+    kind.rule("kind", r"^load docker-image")
+    s, _ = session(tiny(tmp_path, target="kind", kind_cluster="ci", context="kind-ci"))
+    images.run_build(s)
+    images.run_build(s)  # `inv build up`: the same run builds twice
+    assert kind.argvs("kubectl") == [NODES]
+    assert len(kind.argvs("kind")) == 2
+
+
+def test_kind_nodes_on_a_runtime_kind_cannot_load_into_stop_the_build_before_building(
+        kind: FakeTools, stub: StubBuilder, tmp_path: Path) -> None:
+    kind.rule("kubectl", r"^get nodes -o json --context kind-ci$",
+              stdout=canned.nodes("containerd://1.7.18", "cri-o://1.30.4"))
+    s, _ = session(tiny(tmp_path, target="kind", kind_cluster="ci", context="kind-ci"))
+    with pytest.raises(PrereqError) as refused:
+        images.run_build(s)
+    assert "node ci-worker of context kind-ci runs cri-o 1.30.4" in refused.value.message
+    assert "containerd" in refused.value.message
+    hint = refused.value.hint or ""
+    assert "kind create cluster --name ci" in hint and "--target registry" in hint
+    assert kind.argvs("kind") == [] and stub.present == set()  # nothing built, nothing loaded
+    assert kind.argvs("kubectl") == [NODES]
+
+
 def test_kind_load_failing_stops_the_build_with_kinds_words_and_a_fix(
         kind: FakeTools, stub: StubBuilder, tmp_path: Path) -> None:
+    kind.rule("kubectl", r"^get nodes -o json --context kind-ci$",
+              stdout=canned.nodes("containerd://1.7.18"))
     kind.rule("kind", r"^load docker-image", code=1,
               stderr='ERROR: no nodes found for cluster "ci"\n')
-    s, _ = session(tiny(tmp_path, target="kind", kind_cluster="ci"))
+    s, _ = session(tiny(tmp_path, target="kind", kind_cluster="ci", context="kind-ci"))
     with pytest.raises(StageFailed) as failed:
         images.run_build(s)
     assert 'no nodes found for cluster "ci"' in failed.value.message
@@ -206,3 +255,12 @@ def test_doctor_without_kind_installed_gives_the_install_command(
     s, _ = session(tiny(tmp_path, target="kind", kind_cluster="ci"))
     result = doctor.check_kind(s)
     assert not result.ok and "kind.sigs.k8s.io/dl/" in (result.hint or "")
+
+
+def test_node_runtimes_are_read_from_each_nodes_container_runtime_version() -> None:
+    from todo_deploy.tools import NodeRuntime, parse_node_runtimes
+
+    assert parse_node_runtimes(canned.nodes("containerd://1.7.18", "cri-o://1.30.4")) == [
+        NodeRuntime("ci-control-plane", "containerd", "1.7.18"),
+        NodeRuntime("ci-worker", "cri-o", "1.30.4")]
+    assert parse_node_runtimes("not json") == []

@@ -79,12 +79,15 @@ def test_the_minikube_service_form_names_another_profile_and_namespace() -> None
 
 
 def test_url_on_macos_docker_driver_explains_the_tunnel() -> None:
-    note = access.url_note("docker", "darwin", "minikube", "todo")
+    kube = Kubectl(MockContext(), "minikube", "todo", 120.0)
+    note = access.url_note("docker", "darwin", "minikube", kube)
     assert note is not None
     assert note.startswith("macOS + docker driver: the node IP is not reachable")
     assert "minikube service todo-frontend -n todo --url" in note
-    assert access.url_note("docker", "win32", "minikube", "todo") is not None
-    assert access.url_note("docker", "linux", "minikube", "todo") is None
+    assert ("kubectl -n todo port-forward svc/todo-frontend 3000:3000 --context minikube"
+            in note)
+    assert access.url_note("docker", "win32", "minikube", kube) is not None
+    assert access.url_note("docker", "linux", "minikube", kube) is None
 
 
 def test_url_without_the_frontend_service_says_inv_deploy() -> None:
@@ -121,6 +124,34 @@ def test_logs_print_each_line_through_the_console_with_secrets_masked() -> None:
                                            "[pod/todo-frontend-1/frontend] token ••••"]
 
 
+def test_inv_help_logs_lists_context_and_keeps_every_older_flag() -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    help_text = subprocess.run([sys.executable, "-m", "invoke", "--help", "logs"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=60, check=True).stdout
+    for flag in ("-c STRING, --component", "-f, --follow", "-n STRING, --namespace",
+                 "-o, --no-color", "-t INT, --tail", "--context=STRING"):
+        assert flag in help_text, flag
+    assert "kube-context for every kubectl/helm call" in help_text
+
+
+def test_inv_logs_context_flag_binds_every_call_of_the_run(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from invoke import Config
+
+    c = MockContext(config=Config(overrides={"todo": {"target": "docker"}}), run={
+        "kubectl version --client -o json": PREREQS["kubectl version --client -o json"],
+        "kubectl get --raw /readyz --context team-east": Result("ok"),
+        "kubectl logs -n todo -l app=todo-app,component=backend --all-containers --prefix "
+        "--tail=100 --max-log-requests=10 --context team-east": Result("[pod/b/backend] up\n"),
+    })
+    tasks.logs(c, "backend", context="team-east")
+    assert "[pod/b/backend] up" in capsys.readouterr().out
+
+
 def test_logs_reject_an_unknown_component_with_exit_2() -> None:
     with pytest.raises(Exit) as exc:
         tasks.logs(MockContext(), "db")
@@ -154,6 +185,7 @@ def test_status_without_a_release_says_inv_up() -> None:
     s, _, err = session(c)
     assert day2.run_status(s) is None
     assert "fix: inv up" in err.getvalue()
+    assert "is not installed in namespace todo (context minikube)" in err.getvalue()
 
 
 def test_purge_without_yes_off_a_terminal_refuses_before_touching_anything() -> None:
@@ -267,7 +299,22 @@ def test_down_without_purge_only_uninstalls() -> None:
         exited=1)})
     s, out, _ = session(c)
     day2.run_down(s)
-    assert "release todo-app is not installed in namespace todo" in out.getvalue()
+    assert "release todo-app is not installed in namespace todo (context minikube)" in \
+        out.getvalue()
+
+
+def test_logs_and_url_name_the_runs_context_on_stderr_only() -> None:
+    c = MockContext(run={**PREREQS, **URL_CMDS,
+                         "kubectl logs -n todo -l app=todo-app --all-containers --prefix "
+                         "--tail=100 --max-log-requests=10 --context minikube": Result("x\n")})
+    s, out, err = session(c)
+    day2.run_logs(s)
+    assert err.getvalue() == "logs of all pods in namespace todo, context minikube\n"
+    assert out.getvalue() == "x\n"
+    s, out, err = session(c)
+    day2.run_url(s)
+    assert out.getvalue() == "http://192.168.49.2:30080\n"  # still alone on stdout
+    assert "(the frontend of namespace todo, context minikube)" in err.getvalue()
 
 
 @pytest.mark.helm

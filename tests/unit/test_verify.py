@@ -69,6 +69,9 @@ def failed_test_pod_log(major: int = 3) -> Result:
     return Result((HELM_FIXTURES / f"test-fail-logs-helm{major}.stdout").read_text())
 
 
+KUBE = Kubectl(MockContext(), "minikube", "todo", 120.0)  # renders the hints' commands
+
+
 def kube(c: MockContext) -> Kubectl:
     """kubectl's client as a session makes it (context minikube, namespace todo)."""
     return Kubectl(c, "minikube", "todo", 120.0)
@@ -97,7 +100,9 @@ def newest_hash(name: str, deployment: str = "todo-backend") -> str:
 def crash_pod() -> str:
     """The crash-looping pod the watch reports first (names come from the captured state)."""
     state = verify.rollout_state("backend", "todo-backend", objects("workloads-backend-crashloop"))
-    found = diagnose.group(diagnose.classify_pods(state.pods, objects("events-crashloop")))
+    found = diagnose.group(diagnose.classify_pods(
+        state.pods, objects("events-crashloop"),
+        place=diagnose.Place(Kubectl(MockContext(), "minikube", "todo", 120.0))))
     return found[0].pod
 
 
@@ -184,7 +189,7 @@ def test_401_on_the_round_trip_points_at_better_auth_secret() -> None:
     detail, hint = verify.explain_error(
         verify.PROBES[2],
         "error: You must be logged in to the server (the server has asked for the client to "
-        "provide credentials)\n", Settings())
+        "provide credentials)\n", KUBE)
     assert detail.startswith("401: the backend rejected the frontend's demo token")
     assert hint.startswith("frontend and backend must share BETTER_AUTH_SECRET")
 
@@ -193,7 +198,7 @@ def test_503_names_the_service_and_its_endpoints() -> None:
     detail, hint = verify.explain_error(
         verify.PROBES[0],
         "Error from server (ServiceUnavailable): the server is currently unable to handle the "
-        "request\n", Settings())
+        "request\n", KUBE)
     assert "todo-backend" in detail
     assert hint.startswith("kubectl -n todo get endpoints todo-backend")
 
@@ -204,13 +209,13 @@ INTERNAL_ERROR = ('Error from server (InternalError): an error on the server ("I
 
 
 def test_a_5xx_through_the_frontends_proxy_points_at_the_backends_logs_first() -> None:
-    detail, hint = verify.explain_error(verify.PROBES[2], INTERNAL_ERROR, Settings())
+    detail, hint = verify.explain_error(verify.PROBES[2], INTERNAL_ERROR, KUBE)
     assert "the backend failed the request" in detail
     assert hint.startswith("inv logs backend")
 
 
 def test_a_5xx_from_a_service_itself_points_at_that_components_logs() -> None:
-    detail, hint = verify.explain_error(verify.PROBES[1], INTERNAL_ERROR, Settings())
+    detail, hint = verify.explain_error(verify.PROBES[1], INTERNAL_ERROR, KUBE)
     assert detail.startswith("5xx from todo-frontend")
     assert hint == "inv logs frontend"
 

@@ -70,8 +70,12 @@ def run_build(s: Session, *, force: bool = False, no_cache: bool = False,
                 for c in components]
     network = s.settings.build_network or None
     results: list[BuiltImage] = []
+    # kind: the nodes' runtime first (asked once per run); one kind cannot load into stops
+    # the build before anything is built
+    ships = (f", then kind load docker-image into cluster {s.settings.kind_cluster} "
+             f"({target.kind_runtime(s)})" if s.settings.target == "kind" else "")
     with target.open_builder(s) as builder:
-        s.console.heading(f"Build images in {builder.where}")
+        s.console.heading(f"Build images in {builder.where}{ships}; context {s.tools.context}")
         with s.console.tracker([ctx.component for ctx in contexts]) as tracker:
             for ctx in contexts:
                 built = build_one(s, builder, ctx, force=force, no_cache=no_cache,
@@ -109,7 +113,8 @@ def publish(builder: Builder, ctx: BuildContext, built: BuiltImage,
 
 def load_into_kind(s: Session, results: list[BuiltImage]) -> list[BuiltImage]:
     """The kind target: ``kind load docker-image`` the digest tags into the cluster's nodes
-    (containerd in kindest/node); kind itself skips an image its nodes already have."""
+    (containerd, checked by :func:`target.kind_runtime` before the build); kind itself skips
+    an image its nodes already have."""
     kind = s.kind
     refs = [r.ref for r in results]
     with s.console.status(f"kind load docker-image {' '.join(refs)} --name {kind.cluster}"):
