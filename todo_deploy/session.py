@@ -58,6 +58,12 @@ class Session:
             helm=clients.Helm(self.c, resolved, settings.namespace, settings.tool_timeout),
             profile=settings.profile)
 
+    def known_context(self) -> str | None:
+        """The run's kube-context when it is known without asking kubectl: named by flag or
+        config, or resolved earlier in the run (None otherwise)."""
+        named = self.settings.context
+        return named or self.recall(("kube-context", named))
+
     @property
     def minikube(self) -> clients.Minikube:
         """minikube's client: the profile is its cluster (no kube-context to resolve)."""

@@ -70,8 +70,7 @@ def containerd_context(extra: dict[object, Result]) -> MockContext:
         "minikube version --short": Result(VERSION),
         "minikube -p minikube docker-env --shell none": Result(stderr=REFUSAL, exited=14),
         "minikube profile list -o json": Result(profile_list("containerd")),
-        # the build's header names the run's context (resolved once per run)
-        "kubectl config current-context": Result("minikube\n"),
+        # no `kubectl config current-context`: a build asks no cluster (MockContext raises)
     }
     run.update(extra)
     return MockContext(run=run)
@@ -96,7 +95,18 @@ def test_containerd_runtime_builds_with_minikube_image_build(tmp_path: Path) -> 
     assert [(b.ref, b.built) for b in built] == [(ref, True)]
     assert "minikube image build" in out.getvalue()
     assert "containerd" in out.getvalue()
-    assert "; context minikube" in out.getvalue()  # the stage's header names the context
+    assert "; context" not in out.getvalue()  # not known without asking kubectl: not asked
+
+
+def test_the_build_header_names_the_context_when_the_run_knows_it(tmp_path: Path) -> None:
+    settings = settings_in(tmp_path).override(context="minikube")  # --context minikube
+    c = containerd_context({
+        "minikube -p minikube image ls": Result("registry.k8s.io/pause:3.10\n"),
+        re.compile(r"^minikube -p minikube image build "): Result("Successfully built 1\n")})
+    s, out = new_session(c, settings)
+    with pytest.raises(StageFailed):  # the tag never appears: a failed build, after the header
+        images.run_build(s, only="backend")
+    assert "; context minikube" in out.getvalue()
 
 
 def test_minikube_image_build_exiting_0_without_the_tag_is_a_failed_build(

@@ -75,7 +75,11 @@ def run_build(s: Session, *, force: bool = False, no_cache: bool = False,
     ships = (f", then kind load docker-image into cluster {s.settings.kind_cluster} "
              f"({target.kind_runtime(s)})" if s.settings.target == "kind" else "")
     with target.open_builder(s) as builder:
-        s.console.heading(f"Build images in {builder.where}{ships}; context {s.tools.context}")
+        # a build asks no cluster (kind's runtime, prune's release lookup resolve it when
+        # needed): the context is named when the run already knows it, never asked just for it
+        context = s.known_context()
+        s.console.heading(f"Build images in {builder.where}{ships}"
+                          + (f"; context {context}" if context else ""))
         with s.console.tracker([ctx.component for ctx in contexts]) as tracker:
             for ctx in contexts:
                 built = build_one(s, builder, ctx, force=force, no_cache=no_cache,
