@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 from invoke.context import Context
 
-from . import proc
+from . import keptfile, proc
 from .config import Settings
 from .errors import StageFailed
 from .session import Session
@@ -218,24 +218,14 @@ def chart_requests(s: Session, *, embedded_db: bool) -> tuple[int, int]:
                                                                    embedded_db=embedded_db)),
                          settings.values_file.read_bytes() if settings.values_file else b"")
     cache = settings.state_dir / REQUESTS_FILE
-    try:
-        known = json.loads(cache.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if not isinstance(known, dict):
-        known = {}
-    found = known.get(key)
+    found = keptfile.load(cache).get(key)
     if isinstance(found, list) and len(found) == 2:
         return int(found[0]), int(found[1])
     argv = requests_argv(settings, embedded_db=embedded_db)
     rendered = proc.run(s.c, argv, timeout=settings.tool_timeout,
                         hint=f"helm lint --strict {settings.chart}   # shows what is wrong")
     cpu, mem = pod_requests(d.obj for d in split_documents(rendered.stdout))
-    try:
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps({key: [cpu, mem]}))  # only the current chart's figure
-    except OSError:
-        pass  # a read-only state directory: rendered again next time
+    keptfile.save(cache, {key: [cpu, mem]})  # only the current chart's figure
     return cpu, mem
 
 

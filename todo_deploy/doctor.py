@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from . import chart, cluster, envfile, proc
+from . import chart, cluster, envfile, keptfile, proc
 from .config import KEYS
 from .console import CheckResult
 from .errors import ConfigError, PrereqError, SuiteError
@@ -138,25 +138,14 @@ def version_output(s: Session, argv: Sequence[str]) -> str:
         if found is None:  # proc.run raises ToolMissing with the install hint
             return proc.run(s.c, list(argv), timeout=s.settings.tool_timeout).stdout
         cache = versions_cache()
-        try:
-            known = json.loads(cache.read_text())
-        except (OSError, ValueError):
-            known = {}
-        if not isinstance(known, dict):
-            known = {}
+        known = keptfile.load(cache)
         key, identity = " ".join(argv), binary_identity(found)
         entry = known.get(key)
         if isinstance(entry, dict) and entry.get("binary") == identity:
             return str(entry.get("stdout", ""))
         stdout = proc.run(s.c, list(argv), timeout=s.settings.tool_timeout).stdout
         known[key] = {"binary": identity, "stdout": stdout}
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            scratch = cache.with_suffix(".tmp")
-            scratch.write_text(json.dumps(known, indent=1, sort_keys=True))
-            scratch.replace(cache)
-        except OSError:
-            pass  # a read-only cache directory: asked again next run, nothing else changes
+        keptfile.save(cache, known)  # read-only: asked again next run, nothing else changes
         return stdout
 
     return s.remember(("version", *argv), ask)
@@ -376,7 +365,6 @@ def registry_ping(host: str, timeout: float) -> tuple[int, str]:
 def docker_config_has_credentials(host: str, config_dir: str | None = None) -> bool:
     """Whether ``~/.docker/config.json`` (or ``$DOCKER_CONFIG``) names credentials for
     ``host`` (an ``auths`` entry, a credHelper, or a credsStore); values are not read."""
-    import json
 
     folder = Path(config_dir or os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
     try:

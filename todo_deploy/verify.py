@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import access, diagnose, doctor, proc
+from . import access, diagnose, doctor, keptfile, proc
 from .config import Settings
 from .console import CheckResult
 from .diagnose import Finding
@@ -449,12 +449,8 @@ def _tests_file(settings: Settings) -> Path:
 
 
 def passed_revisions(settings: Settings) -> dict[str, int]:
-    try:
-        data = json.loads(_tests_file(settings).read_text())
-    except (OSError, ValueError):
-        return {}
-    return {k: v for k, v in data.items() if isinstance(v, int)} if isinstance(data, dict) \
-        else {}
+    data = keptfile.load(_tests_file(settings))
+    return {k: v for k, v in data.items() if isinstance(v, int)}
 
 
 def _record(settings: Settings, key: str, revision: int | None) -> None:
@@ -464,11 +460,7 @@ def _record(settings: Settings, key: str, revision: int | None) -> None:
         known.pop(key, None)
     else:
         known[key] = revision
-    try:
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
-        _tests_file(settings).write_text(json.dumps(known, indent=1, sort_keys=True))
-    except OSError:
-        pass  # a read-only state directory: helm test simply runs every time
+    keptfile.save(_tests_file(settings), known)  # read-only: helm test runs every time
 
 
 def helm_test_check(clients: Tools, settings: Settings, *,

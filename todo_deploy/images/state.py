@@ -7,13 +7,14 @@ anyway), so deploy recomputes the same digest.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .. import keptfile
 from ..config import Settings
+from ..errors import StageFailed
 from .context import COMPONENTS, BuildContext, ImageRef, effective_args, prepare
 
 STATE_FILE = "images.json"
@@ -25,13 +26,9 @@ def state_path(settings: Settings) -> Path:
 
 def load_state(settings: Settings) -> dict[str, dict[str, Any]]:
     """``{component: {repository, tag, digest, build_args, built_at}}``; {} when absent."""
-    path = state_path(settings)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-    images = data.get("images") if isinstance(data, dict) else None
-    return {k: v for k, v in (images or {}).items() if isinstance(v, dict)}
+    images = keptfile.load(state_path(settings)).get("images")
+    return {k: v for k, v in images.items() if isinstance(v, dict)} if isinstance(images, dict) \
+        else {}
 
 
 def save_state(settings: Settings, contexts: Iterable[BuildContext]) -> None:
@@ -41,12 +38,10 @@ def save_state(settings: Settings, contexts: Iterable[BuildContext]) -> None:
         images[ctx.component] = {"repository": ctx.repository, "tag": ctx.tag,
                                  "digest": ctx.digest, "build_args": ctx.args,
                                  "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    path = state_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"version": 1, "images": images}, indent=2, sort_keys=True) + "\n",
-                   encoding="utf-8")
-    tmp.replace(path)
+    if not keptfile.save(state_path(settings), {"version": 1, "images": images}):
+        raise StageFailed(f"cannot write {state_path(settings)} (inv deploy reads the build "
+                          "args from it)", "check that the state folder is writable: "
+                          "inv config  # state_dir")
 
 
 def current_images(settings: Settings) -> list[ImageRef]:
