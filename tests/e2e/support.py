@@ -109,6 +109,7 @@ def fresh_copy(dest: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
     shutil.copy2(dest / ".env.example", dest / ".env")
+    (dest / ".env").chmod(0o600)  # as onboarding makes it (inv warns about a readable .env)
     return dest
 
 
