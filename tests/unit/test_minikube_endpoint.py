@@ -202,3 +202,11 @@ def test_the_endpoint_is_asked_once_per_run_until_a_start() -> None:
     cluster.started(s)
     assert cluster.docker_env(s) == first
     assert c.run.call_count == 2  # type: ignore[attr-defined]
+
+
+def test_a_start_forgets_the_kube_context_too() -> None:
+    s, _ = session(MockContext())
+    contexts = iter(["before", "after"])
+    assert s.remember(("kubectl-context",), lambda: next(contexts)) == "before"
+    cluster.started(s)
+    assert s.remember(("kubectl-context",), lambda: next(contexts)) == "after"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -187,3 +188,39 @@ def test_stop_of_a_tool_that_already_exited_returns_its_result() -> None:
     tool = proc.start(["sh", "-c", "echo done; exit 0"], timeout=20)
     tool.process.wait(timeout=10)
     assert tool.stop(grace=1) == proc.ToolResult(tool.argv, 0, "done\n", "")
+
+
+class SlowToStop:
+    """A process (subprocess.Popen's interface) that ignores SIGTERM: records the signals and
+    how long ``communicate`` was told to wait."""
+
+    returncode: int | None = None
+
+    def __init__(self) -> None:
+        self.signals: list[int] = []
+        self.waits: list[float | None] = []
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        self.signals.append(signum)
+
+    def kill(self) -> None:
+        self.signals.append(signal.SIGKILL)
+        self.returncode = -signal.SIGKILL
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        self.waits.append(timeout)
+        if self.returncode is None:
+            raise subprocess.TimeoutExpired("helm", timeout or 0)
+        return "", ""
+
+
+def test_stop_gives_the_tool_a_minute_after_sigterm_before_sigkill() -> None:
+    """helm records the release as failed on SIGTERM: it gets 60 s to do so."""
+    process = SlowToStop()
+    tool = proc.Background(("helm",), process, deadline=0.0)  # type: ignore[arg-type]
+    assert tool.stop() == proc.ToolResult(("helm",), -signal.SIGKILL, "", "")
+    assert process.signals == [signal.SIGTERM, signal.SIGKILL]
+    assert process.waits == [60.0, None]

@@ -202,7 +202,13 @@ def test_an_apply_conflict_names_the_other_owner_and_both_ways_out() -> None:
     assert err.details == "x\nerror: Apply failed with 1 CONFLICT with \"helm\""
 
 
-def test_any_other_apply_failure_points_at_doctor(
+def test_any_other_apply_failure_points_at_doctor_only() -> None:
+    err = secrets._apply_error(Settings(), ToolResult(("kubectl",), 1, "", "server gone\n"))
+    assert err.hint == "inv doctor   # is the cluster up and kubectl pointed at it?"
+    assert err.details == "server gone"
+
+
+def test_any_other_apply_failure_ends_the_task_with_exit_1(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     env = tmp_path / ".env"
     env.write_text(f"DATABASE_URL={URL}\nCOHERE_API_KEY=\nBETTER_AUTH_SECRET={AUTH}\n")
@@ -226,6 +232,23 @@ def test_the_rotation_sql_dollar_quotes_the_password_under_a_random_tag() -> Non
                      r'it\'s \$1 "x"\$(pw_[0-9a-f]{16})\$;\n', sql)
     assert m and m[1] == m[2]
     assert secrets.alter_role_sql("todo", "pw") != secrets.alter_role_sql("todo", "pw")
+
+
+def test_a_tag_that_occurs_in_the_password_is_drawn_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn = iter(["0" * 16, "1" * 16])
+    sizes: list[int] = []
+
+    def token_hex(nbytes: int) -> str:
+        sizes.append(nbytes)
+        return next(drawn)
+
+    monkeypatch.setattr(secrets.pysecrets, "token_hex", token_hex)
+    password = "x$pw_" + "0" * 16 + "$y"
+    tag = "pw_" + "1" * 16
+    assert secrets.alter_role_sql("u", password) == \
+        f'ALTER ROLE "u" WITH PASSWORD ${tag}${password}${tag}$;\n'
+    assert sizes == [8, 8]
 
 
 def session_with(c: MockContext) -> tuple[Session, list[str]]:
