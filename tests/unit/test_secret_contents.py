@@ -298,3 +298,54 @@ def test_annotations_kubectl_prints_as_a_go_map_say_to_upgrade_kubectl() -> None
         secrets.cluster_secret(s)
     assert err.value.message == "cannot read the Secret's annotations from kubectl's output"
     assert err.value.hint == "upgrade kubectl (inv doctor shows its version)"
+
+
+POD_READY = ("kubectl get pod todo-postgres-0 -n todo -o "
+             "'jsonpath={.status.containerStatuses[0].ready}'" + CTX)
+PSQL = ("kubectl exec -i -n todo todo-postgres-0 -c postgresql" + CTX + " -- psql -X "
+        "-q -v ON_ERROR_STOP=1 -U todo -d todo")
+GET_PVC = "kubectl get pvc data-todo-postgres-0 -n todo -o name" + CTX
+OLD = Result(base64.b64encode(b"old-postgres-password-1").decode())
+
+
+def embedded_env(tmp_path: Path) -> Path:
+    env = tmp_path / ".env"
+    env.write_text(f"DATABASE_URL=\nCOHERE_API_KEY=\nBETTER_AUTH_SECRET={AUTH}\n"
+                   "POSTGRES_PASSWORD=new-postgres-password-2\n")
+    return env
+
+
+def test_a_rotation_in_the_running_database_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    c = MockContext(run={**CHECKS, GET_PW: OLD, POD_READY: Result("true"), PSQL: Result(""),
+                         APPLY: Result("")})
+    tasks.secrets(c, env_file=str(embedded_env(tmp_path)), no_color=True)
+    out = " ".join(capsys.readouterr())
+    assert "setting the new POSTGRES_PASSWORD in the in-cluster PostgreSQL" in out
+    assert ("POSTGRES_PASSWORD changed: the in-cluster PostgreSQL now takes the new one "
+            "(ALTER ROLE); inv deploy rolls the backend onto it") in out
+
+
+def test_a_missing_database_pod_with_its_data_kept_refuses_the_change(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    c = MockContext(run={**CHECKS, GET_PW: OLD, POD_READY: Result(
+        "", stderr='Error from server (NotFound): pods "todo-postgres-0" not found\n', exited=1),
+        GET_PVC: Result("persistentvolumeclaim/data-todo-postgres-0\n")})
+    with pytest.raises(Exit):
+        tasks.secrets(c, env_file=str(embedded_env(tmp_path)), no_color=True)
+    out = " ".join(capsys.readouterr())
+    assert ("POSTGRES_PASSWORD changed, but the in-cluster PostgreSQL that keeps the old one "
+            "(its data is in data-todo-postgres-0) is not running to take the new one; "
+            "nothing was changed") in " ".join(out.split())
+
+
+def test_a_changed_password_without_database_pod_or_data_is_simply_applied(
+        tmp_path: Path) -> None:
+    """The release was removed but its Secret kept: no database holds the old password."""
+    c = MockContext(run={**CHECKS, GET_PW: OLD, POD_READY: Result(
+        "", stderr='Error from server (NotFound): pods "todo-postgres-0" not found\n', exited=1),
+        GET_PVC: Result("", stderr="Error from server (NotFound): persistentvolumeclaims "
+                                   '"data-todo-postgres-0" not found\n', exited=1),
+        APPLY: Result("")})
+    tasks.secrets(c, env_file=str(embedded_env(tmp_path)), no_color=True)
+    assert [call.args[0] for call in c.run.call_args_list][-1] == APPLY  # type: ignore[attr-defined]
