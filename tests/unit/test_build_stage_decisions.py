@@ -1,0 +1,289 @@
+"""`inv build`'s stage with a recording builder in place of a daemon: what is asked and done
+per image (skip, move ``:latest``, build), what reaches the builder (``--no-cache``, the
+network), a failed or interrupted build, the table, the registry target's publish step.
+
+``RecordingBuilder`` implements the builder interface (todo_deploy.images.builder.Builder)
+over a dict of tags → image IDs, the way a Docker daemon answers ``inspect``; the real
+builders have their own tests (test_docker_daemon_builder.py, test_images_task.py).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from invoke import Context
+
+from todo_deploy import images
+from todo_deploy.cli import Session
+from todo_deploy.config import Settings
+from todo_deploy.console import Console
+from todo_deploy.errors import ConfigError, StageFailed
+from todo_deploy.images.builder import BuildLog, ImageInfo, build_failed
+from todo_deploy.images.stage import BuiltImage, human_size, publish, selected
+
+OLD_ID = "sha256:" + "0" * 64
+NEW_ID = "sha256:" + "1" * 64
+
+
+class RecordingBuilder:
+    where = "recording daemon"
+
+    def __init__(self, present: dict[str, str] | None = None, *,
+                 fail: str | None = None, interrupt: bool = False, size: int = 52_300_000):
+        self.present = dict(present or {})
+        self.fail = fail
+        self.interrupt = interrupt
+        self.size = size
+        self.calls: list[tuple[Any, ...]] = []
+
+    def inspect(self, ref: str) -> ImageInfo | None:
+        self.calls.append(("inspect", ref))
+        image_id = self.present.get(ref)
+        return None if image_id is None else ImageInfo(image_id, self.size)
+
+    def build(self, ctx: Any, *, no_cache: bool, network: str | None, tracker: Any,
+              log: BuildLog) -> None:
+        self.calls.append(("build", ctx.component, no_cache, network))
+        log.lines += ["Step 1/1 : FROM scratch", "boom"]
+        if self.interrupt:
+            raise KeyboardInterrupt
+        if self.fail:
+            raise build_failed(ctx, log, self.fail)
+        self.present[ctx.ref.ref] = NEW_ID
+
+    def tag_latest(self, ctx: Any) -> None:
+        self.calls.append(("tag_latest", ctx.component))
+        self.present[f"{ctx.repository}:latest"] = self.present[ctx.ref.ref]
+
+    def tags(self, repository: str) -> list[images.TagInfo]:
+        return []
+
+    def remove(self, ref: str) -> str | None:
+        return None
+
+    def close(self) -> None:
+        self.calls.append(("close",))
+
+
+def settings_in(tmp_path: Path, registry: str = "", **overrides: Any) -> Settings:
+    config: dict[str, Any] = {"images": {}, "registry": {"url": registry}}
+    for component in images.COMPONENTS:
+        src = tmp_path / "src" / component
+        src.mkdir(parents=True)
+        (src / "app.txt").write_text(component)
+        dockerfile = tmp_path / "docker" / component / "Dockerfile"
+        dockerfile.parent.mkdir(parents=True)
+        dockerfile.write_text("FROM scratch\nCOPY app.txt /\n")
+        config["images"][component] = {"context": str(src), "dockerfile": str(dockerfile)}
+    overrides.setdefault("state_dir", str(tmp_path / "state"))
+    overrides.setdefault("target", "registry" if registry else "docker")
+    return Settings.from_config(config, **overrides)
+
+
+def run(monkeypatch: pytest.MonkeyPatch, settings: Settings, builder: RecordingBuilder,
+        **kwargs: Any) -> tuple[list[BuiltImage], str]:
+    @contextmanager
+    def open_builder(s: Session) -> Iterator[RecordingBuilder]:
+        yield builder
+
+    monkeypatch.setattr(images.target, "open_builder", open_builder)
+    monkeypatch.setenv("COLUMNS", "200")
+    out = io.StringIO()
+    s = Session(Context(), settings, Console(no_color=True, file=out, err_file=out))
+    return images.run_build(s, **kwargs), out.getvalue()
+
+
+def refs(settings: Settings, component: str) -> tuple[str, str]:
+    ctx = images.prepare(settings.images[component],
+                         images.effective_args(settings.images[component]))
+    return ctx.ref.ref, f"{ctx.repository}:latest"
+
+
+def test_an_image_whose_tag_and_latest_agree_is_skipped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_in(tmp_path)
+    tag, latest = refs(settings, "backend")
+    builder = RecordingBuilder({tag: OLD_ID, latest: OLD_ID})
+    (result,), out = run(monkeypatch, settings, builder, only="backend")
+    assert builder.calls == [("inspect", tag), ("inspect", latest)]
+    assert (result.built, result.size, result.result) == (False, 52_300_000, "skipped")
+    assert f"[backend] skipped: {tag} already exists" in out
+    assert "52.3 MB" in out and "skipped" in out
+
+
+def test_a_tag_whose_latest_points_elsewhere_moves_latest_and_builds_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_in(tmp_path)
+    tag, latest = refs(settings, "backend")
+    builder = RecordingBuilder({tag: NEW_ID, latest: OLD_ID})
+    (result,), _ = run(monkeypatch, settings, builder, only="backend")
+    assert builder.calls == [("inspect", tag), ("inspect", latest), ("tag_latest", "backend")]
+    assert builder.present[latest] == NEW_ID and not result.built
+
+
+def test_a_missing_tag_is_built_with_no_cache_and_the_network_reaching_the_builder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_in(tmp_path, build_network="host")
+    tag, _ = refs(settings, "frontend")
+    builder = RecordingBuilder()
+    (result,), out = run(monkeypatch, settings, builder, only="frontend", no_cache=True)
+    assert builder.calls == [("inspect", tag), ("build", "frontend", True, "host"),
+                             ("tag_latest", "frontend"), ("inspect", tag)]
+    assert (result.built, result.size, result.result) == (True, 52_300_000, "built")
+    assert f"[frontend] built {tag}" in out
+    log = settings.state_dir / "build-frontend.log"
+    assert log.read_text() == "Step 1/1 : FROM scratch\nboom\n"
+    assert images.load_state(settings)["frontend"]["tag"] == tag.rpartition(":")[2]
+
+
+def test_a_forced_build_asks_nothing_first_and_uses_the_cache_unless_told(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_in(tmp_path)
+    tag, latest = refs(settings, "backend")
+    builder = RecordingBuilder({tag: OLD_ID, latest: OLD_ID}, size=0)
+    (result,), out = run(monkeypatch, settings, builder, only="backend", force=True)
+    assert builder.calls[0] == ("build", "backend", False, None)
+    assert result.built and result.size == 0
+    tag_only = tag.rpartition(":")[2]
+    assert re.search(rf"todo-backend\W+{tag_only}\W+-\W+\d+\.\ds\W+built", out)  # size: -
+
+
+def test_a_failed_build_says_where_its_full_log_is(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_in(tmp_path)
+    builder = RecordingBuilder(fail="exit 1")
+    with pytest.raises(StageFailed) as err:
+        run(monkeypatch, settings, builder, only="backend")
+    log = settings.state_dir / "build-backend.log"
+    assert err.value.hint == ("fix the failing step, then: inv build --only backend\n"
+                              f"full log: {log}")
+    assert log.read_text() == "Step 1/1 : FROM scratch\nboom\n"
+    assert ("tag_latest", "backend") not in builder.calls
+
+
+def test_a_failed_build_whose_log_cannot_be_written_keeps_its_hint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    settings = settings_in(tmp_path, state_dir=str(blocker / "state"))
+    with pytest.raises(StageFailed) as err:
+        run(monkeypatch, settings, RecordingBuilder(fail="exit 1"), only="backend")
+    assert err.value.hint == "fix the failing step, then: inv build --only backend"
+
+
+def test_an_interrupted_build_drops_the_connection_and_stops(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_in(tmp_path)
+    builder = RecordingBuilder(interrupt=True)
+    with pytest.raises(KeyboardInterrupt):
+        run(monkeypatch, settings, builder)
+    assert builder.calls[-1] == ("close",)
+    assert [c for c in builder.calls if c[0] == "build"] == [("build", "backend", False, None)]
+
+
+def test_the_table_shows_size_and_seconds_of_each_image(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_in(tmp_path)
+    results, out = run(monkeypatch, settings, RecordingBuilder(size=512))
+    assert [r.component for r in results] == ["backend", "frontend"]
+    assert out.count("512 B") == 2
+    assert "Build images in recording daemon" in out
+    for r in results:
+        assert f"{r.seconds:.1f}s" in out
+
+
+# -- pure parts ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("size", "shown"), [
+    (0, "0 B"), (999, "999 B"), (1000, "1.0 kB"), (999_499, "999.5 kB"), (1_000_000, "1.0 MB"),
+    (999_949_999, "999.9 MB"), (1_000_000_000, "1.0 GB"), (1_000_000_000_000, "1000.0 GB")])
+def test_sizes_switch_unit_at_each_thousand(size: int, shown: str) -> None:
+    assert human_size(size) == shown
+
+
+def test_only_selects_one_component_and_empty_means_all() -> None:
+    assert selected(None) == selected("") == ("backend", "frontend")
+    assert selected("frontend") == ("frontend",)
+    with pytest.raises(ConfigError) as err:
+        selected("db")
+    assert err.value.message == "--only must be one of backend, frontend, not 'db'"
+    assert err.value.hint == "inv build --only backend"
+
+
+def test_a_result_says_what_was_done_and_where_it_was_shipped() -> None:
+    image = BuiltImage("backend", "r/todo-backend", "abc", "d", 0, 1.0, built=True)
+    assert (image.ref, image.result) == ("r/todo-backend:abc", "built")
+    assert BuiltImage("backend", "r", "t", "d", 0, 0, built=False,
+                      shipped="pushed").result == "skipped, pushed"
+
+
+# -- the registry target's publish step ------------------------------------------------------
+
+
+class Api:
+    def __init__(self, digest: str | None) -> None:
+        self.digest = digest
+        self.pushed: list[str] = []
+
+    def inspect_distribution(self, ref: str) -> dict[str, Any]:
+        if self.digest is None:
+            import docker.errors
+            raise docker.errors.NotFound("manifest unknown")
+        return {"Descriptor": {"digest": self.digest}}
+
+    def push(self, repository: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        self.pushed.append(repository)
+        yield {"aux": {"Tag": kwargs["tag"], "Digest": "sha256:" + "c" * 64}}
+
+
+class Client:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+
+class Tracker:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def update(self, name: str, *, step: str | None = None, line: str | None = None) -> None:
+        if step:
+            self.seen.append(("step", step))
+
+    def finish(self, name: str, state: str) -> None:
+        self.seen.append(("finish", state))
+
+
+def publish_with(tmp_path: Path, api: Api) -> tuple[BuiltImage, Tracker, str]:
+    settings = settings_in(tmp_path, registry="127.0.0.1:5000")
+    ctx = images.prepare(settings.images["backend"], {})
+    builder = type("B", (), {"client": Client(api)})()
+    built = BuiltImage("backend", ctx.repository, ctx.tag, ctx.digest, 1, 1.0, built=True)
+    tracker = Tracker()
+    return publish(builder, ctx, built, tracker), tracker, ctx.ref.ref  # type: ignore[arg-type]
+
+
+def test_an_image_the_registry_has_is_not_pushed_again(tmp_path: Path) -> None:
+    found = "sha256:" + "b" * 64
+    api = Api(found)
+    result, tracker, ref = publish_with(tmp_path, api)
+    assert (result.shipped, result.remote_digest, api.pushed) == ("in registry", found, [])
+    assert tracker.seen == [("step", f"asking 127.0.0.1:5000 for {ref}"),
+                            ("finish", f"in registry already: {ref}")]
+
+
+def test_an_image_the_registry_lacks_is_pushed_and_pinned_to_its_digest(tmp_path: Path) -> None:
+    api = Api(None)
+    result, tracker, ref = publish_with(tmp_path, api)
+    digest = "sha256:" + "c" * 64
+    assert (result.shipped, result.remote_digest) == ("pushed", digest)
+    assert api.pushed == [ref.rpartition(":")[0]]
+    assert tracker.seen == [("step", f"asking 127.0.0.1:5000 for {ref}"),
+                            ("step", f"pushing {ref}"),
+                            ("finish", f"pushed {ref} ({digest[:19]})")]
