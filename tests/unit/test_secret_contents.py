@@ -349,3 +349,15 @@ def test_a_changed_password_without_database_pod_or_data_is_simply_applied(
         APPLY: Result("")})
     tasks.secrets(c, env_file=str(embedded_env(tmp_path)), no_color=True)
     assert [call.args[0] for call in c.run.call_args_list][-1] == APPLY  # type: ignore[attr-defined]
+
+
+def test_a_failed_rotation_points_at_the_database_logs_and_applies_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    c = MockContext(run={**CHECKS, GET_PW: OLD, POD_READY: Result("true"),
+                         PSQL: Result(stderr='psql: error: role "todo" does not exist\n',
+                                      exited=2)})
+    with pytest.raises(Exit):
+        tasks.secrets(c, env_file=str(embedded_env(tmp_path)), no_color=True)
+    out = " ".join(capsys.readouterr())
+    assert "kubectl -n todo logs todo-postgres-0   # then: inv secrets" in out
+    assert APPLY not in [call.args[0] for call in c.run.call_args_list]  # type: ignore[attr-defined]
