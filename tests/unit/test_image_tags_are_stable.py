@@ -1,0 +1,177 @@
+"""An image's tag is its content digest (todo_deploy.images.context): the same sources must
+give the same tag in every version of the suite, or every upgrade rebuilds and redeploys
+everything. Also the build state file ``inv deploy`` reads, and the ``minikube image build``
+builder's commands (MockContext answers minikube 1.35's ``image ls`` / ``image build``)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from invoke import MockContext, Result
+
+from todo_deploy import images
+from todo_deploy.cli import Session
+from todo_deploy.config import ImageConfig, Settings
+from todo_deploy.console import Console
+from todo_deploy.errors import ConfigError, StageFailed
+from todo_deploy.images.builder import BuildLog
+from todo_deploy.images.minikube import MinikubeImageBuilder
+
+DOCKERFILE = "ARG BASE_IMAGE=python:3.11-slim\nFROM ${BASE_IMAGE}\nCOPY . /app\n"
+
+
+def fixed_context(root: Path) -> ImageConfig:
+    src = root / "src"
+    (src / "pkg").mkdir(parents=True)
+    (src / "pkg" / "main.py").write_text("print('hi')\n")
+    (src / "run.sh").write_text("#!/bin/sh\n")
+    os.chmod(src / "pkg", 0o755)
+    os.chmod(src / "pkg" / "main.py", 0o644)
+    os.chmod(src / "run.sh", 0o755)
+    os.symlink("pkg/main.py", src / "link.py")
+    dockerfile = root / "Dockerfile"
+    dockerfile.write_text(DOCKERFILE)
+    return ImageConfig("backend", "todo-backend", src, dockerfile)
+
+
+def test_the_digest_of_a_fixed_context_never_changes(tmp_path: Path) -> None:
+    """Pinned at the scheme ``todo-deploy/image-digest/v1`` (length-prefixed parts: the
+    Dockerfile, sorted args, base images, then each entry's kind, path, mode and content
+    hash or link target); the value was re-computed from that description with hashlib
+    alone. A change here is a new scheme: rename it, and expect one rebuild."""
+    ctx = images.prepare(fixed_context(tmp_path), {"BASE_IMAGE": "standin/python:3.11"})
+    assert ctx.files == ("link.py", "pkg", "pkg/main.py", "run.sh")
+    assert ctx.base_images == ("standin/python:3.11",)
+    assert ctx.digest == "1f032c5dd4a1a36a7bc8dd51c7829d3cd7f72ebfd600b3816f9d9675bb9e843c"
+    assert ctx.tag == ctx.digest[:12]
+
+
+def test_each_kind_of_entry_counts_in_the_digest(tmp_path: Path) -> None:
+    config = fixed_context(tmp_path)
+    first = images.prepare(config, {}).digest
+    os.remove(config.context / "link.py")
+    os.symlink("run.sh", config.context / "link.py")
+    relinked = images.prepare(config, {}).digest
+    os.chmod(config.context / "pkg", 0o700)
+    dir_mode = images.prepare(config, {}).digest
+    assert len({first, relinked, dir_mode}) == 3
+
+
+# -- build state --------------------------------------------------------------------------
+
+
+def settings_with_state(tmp_path: Path, text: str) -> Settings:
+    settings = Settings(state_dir=tmp_path / "state",
+                        images={"backend": fixed_context(tmp_path / "b"),
+                                "frontend": fixed_context(tmp_path / "f")})
+    images.state_path(settings).parent.mkdir(parents=True)
+    images.state_path(settings).write_text(text)
+    return settings
+
+
+@pytest.mark.parametrize("text", ["[]", '{"version": 1}', '{"images": null}', "null"])
+def test_a_state_file_of_another_shape_holds_nothing(tmp_path: Path, text: str) -> None:
+    assert images.load_state(settings_with_state(tmp_path, text)) == {}
+
+
+def test_entries_that_are_not_objects_are_dropped(tmp_path: Path) -> None:
+    settings = settings_with_state(tmp_path, json.dumps(
+        {"images": {"backend": "x", "frontend": {"tag": "t"}}}))
+    assert images.load_state(settings) == {"frontend": {"tag": "t"}}
+
+
+def test_saving_one_image_keeps_the_others_and_the_format(tmp_path: Path) -> None:
+    settings = settings_with_state(tmp_path, json.dumps({"images": {"frontend": {"tag": "t"}}}))
+    ctx = images.prepare(settings.images["backend"], {"BASE_IMAGE": "b:1"})
+    images.save_state(settings, [ctx])
+    text = images.state_path(settings).read_text()
+    data = json.loads(text)
+    assert data["version"] == 1 and data["images"]["frontend"] == {"tag": "t"}
+    backend = data["images"]["backend"]
+    assert (backend["repository"], backend["tag"], backend["digest"]) == (
+        "todo-backend", ctx.tag, ctx.digest)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}", backend["recorded_at"])
+    assert text.endswith("}\n") and text.startswith('{\n  "images"')  # indented, sorted
+    assert not images.state_path(settings).with_suffix(".tmp").exists()
+
+
+def test_recorded_args_that_are_not_a_mapping_fall_back_to_the_configured_ones(
+        tmp_path: Path) -> None:
+    settings = settings_with_state(tmp_path, json.dumps(
+        {"images": {"backend": {"build_args": ["x"]}, "frontend": {"build_args": {"A": 1}}}}))
+    backend, frontend = images.current_images(settings)
+    assert backend == images.prepare(settings.images["backend"], {}).ref
+    assert frontend == images.prepare(settings.images["frontend"], {"A": "1"}).ref
+
+
+# -- the context's errors -------------------------------------------------------------------
+
+
+def test_a_missing_dockerfile_or_context_says_which_setting_to_fix(tmp_path: Path) -> None:
+    config = fixed_context(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        images.prepare(ImageConfig("frontend", "x", config.context, tmp_path / "nope"), {})
+    assert err.value.message == f"Dockerfile for frontend not found: {tmp_path / 'nope'}"
+    assert err.value.hint == "set todo.images.frontend.dockerfile in invoke.yaml"
+    with pytest.raises(ConfigError) as err:
+        images.prepare(ImageConfig("frontend", "x", tmp_path / "gone", config.dockerfile), {})
+    assert err.value.message == f"build context for frontend not found: {tmp_path / 'gone'}"
+    assert err.value.hint == ("set todo.images.frontend.context in invoke.yaml "
+                              "(or INVOKE_TODO_IMAGES_FRONTEND_CONTEXT=path)")
+
+
+# -- minikube image build -------------------------------------------------------------------
+
+
+def minikube_session(c: MockContext) -> Session:
+    out = io.StringIO()
+    return Session(c, Settings(), Console(no_color=True, file=out, err_file=out))
+
+
+class Tracker:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str | None, str | None]] = []
+
+    def update(self, name: str, *, step: str | None = None, line: str | None = None) -> None:
+        self.seen.append((step, line))
+
+
+def test_minikube_image_ls_is_asked_once_until_a_build(tmp_path: Path) -> None:
+    c = MockContext(run={"minikube -p minikube image ls": Result("docker.io/library/a:1\n")},
+                    repeat=True)
+    builder = MinikubeImageBuilder(minikube_session(c), "containerd")
+    assert builder.where == "minikube (containerd) via `minikube image build`"
+    assert builder.inspect("a:1") == images.ImageInfo("", 0)
+    assert builder.inspect("b:1") is None
+    assert c.run.call_count == 1  # type: ignore[attr-defined]
+    assert builder.tags("a") == [] and builder.close() is None
+
+
+def test_a_failed_minikube_build_names_its_exit_code_and_keeps_its_output(
+        tmp_path: Path) -> None:
+    ctx = images.prepare(fixed_context(tmp_path), {})
+    c = MockContext(run={re.compile(r"^minikube -p minikube image build "): Result(
+        "Step 1/2 : FROM x\n", stderr="error: boom\n", exited=1)})
+    log, tracker = BuildLog(), Tracker()
+    with pytest.raises(StageFailed) as err:
+        MinikubeImageBuilder(minikube_session(c), "containerd").build(
+            ctx, no_cache=False, network=None, tracker=tracker, log=log)  # type: ignore[arg-type]
+    assert err.value.message == "building todo-backend failed: `minikube image build` exited 1"
+    assert log.lines == ["Step 1/2 : FROM x", "error: boom"]
+    assert tracker.seen == [("minikube image build", None), (None, "Step 1/2 : FROM x"),
+                            (None, "error: boom")]
+
+
+def test_latest_and_removal_go_through_minikube_image(tmp_path: Path) -> None:
+    ctx = images.prepare(fixed_context(tmp_path), {})
+    c = MockContext(run={f"minikube -p minikube image tag {ctx.ref.ref} todo-backend:latest":
+                         Result(""), "minikube -p minikube image rm todo-backend:old": Result("")})
+    builder = MinikubeImageBuilder(minikube_session(c), "cri-o")
+    builder.tag_latest(ctx)
+    assert builder.remove("todo-backend:old") is None
+    assert c.run.call_count == 2  # type: ignore[attr-defined]
