@@ -337,6 +337,11 @@ def test_a_missing_database_pod_with_its_data_kept_refuses_the_change(
     assert ("POSTGRES_PASSWORD changed, but the in-cluster PostgreSQL that keeps the old one "
             "(its data is in data-todo-postgres-0) is not running to take the new one; "
             "nothing was changed") in " ".join(out.split())
+    env = tmp_path / ".env"
+    assert (f"put the old value back in {env} (it is still in the Secret: kubectl -n todo get "
+            "secret todo-secrets -o jsonpath='{.data.postgres-password}' | base64 -d), run "
+            "inv deploy, then change it again; or start over without the data: "
+            "inv down --purge --yes && inv up") in " ".join(out.split())
 
 
 def test_a_changed_password_without_database_pod_or_data_is_simply_applied(
