@@ -157,8 +157,16 @@ def test_a_dry_run_shows_sources_and_lengths_and_no_fragment_of_any_value(
     assert f"{MASK} ({len(url)} chars)" in out and f"{MASK} ({len(key)} chars)" in out
     assert ".env line 1" in out and ".env line 2" in out
     assert "generated, would be stored in .env (dry run: not written)" in out
-    assert "(changes on each dry run until generated values are stored)" in out
-    assert "nothing was applied and nothing generated was stored" in out
+    lines = [line.strip() for line in out.splitlines()]
+    digest = out.split("secret digest: ")[1].split()[0]
+    assert re.fullmatch(r"[0-9a-f]{64}", digest)
+    assert f"secret digest: {digest} (changes on each dry run until generated values are " \
+        "stored)" in lines
+    assert f"✓ dry run: {env} is valid; nothing was applied and nothing generated was " \
+        "stored" in lines
+    assert re.search(r"┃ key +┃ value +┃ source +┃", out)
+    assert re.search(r"│ database-url +│ •••• \(\d+ chars\) +│ \.env line 1 +│", out)
+    assert "Secret todo/todo-secrets" in lines
     assert "in-cluster PostgreSQL will be used" not in out and "chatbot is disabled" not in out
 
 
@@ -169,10 +177,12 @@ def test_a_dry_run_with_nothing_to_generate_has_a_stable_digest_and_notes_empty_
                    "POSTGRES_PASSWORD=pw-123456789\n")
     tasks.secrets(MockContext(run={}), env_file=str(env), dry_run=True, no_color=True)
     out = " ".join(capsys.readouterr())
-    assert "changes on each dry run" not in out and "nothing generated" not in out
-    assert "nothing was applied" in out
-    assert "DATABASE_URL is empty: the chart's in-cluster PostgreSQL will be used." in out
-    assert "COHERE_API_KEY is empty: the chatbot is disabled (stored empty)." in out
+    lines = [line.strip() for line in out.splitlines()]
+    digest = secrets.plan(envfile.read_env(env)).digest.value
+    assert f"secret digest: {digest}" in lines
+    assert f"✓ dry run: {env} is valid; nothing was applied" in lines
+    assert "DATABASE_URL is empty: the chart's in-cluster PostgreSQL will be used." in lines
+    assert "COHERE_API_KEY is empty: the chatbot is disabled (stored empty)." in lines
 
 
 def test_an_applied_secret_reports_its_short_digest_and_the_generated_keys(
@@ -366,3 +376,13 @@ def test_a_failed_rotation_points_at_the_database_logs_and_applies_nothing(
     out = " ".join(capsys.readouterr())
     assert "kubectl -n todo logs todo-postgres-0   # then: inv secrets" in out
     assert APPLY not in [call.args[0] for call in c.run.call_args_list]  # type: ignore[attr-defined]
+
+
+def test_the_stage_applies_unless_asked_for_a_dry_run(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text(f"DATABASE_URL={URL}\nCOHERE_API_KEY=\nBETTER_AUTH_SECRET={AUTH}\n")
+    env.chmod(0o600)
+    c = MockContext(run={**CHECKS, APPLY: Result("")})
+    s = Session(c, Settings(env_file=env, context="minikube"), Console(no_color=True))
+    secrets.run_secrets(s)
+    assert [call.args[0] for call in c.run.call_args_list][-1] == APPLY  # type: ignore[attr-defined]
