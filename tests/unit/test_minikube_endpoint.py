@@ -210,3 +210,29 @@ def test_a_start_forgets_the_kube_context_too() -> None:
     assert s.remember(("kubectl-context",), lambda: next(contexts)) == "before"
     cluster.started(s)
     assert s.remember(("kubectl-context",), lambda: next(contexts)) == "after"
+
+
+@pytest.mark.parametrize(("code", "component"), [(1, "Host"), (2, "Kubelet"),
+                                                 (4, "Kubeconfig")])
+def test_one_component_down_alone_is_not_running(code: int, component: str) -> None:
+    node = {**RUNNING, component: "Stopped" if component != "Kubeconfig" else "Misconfigured"}
+    c = MockContext(run={"minikube -p minikube status -o json":
+                         Result(json.dumps(node), exited=code)})
+    with pytest.raises(PrereqError) as err:
+        cluster.require_running(c, Settings())
+    assert err.value.message.endswith(
+        f"({', '.join(f'{k.lower()} {node[k]}' for k in ('Host', 'Kubelet'))}, "
+        f"apiserver Running, kubeconfig {node['Kubeconfig']})")
+
+
+def test_an_apiserver_down_alone_is_not_running_even_with_exit_0() -> None:
+    c = MockContext(run={"minikube -p minikube status -o json":
+                         Result(json.dumps({**RUNNING, "APIServer": "Stopped"}))})
+    with pytest.raises(PrereqError, match="apiserver Stopped"):
+        cluster.require_running(c, Settings())
+
+
+def test_a_multi_node_status_is_judged_by_its_first_node() -> None:
+    nodes = [RUNNING, {**RUNNING, "Name": "minikube-m02", "Host": "Stopped"}]
+    c = MockContext(run={"minikube -p minikube status -o json": Result(json.dumps(nodes))})
+    assert cluster.require_running(c, Settings()).running
