@@ -296,3 +296,25 @@ def test_an_unusable_host_endpoint_says_to_start_docker(monkeypatch: pytest.Monk
     assert err.value.message.startswith(
         "cannot reach the Docker daemon at local default socket: ")
     assert err.value.hint == "start Docker on this machine (or build in minikube: inv build)"
+
+
+def test_an_error_event_without_a_message_is_a_failed_build() -> None:
+    event = images.parse_stream_event({"errorDetail": {"code": 1}})
+    assert (event.error, event.lines) == ("build failed", ("build failed",))
+    event = images.parse_stream_event({"errorDetail": {"message": "no space\nleft\n"}})
+    assert (event.error, event.lines) == ("no space\nleft", ("no space", "left"))
+
+
+def test_status_events_are_lines_and_an_aux_without_id_is_not_an_image() -> None:
+    assert images.parse_stream_event({"status": "Pulling from x\n"}).lines == ("Pulling from x",)
+    event = images.parse_stream_event({"aux": {"Other": 1}, "stream": "text\n"})
+    assert (event.image_id, event.lines) == (None, ("text",))
+    assert images.parse_stream_event({}).lines == ()
+
+
+def test_a_step_line_after_other_lines_still_names_the_step() -> None:
+    event = images.parse_stream_event({"stream": " ---> abc\nStep 2/3 : RUN x\n"})
+    assert (event.step, event.steps, event.instruction) == (2, 3, "RUN x")
+    assert event.lines == (" ---> abc", "Step 2/3 : RUN x")
+    assert images.parse_stream_event({"stream": "Successfully built 0a1b\n"}).image_id == "0a1b"
+    assert images.parse_stream_event({"stream": "Successfully built XYZ\n"}).image_id is None
