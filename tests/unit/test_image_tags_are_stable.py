@@ -175,3 +175,34 @@ def test_latest_and_removal_go_through_minikube_image(tmp_path: Path) -> None:
     builder.tag_latest(ctx)
     assert builder.remove("todo-backend:old") is None
     assert c.run.call_count == 2  # type: ignore[attr-defined]
+
+
+# -- build args and secret names ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["=1", "1A=x", "A-B=x", "backend:=x", "db:A=1", "A"])
+def test_a_build_arg_needs_a_valid_key_and_an_equals_sign(raw: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        images.parse_build_args([raw])
+    assert err.value.message == f"--build-arg {raw!r} is not KEY=VALUE or COMPONENT:KEY=VALUE"
+    assert err.value.hint == "inv build --build-arg backend:BASE_IMAGE=python:3.11-slim"
+
+
+def test_a_build_arg_may_be_empty_and_the_last_one_wins() -> None:
+    assert images.parse_build_args(["_A1=", "backend:_A1=x", "B=1", "B=2"]) == {
+        "backend": {"_A1": "x", "B": "2"}, "frontend": {"_A1": "", "B": "2"}}
+    assert images.parse_build_args([]) == {"backend": {}, "frontend": {}}
+
+
+@pytest.mark.parametrize(("path", "secret"), [
+    (".env", True), ("a/.env", True), (".env.local", True), ("a/b/.env.prod/", True),
+    ("x.env", False), (".envrc", False), ("env", False), ("a/.environment", False)])
+def test_secret_files_are_dot_env_and_its_variants_at_any_depth(path: str, secret: bool) -> None:
+    assert images.is_secret_file(path) is secret
+
+
+def test_a_secret_directory_keeps_everything_under_it_out(tmp_path: Path) -> None:
+    (tmp_path / ".env.d").mkdir()
+    (tmp_path / ".env.d" / "key.txt").write_text("x")
+    (tmp_path / "keep.txt").write_text("y")
+    assert images.context_files(tmp_path, []) == ["keep.txt"]
