@@ -287,3 +287,20 @@ def test_an_image_the_registry_lacks_is_pushed_and_pinned_to_its_digest(tmp_path
     assert tracker.seen == [("step", f"asking 127.0.0.1:5000 for {ref}"),
                             ("step", f"pushing {ref}"),
                             ("finish", f"pushed {ref} ({digest[:19]})")]
+
+
+def test_the_kind_target_loads_every_built_tag_into_its_nodes(tmp_path: Path) -> None:
+    from invoke import MockContext, Result
+
+    from todo_deploy.images.stage import load_into_kind
+
+    settings = settings_in(tmp_path, target="kind", kind_cluster="dev")
+    c = MockContext(run={"kind load docker-image r:a r:b --name dev": Result("")})
+    out = io.StringIO()
+    s = Session(c, settings, Console(no_color=True, file=out, err_file=out))
+    results = [BuiltImage("backend", "r", "a", "d", 1, 1.0, built=True),
+               BuiltImage("frontend", "r", "b", "d", 1, 1.0, built=False)]
+    loaded = load_into_kind(s, results)
+    assert [r.result for r in loaded] == ["built, loaded into kind dev",
+                                          "skipped, loaded into kind dev"]
+    assert "kind load docker-image r:a r:b --name dev" in out.getvalue()
