@@ -22,7 +22,8 @@ from todo_deploy.cli import Session
 from todo_deploy.config import Settings
 from todo_deploy.console import MASK, Console, mask
 from todo_deploy.errors import StageFailed
-from todo_deploy.proc import ToolResult
+from todo_deploy.proc import ToolError, ToolResult
+from todo_deploy.tools import NotFound
 
 URL = "postgresql://app:s3cr3t-pw@db.example.com:5432/todo"
 AUTH = "auth-secret-value-" + "z" * 30
@@ -386,3 +387,12 @@ def test_the_stage_applies_unless_asked_for_a_dry_run(tmp_path: Path) -> None:
     s = Session(c, Settings(env_file=env, context="minikube"), Console(no_color=True))
     secrets.run_secrets(s)
     assert [call.args[0] for call in c.run.call_args_list][-1] == APPLY  # type: ignore[attr-defined]
+
+
+def test_an_unreachable_cluster_while_reading_the_digest_points_at_doctor() -> None:
+    s, _ = session_with(MockContext(run={GET_ANNOTATIONS: Result(
+        "", stderr="The connection to the server 127.0.0.1:6443 was refused\n", exited=1)}))
+    with pytest.raises(ToolError) as err:
+        secrets.cluster_secret(s)
+    assert not isinstance(err.value, NotFound)
+    assert err.value.hint == "inv doctor"
