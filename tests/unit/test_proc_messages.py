@@ -224,3 +224,48 @@ def test_stop_gives_the_tool_a_minute_after_sigterm_before_sigkill() -> None:
     assert tool.stop() == proc.ToolResult(("helm",), -signal.SIGKILL, "", "")
     assert process.signals == [signal.SIGTERM, signal.SIGKILL]
     assert process.waits == [60.0, None]
+
+
+def test_a_background_tool_past_its_deadline_keeps_its_argv_and_output() -> None:
+    tool = proc.start(["sh", "-c", "echo started; exec sleep 30"], timeout=0.5)
+    time.sleep(0.8)
+    result = tool.wait(10)
+    assert result is not None
+    assert (result.argv, result.code, result.stdout) == (tool.argv, -1, "started\n")
+
+
+class ExitsOnTerm(SlowToStop):
+    def send_signal(self, signum: int) -> None:
+        self.signals.append(signum)
+        self.returncode = -signum
+
+
+def test_a_background_tool_is_stopped_at_its_deadline_exactly(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(proc.time, "monotonic", lambda: 100.0)
+    process = ExitsOnTerm()
+    tool = proc.Background(("helm",), process, deadline=100.0)  # type: ignore[arg-type]
+    result = tool.wait(5)
+    assert result is not None and result.code == -1
+    assert process.signals == [signal.SIGTERM]
+
+
+def test_a_background_tool_gets_no_stdin_even_when_inv_has_one() -> None:
+    """The terminal (or a pipe) `inv` was started with must not reach the tool: it would
+    wait for input that never comes."""
+    read_end, write_end = os.pipe()
+    saved = os.dup(0)
+    os.dup2(read_end, 0)
+    try:
+        tool = proc.start(["sh", "-c", "if read -r line; then echo got; else echo eof; fi"],
+                          timeout=20)
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+        os.close(read_end)
+    try:
+        result = tool.wait(5)
+        assert result is not None and result.stdout == "eof\n"
+    finally:
+        os.close(write_end)
+        tool.stop(grace=1)
