@@ -269,3 +269,10 @@ def test_a_background_tool_gets_no_stdin_even_when_inv_has_one() -> None:
     finally:
         os.close(write_end)
         tool.stop(grace=1)
+
+
+def test_a_payload_is_never_echoed(capfd: pytest.CaptureFixture[str]) -> None:
+    proc.run(Context(), ["sh", "-c", "cat >/dev/null"], stdin="payload-7f3a-never-shown\n",
+             timeout=20)
+    captured = capfd.readouterr()
+    assert "payload-7f3a" not in captured.out + captured.err
