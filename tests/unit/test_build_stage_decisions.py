@@ -231,8 +231,10 @@ class Api:
     def __init__(self, digest: str | None) -> None:
         self.digest = digest
         self.pushed: list[str] = []
+        self.asked: list[str] = []
 
     def inspect_distribution(self, ref: str) -> dict[str, Any]:
+        self.asked.append(ref)
         if self.digest is None:
             import docker.errors
             raise docker.errors.NotFound("manifest unknown")
@@ -253,10 +255,12 @@ class Tracker:
         self.seen: list[tuple[str, str]] = []
 
     def update(self, name: str, *, step: str | None = None, line: str | None = None) -> None:
+        assert name == "backend"
         if step:
             self.seen.append(("step", step))
 
     def finish(self, name: str, state: str) -> None:
+        assert name == "backend"
         self.seen.append(("finish", state))
 
 
@@ -274,6 +278,7 @@ def test_an_image_the_registry_has_is_not_pushed_again(tmp_path: Path) -> None:
     api = Api(found)
     result, tracker, ref = publish_with(tmp_path, api)
     assert (result.shipped, result.remote_digest, api.pushed) == ("in registry", found, [])
+    assert api.asked == [ref]
     assert tracker.seen == [("step", f"asking 127.0.0.1:5000 for {ref}"),
                             ("finish", f"in registry already: {ref}")]
 
@@ -304,3 +309,12 @@ def test_the_kind_target_loads_every_built_tag_into_its_nodes(tmp_path: Path) ->
     assert [r.result for r in loaded] == ["built, loaded into kind dev",
                                           "skipped, loaded into kind dev"]
     assert "kind load docker-image r:a r:b --name dev" in out.getvalue()
+
+
+def test_every_build_log_is_written_even_into_a_state_folder_not_yet_there(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_in(tmp_path, state_dir=str(tmp_path / "a" / "b" / "state"))
+    run(monkeypatch, settings, RecordingBuilder())
+    for component in images.COMPONENTS:
+        log = settings.state_dir / f"build-{component}.log"
+        assert log.read_text() == "Step 1/1 : FROM scratch\nboom\n"

@@ -16,6 +16,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+import docker
 import docker.errors
 import pytest
 
@@ -318,3 +319,45 @@ def test_a_step_line_after_other_lines_still_names_the_step() -> None:
     assert event.lines == (" ---> abc", "Step 2/3 : RUN x")
     assert images.parse_stream_event({"stream": "Successfully built 0a1b\n"}).image_id == "0a1b"
     assert images.parse_stream_event({"stream": "Successfully built XYZ\n"}).image_id is None
+
+
+def test_an_error_key_alone_fails_the_build_and_keeps_its_indentation() -> None:
+    event = images.parse_stream_event({"error": "  boom  \n"})
+    assert (event.error, event.lines) == ("boom", ("  boom",))
+
+
+def test_tags_of_a_repository_on_a_registry_port_and_of_every_listed_image() -> None:
+    repo = "127.0.0.1:5000/todo-backend"
+    api = FakeApi(
+        listed=[{"Id": "sha256:x", "RepoTags": ["127.0.0.1:5000/other:1"]},
+                {"Id": "sha256:a", "RepoTags": [f"{repo}:aaa"]},
+                {"Id": "sha256:b", "RepoTags": [f"{repo}:bbb"]}],
+        inspect={"sha256:a": {"Created": "2026-11-29T12:25:05Z"},
+                 "sha256:b": {"Created": "2026-11-29T12:25:06.1234567891Z"}})
+    tags = DockerBuilder(FakeClient(api), "here").tags(repo)
+    assert tags == [TagInfo(repo, "aaa", "sha256:a", "2026-11-29T12:25:05.000000000"),
+                    TagInfo(repo, "bbb", "sha256:b", "2026-11-29T12:25:06.123456789")]
+
+
+def test_a_client_is_opened_with_the_endpoints_environment_and_whole_seconds(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[dict[str, Any]] = []
+    monkeypatch.setattr(docker, "from_env", lambda **kwargs: opened.append(kwargs) or "client")
+    endpoint = DockerEndpoint("minikube", {"DOCKER_HOST": "tcp://192.168.49.2:2376"})
+    assert docker_client(endpoint, 7.9) == "client"
+    assert opened == [{"environment": {"DOCKER_HOST": "tcp://192.168.49.2:2376"},
+                       "timeout": 7}]
+
+
+@pytest.mark.parametrize(("message", "reason"), [
+    ("Error while fetching server API version\nmore", "Error while fetching server API version"),
+    ("", "DockerException")])
+def test_an_unreachable_daemon_gives_the_first_line_or_the_error_type(
+        monkeypatch: pytest.MonkeyPatch, message: str, reason: str) -> None:
+    def from_env(**kwargs: Any) -> None:
+        raise docker.errors.DockerException(message)
+
+    monkeypatch.setattr(docker, "from_env", from_env)
+    with pytest.raises(PrereqError) as err:
+        docker_client(DockerEndpoint("host"), 5)
+    assert err.value.message == f"cannot reach the Docker daemon at local default socket: {reason}"

@@ -206,3 +206,51 @@ def test_a_secret_directory_keeps_everything_under_it_out(tmp_path: Path) -> Non
     (tmp_path / ".env.d" / "key.txt").write_text("x")
     (tmp_path / "keep.txt").write_text("y")
     assert images.context_files(tmp_path, []) == ["keep.txt"]
+
+
+def test_minikube_builds_the_filtered_context_unpacked_with_the_build_timeout(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from todo_deploy import proc
+    from todo_deploy.images import minikube as minikube_builder
+
+    ctx = images.prepare(fixed_context(tmp_path), {})
+    seen: dict[str, object] = {}
+
+    def run(c: object, argv: list[str], **kwargs: object) -> proc.ToolResult:
+        if "build" in argv:
+            root = Path(argv[-1])
+            seen["files"] = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+            seen["timeout"] = kwargs.get("timeout")
+            return proc.ToolResult(tuple(argv), 0, "built\n", "")
+        return proc.ToolResult(tuple(argv), 0, f"docker.io/library/{ctx.ref.ref}\n", "")
+
+    monkeypatch.setattr(minikube_builder.proc, "run", run)
+    monkeypatch.chdir(tmp_path)
+    before = sorted(os.listdir(tmp_path))
+    MinikubeImageBuilder(minikube_session(MockContext()), "containerd").build(
+        ctx, no_cache=False, network=None, tracker=Tracker(), log=BuildLog())  # type: ignore[arg-type]
+    assert seen["files"] == sorted([".dockerignore", images.DOCKERFILE_IN_CONTEXT, "link.py",
+                                    "pkg", "pkg/main.py", "run.sh"])
+    assert seen["timeout"] == 1800.0
+    assert sorted(os.listdir(tmp_path)) == before  # nothing unpacked in the working directory
+
+
+def test_a_minikube_build_exiting_0_without_its_tag_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx = images.prepare(fixed_context(tmp_path), {})
+    c = MockContext(run={re.compile(r"^minikube -p minikube image build "): Result("ok\n"),
+                         "minikube -p minikube image ls": Result("other:1\n")})
+    with pytest.raises(StageFailed) as err:
+        MinikubeImageBuilder(minikube_session(c), "containerd").build(
+            ctx, no_cache=False, network=None, tracker=Tracker(),  # type: ignore[arg-type]
+            log=BuildLog())
+    assert err.value.message == (f"building todo-backend failed: `minikube image build` exited 0 "
+                                 f"but {ctx.ref.ref} is not in `minikube image ls`")
+
+
+def test_the_context_size_is_the_tar_length_exactly(tmp_path: Path) -> None:
+    ctx = images.prepare(fixed_context(tmp_path), {})
+    with images.context_tar(ctx) as fileobj:
+        fileobj.seek(0)
+        length = len(fileobj.read())
+    assert images.context_size(ctx) == length

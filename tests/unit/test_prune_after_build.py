@@ -155,3 +155,24 @@ def test_release_values_without_a_full_image_or_as_bad_json_name_nothing() -> No
                                           "frontend": {"image": {"tag": "t"}}}),
                               ("backend", "frontend")) == set()
     assert parse_release_refs(json.dumps({"backend": None}), ("backend",)) == set()
+
+
+def test_keep_zero_lets_every_unprotected_digest_tag_go(built: images.BuildContext) -> None:
+    tags = older(built, 2)
+    assert images.prune_plan(tags, 0, {built.ref.ref}) == [
+        "todo-backend:000000000000", "todo-backend:000000000001"]
+    assert images.prune_plan(tags, -1, set())[0] == built.ref.ref
+
+
+def test_the_release_is_asked_with_helm_get_values_as_json() -> None:
+    from todo_deploy.images.prune import release_tags_argv
+
+    assert release_tags_argv("rel", "ns") == ["helm", "get", "values", "rel", "--namespace",
+                                              "ns", "--output", "json"]
+
+
+def test_a_report_lists_every_removed_tag(built: images.BuildContext) -> None:
+    s, out = session(MockContext(run={}), keep=2)
+    report(s, Pruned(("r:1", "r:2"), (), 2))
+    assert ("removed 2 old image tag(s), keeping the newest 2 per image (build.keep): r:1, r:2"
+            ) in " ".join(out.getvalue().split())
