@@ -16,10 +16,10 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-import docker
 import docker.errors
 import pytest
 
+import docker
 from todo_deploy import images
 from todo_deploy.cluster import DockerEndpoint
 from todo_deploy.config import ImageConfig
