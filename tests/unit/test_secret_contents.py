@@ -396,3 +396,50 @@ def test_an_unreachable_cluster_while_reading_the_digest_points_at_doctor() -> N
         secrets.cluster_secret(s)
     assert not isinstance(err.value, NotFound)
     assert err.value.hint == "inv doctor"
+
+
+def test_a_non_local_current_context_is_refused_before_anything_is_applied(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env = tmp_path / ".env"
+    env.write_text(f"DATABASE_URL={URL}\nCOHERE_API_KEY=\nBETTER_AUTH_SECRET={AUTH}\n")
+    c = MockContext(run={"kubectl config current-context": Result("prod-eu\n")})
+    with pytest.raises(Exit) as refused:
+        tasks.secrets(c, env_file=str(env), no_color=True)
+    assert refused.value.code == 2
+    out = " ".join(" ".join(capsys.readouterr()).split())
+    assert "refusing to apply the Secret in kube-context 'prod-eu': it is not a local" in out
+
+
+def test_an_apply_says_what_it_generated_and_where_it_applies(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env = tmp_path / ".env"
+    env.write_text("DATABASE_URL=\nCOHERE_API_KEY=\nBETTER_AUTH_SECRET=\nPOSTGRES_PASSWORD=\n")
+    env.chmod(0o600)
+    c = MockContext(run={**CHECKS, GET_PW: Result("", stderr="Error from server (NotFound)",
+                                                  exited=1), APPLY: Result("")})
+    tasks.secrets(c, env_file=str(env), no_color=True)
+    lines = [line.strip() for line in " ".join(capsys.readouterr()).splitlines()]
+    assert (f"Generated BETTER_AUTH_SECRET, POSTGRES_PASSWORD; stored in {env} so re-runs "
+            "keep them (delete the value to rotate).") in lines
+    assert "… applying Secret todo-secrets in namespace todo (context minikube)" in lines
+
+
+def test_the_rotation_status_line_is_shown_as_it_starts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    c = MockContext(run={**CHECKS, GET_PW: OLD, POD_READY: Result("true"), PSQL: Result(""),
+                         APPLY: Result("")})
+    tasks.secrets(c, env_file=str(embedded_env(tmp_path)), no_color=True)
+    lines = [line.strip() for line in " ".join(capsys.readouterr()).splitlines()]
+    assert "… setting the new POSTGRES_PASSWORD in the in-cluster PostgreSQL" in lines
+
+
+def test_the_env_files_warnings_and_absent_keys_are_said_first(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env = tmp_path / ".env"
+    env.write_text(f"DATABASE_URL={URL}\nBETTER_AUTH_SECRET={AUTH}\n")
+    env.chmod(0o644)
+    tasks.secrets(MockContext(run={}), env_file=str(env), dry_run=True, no_color=True)
+    lines = [line.strip() for line in " ".join(capsys.readouterr()).splitlines()]
+    warning = envfile.read_env(env).warnings[0]
+    assert f"! {warning}" in lines
+    assert envfile.absent_keys_note(envfile.read_env(env)) in lines
