@@ -109,6 +109,7 @@ def test_a_stream_gets_stdout_as_it_arrives_and_stderr_stays_captured(
 def test_the_runner_still_runs_a_command_on_a_terminal() -> None:
     c = Context()
     c.config.runners.local = proc.GroupRunner
+    # without a terminal on stdin invoke falls back to pipes: GroupRunner's own start
     result = c.run("echo on-a-pty", pty=True, hide=True, in_stream=False, timeout=20)
     assert result is not None and result.stdout.strip() == "on-a-pty"
 
