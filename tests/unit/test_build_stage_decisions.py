@@ -87,14 +87,14 @@ def settings_in(tmp_path: Path, registry: str = "", **overrides: Any) -> Setting
 
 
 def run(monkeypatch: pytest.MonkeyPatch, settings: Settings, builder: RecordingBuilder,
-        **kwargs: Any) -> tuple[list[BuiltImage], str]:
+        out: io.StringIO | None = None, **kwargs: Any) -> tuple[list[BuiltImage], str]:
     @contextmanager
     def open_builder(s: Session) -> Iterator[RecordingBuilder]:
         yield builder
 
     monkeypatch.setattr(images.target, "open_builder", open_builder)
     monkeypatch.setenv("COLUMNS", "200")
-    out = io.StringIO()
+    out = out or io.StringIO()
     s = Session(Context(), settings, Console(no_color=True, file=out, err_file=out))
     return images.run_build(s, **kwargs), out.getvalue()
 
@@ -113,6 +113,10 @@ def test_an_image_whose_tag_and_latest_agree_is_skipped(
     (result,), out = run(monkeypatch, settings, builder, only="backend")
     assert builder.calls == [("inspect", tag), ("inspect", latest)]
     assert (result.built, result.size, result.result) == (False, 52_300_000, "skipped")
+    ctx = images.prepare(settings.images["backend"], {})
+    assert (result.component, result.repository, result.tag, result.digest) == (
+        "backend", "todo-backend", ctx.tag, ctx.digest)
+    assert 0 <= result.seconds < 60
     assert f"[backend] skipped: {tag} already exists" in out
     assert "52.3 MB" in out and "skipped" in out
 
@@ -158,8 +162,10 @@ def test_a_failed_build_says_where_its_full_log_is(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = settings_in(tmp_path)
     builder = RecordingBuilder(fail="exit 1")
+    out = io.StringIO()
     with pytest.raises(StageFailed) as err:
-        run(monkeypatch, settings, builder, only="backend")
+        run(monkeypatch, settings, builder, only="backend", out=out)
+    assert "[backend] FAILED" in out.getvalue().splitlines()
     log = settings.state_dir / "build-backend.log"
     assert err.value.hint == ("fix the failing step, then: inv build --only backend\n"
                               f"full log: {log}")

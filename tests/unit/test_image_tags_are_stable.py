@@ -254,3 +254,11 @@ def test_the_context_size_is_the_tar_length_exactly(tmp_path: Path) -> None:
         fileobj.seek(0)
         length = len(fileobj.read())
     assert images.context_size(ctx) == length
+
+
+def test_the_state_file_is_written_into_a_state_folder_not_yet_there(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path / "a" / "b" / "state",
+                        images={"backend": fixed_context(tmp_path / "b")})
+    ctx = images.prepare(settings.images["backend"], {})
+    images.save_state(settings, [ctx])
+    assert images.load_state(settings)["backend"]["tag"] == ctx.tag
