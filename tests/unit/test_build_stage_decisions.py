@@ -41,6 +41,8 @@ class RecordingBuilder:
         self.interrupt = interrupt
         self.size = size
         self.calls: list[tuple[Any, ...]] = []
+        self.built: list[str] = []
+        self.lose_after_tagging = False  # a daemon that no longer finds what it just built
 
     def inspect(self, ref: str) -> ImageInfo | None:
         self.calls.append(("inspect", ref))
@@ -56,10 +58,13 @@ class RecordingBuilder:
         if self.fail:
             raise build_failed(ctx, log, self.fail)
         self.present[ctx.ref.ref] = NEW_ID
+        self.built.append(ctx.ref.ref)
 
     def tag_latest(self, ctx: Any) -> None:
         self.calls.append(("tag_latest", ctx.component))
         self.present[f"{ctx.repository}:latest"] = self.present[ctx.ref.ref]
+        if self.lose_after_tagging:
+            del self.present[ctx.ref.ref]
 
     def tags(self, repository: str) -> list[images.TagInfo]:
         return []
@@ -140,6 +145,9 @@ def test_a_missing_tag_is_built_with_no_cache_and_the_network_reaching_the_build
     assert builder.calls == [("inspect", tag), ("build", "frontend", True, "host"),
                              ("tag_latest", "frontend"), ("inspect", tag)]
     assert (result.built, result.size, result.result) == (True, 52_300_000, "built")
+    ctx = images.prepare(settings.images["frontend"], {})
+    assert (result.component, result.tag, result.digest) == ("frontend", ctx.tag, ctx.digest)
+    assert 0 <= result.seconds < 60
     assert f"[frontend] built {tag}" in out
     log = settings.state_dir / "build-frontend.log"
     assert log.read_text() == "Step 1/1 : FROM scratch\nboom\n"
@@ -187,8 +195,10 @@ def test_an_interrupted_build_drops_the_connection_and_stops(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = settings_in(tmp_path)
     builder = RecordingBuilder(interrupt=True)
+    out = io.StringIO()
     with pytest.raises(KeyboardInterrupt):
-        run(monkeypatch, settings, builder)
+        run(monkeypatch, settings, builder, out=out)
+    assert "[backend] interrupted" in out.getvalue().splitlines()
     assert builder.calls[-1] == ("close",)
     assert [c for c in builder.calls if c[0] == "build"] == [("build", "backend", False, None)]
 
@@ -324,3 +334,25 @@ def test_every_build_log_is_written_even_into_a_state_folder_not_yet_there(
     for component in images.COMPONENTS:
         log = settings.state_dir / f"build-{component}.log"
         assert log.read_text() == "Step 1/1 : FROM scratch\nboom\n"
+
+
+def test_a_built_image_the_daemon_cannot_size_shows_zero(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    builder = RecordingBuilder()
+    builder.lose_after_tagging = True
+    (result,), _ = run(monkeypatch, settings_in(tmp_path), builder, only="backend")
+    assert result.built and result.size == 0
+
+
+def test_the_registry_target_publishes_each_built_image(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_in(tmp_path, registry="127.0.0.1:5000")
+    builder = RecordingBuilder()
+    api = Api(None)
+    builder.client = Client(api)  # type: ignore[attr-defined]
+    results, out = run(monkeypatch, settings, builder)
+    digest = "sha256:" + "c" * 64
+    assert [(r.component, r.shipped, r.remote_digest) for r in results] == [
+        ("backend", "pushed", digest), ("frontend", "pushed", digest)]
+    assert api.pushed == [ref.rpartition(":")[0] for ref in builder.built]
+    assert "built, pushed" in out
