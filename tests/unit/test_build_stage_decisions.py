@@ -209,6 +209,8 @@ def test_the_table_shows_size_and_seconds_of_each_image(
     results, out = run(monkeypatch, settings, RecordingBuilder(size=512))
     assert [r.component for r in results] == ["backend", "frontend"]
     assert out.count("512 B") == 2
+    assert "images" in [line.strip() for line in out.splitlines()]
+    assert re.search(r"┃ image +┃ tag +┃ size +┃ time +┃ result +┃", out)
     assert "Build images in recording daemon" in out
     for r in results:
         assert f"{r.seconds:.1f}s" in out

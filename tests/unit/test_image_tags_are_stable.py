@@ -192,6 +192,7 @@ def test_a_build_arg_may_be_empty_and_the_last_one_wins() -> None:
     assert images.parse_build_args(["_A1=", "backend:_A1=x", "B=1", "B=2"]) == {
         "backend": {"_A1": "x", "B": "2"}, "frontend": {"_A1": "", "B": "2"}}
     assert images.parse_build_args([]) == {"backend": {}, "frontend": {}}
+    assert images.parse_build_args(["base_image=x"])["backend"] == {"base_image": "x"}
 
 
 @pytest.mark.parametrize(("path", "secret"), [
