@@ -147,7 +147,8 @@ def test_missing_images_are_those_the_daemon_lacks(monkeypatch: pytest.MonkeyPat
 
 def test_missing_images_of_the_registry_target_are_asked_of_the_registry(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    client = FakeClient(present={REFS[1].ref}, remote={REFS[1].ref: "sha256:b"})
+    # the daemon holds only the backend, the registry only the frontend: the registry decides
+    client = FakeClient(present={REFS[0].ref}, remote={REFS[1].ref: "sha256:b"})
     monkeypatch.setattr(target, "docker_client", lambda endpoint, timeout: client)
     settings = Settings.from_config({"registry": {"url": "reg"}}, target="registry")
     s, _ = session(MockContext(run={}), target=settings.target, registry=settings.registry)
