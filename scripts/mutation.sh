@@ -4,8 +4,10 @@
 # it takes tens of minutes per large module on 2 cores (README, "Mutation testing").
 #
 #   scripts/mutation.sh                  # every module of todo_deploy/
-#   scripts/mutation.sh secrets proc     # only these (images = the whole images/ package,
-#                                        # images.stage = one of its modules)
+#   scripts/mutation.sh secrets proc     # only these, afresh (images = the whole images/
+#                                        # package, images.stage = one of its modules)
+#   MUTATION_SURVIVORS=1 scripts/mutation.sh secrets   # re-run only the survivors (after
+#                                        # adding tests), not the mutants already killed
 #
 # Each mutant runs only the tests that reach the mutated function (mutmut records that once
 # per source change). Prints the killed share per module; survivors judged equivalent (same
@@ -50,7 +52,17 @@ for name in "$@"; do
   patterns+=("todo_deploy.$name.*")
 done
 
-echo "==> mutmut run (${patterns[*]:-all of todo_deploy}; $JOBS at a time, nice 10)"
+if [ "${MUTATION_SURVIVORS:-0}" = 1 ]; then
+  mapfile -t patterns < <("$VENV/bin/mutmut" results --all true \
+    | "$PY" scripts/mutation_report.py --survivors --equivalents "$EQUIVALENTS" -- "${modules[@]}")
+  if [ "${#patterns[@]}" -eq 0 ]; then
+    echo "no survivors to re-run (scripts/mutation.sh without MUTATION_SURVIVORS tests afresh)"
+    exit 0
+  fi
+  echo "==> re-running ${#patterns[@]} surviving mutant(s)"
+fi
+
+echo "==> mutmut run (${patterns[*]:-all of todo_deploy}; $JOBS at a time, nice 10)" | cut -c1-300
 start=$(date +%s)
 nice -n 10 "$VENV/bin/mutmut" run --max-children "$JOBS" "${patterns[@]}"
 echo "==> mutation run took $(( $(date +%s) - start )) s"

@@ -7,8 +7,11 @@ The images package is one module (``images``) with a line per submodule. Survivo
 in the equivalents file (a line holding the mutant's name) are counted apart: ``share
 w/o equiv.`` is killed / (tested - equivalent).
 
-Usage: mutmut results --all true | python scripts/mutation_report.py [--equivalents FILE]
-       [-- MODULE ...]    (only these modules' lines; default: every module with results)
+Usage: mutmut results --all true | python scripts/mutation_report.py [--survivors]
+       [--equivalents FILE] [-- MODULE ...]    (only these modules; default: every module)
+
+``--survivors`` prints the names of the surviving mutants that are not listed as
+equivalent instead (one a line), for ``mutmut run NAME...`` after new tests.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ def main(argv: list[str]) -> int:
     equivalents: set[str] = set()
     wanted: list[str] = []
     args = list(argv)
+    names_only = args[:1] == ["--survivors"]
+    if names_only:
+        args = args[1:]
     if args[:1] == ["--equivalents"]:
         path = Path(args[1])
         if path.exists():
@@ -56,6 +62,12 @@ def main(argv: list[str]) -> int:
     wanted = args
     lines = sys.stdin.readlines()
     alive = survivors(lines)
+    if names_only:
+        for name in sorted(alive - equivalents):
+            module = name.removeprefix("todo_deploy.").split(".x", 1)[0]
+            if not wanted or any(module == w or module.startswith(w + ".") for w in wanted):
+                print(name)
+        return 0
     rows = []
     for module, counts in sorted(parse(lines).items()):
         top = module.split(".")[0]
