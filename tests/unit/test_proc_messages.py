@@ -277,3 +277,10 @@ def test_a_payload_is_never_echoed(capfd: pytest.CaptureFixture[str]) -> None:
              timeout=20)
     captured = capfd.readouterr()
     assert "payload-7f3a" not in captured.out + captured.err
+
+
+def test_a_tools_output_is_captured_not_printed(capfd: pytest.CaptureFixture[str]) -> None:
+    result = proc.run(Context(), ["sh", "-c", "echo out-5c1e; echo err-5c1e >&2"], timeout=20)
+    assert (result.stdout, result.stderr) == ("out-5c1e\n", "err-5c1e\n")
+    captured = capfd.readouterr()
+    assert "5c1e" not in captured.out + captured.err
