@@ -46,3 +46,7 @@ def test_stages_flags_and_repeats_are_not_new_bases() -> None:
 def test_a_stage_is_named_only_by_as_and_a_third_word() -> None:
     text = "FROM a b\nFROM b\n"
     assert base_images(text, {}) == ("a", "b")
+
+
+def test_only_quotes_are_stripped_from_an_arg_default() -> None:
+    assert base_images("ARG B=Xorg/img:1X\nFROM $B\n", {}) == ("Xorg/img:1X",)
