@@ -50,3 +50,7 @@ def test_a_stage_is_named_only_by_as_and_a_third_word() -> None:
 
 def test_only_quotes_are_stripped_from_an_arg_default() -> None:
     assert base_images("ARG B=Xorg/img:1X\nFROM $B\n", {}) == ("Xorg/img:1X",)
+
+
+def test_a_continuation_over_three_lines_keeps_every_part() -> None:
+    assert list(logical_lines("RUN a\\\n  b\\\n  c\n")) == ["RUN a b c"]
