@@ -263,3 +263,9 @@ def test_the_state_file_is_written_into_a_state_folder_not_yet_there(tmp_path: P
     ctx = images.prepare(settings.images["backend"], {})
     images.save_state(settings, [ctx])
     assert images.load_state(settings)["backend"]["tag"] == ctx.tag
+
+
+def test_a_dockerfile_with_bytes_that_are_not_utf8_still_names_its_base(tmp_path: Path) -> None:
+    config = fixed_context(tmp_path)
+    config.dockerfile.write_bytes(b"# caf\xe9 (latin-1)\nFROM standin/python:3.11\n")
+    assert images.prepare(config, {}).base_images == ("standin/python:3.11",)
