@@ -269,3 +269,10 @@ def test_a_dockerfile_with_bytes_that_are_not_utf8_still_names_its_base(tmp_path
     config = fixed_context(tmp_path)
     config.dockerfile.write_bytes(b"# caf\xe9 (latin-1)\nFROM standin/python:3.11\n")
     assert images.prepare(config, {}).base_images == ("standin/python:3.11",)
+
+
+def test_the_sources_own_dockerfile_names_follow_the_ignore_rules(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM x\n")
+    (tmp_path / images.DOCKERFILE_IN_CONTEXT).write_text("FROM y\n")
+    (tmp_path / "app.py").write_text("")
+    assert images.context_files(tmp_path, ["Dockerfile"]) == ["app.py"]
