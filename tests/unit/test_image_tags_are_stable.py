@@ -197,7 +197,8 @@ def test_a_build_arg_may_be_empty_and_the_last_one_wins() -> None:
 
 @pytest.mark.parametrize(("path", "secret"), [
     (".env", True), ("a/.env", True), (".env.local", True), ("a/b/.env.prod/", True),
-    ("x.env", False), (".envrc", False), ("env", False), ("a/.environment", False)])
+    ("x.env", False), (".envrc", False), ("env", False), ("a/.environment", False),
+    (".envX", False)])
 def test_secret_files_are_dot_env_and_its_variants_at_any_depth(path: str, secret: bool) -> None:
     assert images.is_secret_file(path) is secret
 
