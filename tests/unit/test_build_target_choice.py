@@ -18,7 +18,6 @@ import docker.errors
 import pytest
 from invoke import MockContext, Result
 
-from todo_deploy.cli import Session
 from todo_deploy.cluster import DockerEndpoint
 from todo_deploy.config import Settings
 from todo_deploy.console import Console
@@ -28,6 +27,7 @@ from todo_deploy.images import target
 from todo_deploy.images.context import ImageRef
 from todo_deploy.images.daemon import DockerBuilder
 from todo_deploy.images.minikube import MinikubeImageBuilder
+from todo_deploy.session import Session
 
 DOCKER_ENV = "DOCKER_HOST=tcp://192.168.49.2:2376\nDOCKER_TLS_VERIFY=1\n"
 REFUSAL = ('\n❌  Exiting due to MK_USAGE: The docker-env command is only compatible with the '

@@ -15,12 +15,12 @@ import pytest
 from invoke import MockContext, Result
 
 from todo_deploy import images
-from todo_deploy.cli import Session
 from todo_deploy.config import ImageConfig, Settings
 from todo_deploy.console import Console
 from todo_deploy.errors import ConfigError, StageFailed
 from todo_deploy.images.builder import BuildLog
 from todo_deploy.images.minikube import MinikubeImageBuilder
+from todo_deploy.session import Session
 
 DOCKERFILE = "ARG BASE_IMAGE=python:3.11-slim\nFROM ${BASE_IMAGE}\nCOPY . /app\n"
 
@@ -96,7 +96,7 @@ def test_saving_one_image_keeps_the_others_and_the_format(tmp_path: Path) -> Non
     assert (backend["repository"], backend["tag"], backend["digest"]) == (
         "todo-backend", ctx.tag, ctx.digest)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}", backend["recorded_at"])
-    assert text.endswith("}\n") and text.startswith('{\n  "images"')  # indented, sorted
+    assert text.endswith("}\n") and text.startswith('{\n "images"')  # indented, sorted
     assert not images.state_path(settings).with_suffix(".tmp").exists()
 
 

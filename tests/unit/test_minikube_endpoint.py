@@ -15,12 +15,12 @@ import json
 import pytest
 from invoke import MockContext, Result
 
-from todo_deploy import cluster
-from todo_deploy.cli import Session
+from todo_deploy import cluster, doctor
 from todo_deploy.config import Settings
-from todo_deploy.console import Console
+from todo_deploy.console import CheckResult, Console
 from todo_deploy.errors import PrereqError
 from todo_deploy.proc import ToolError
+from todo_deploy.session import Session
 from todo_deploy.tools import parse_docker_env
 
 DOCKER_ENV_NONE = (  # minikube 1.35, docker driver, `docker-env --shell none`
@@ -114,9 +114,14 @@ def test_a_failed_start_points_at_minikube_logs_then_delete() -> None:
 # -- status --------------------------------------------------------------------------------
 
 
-def test_a_running_profile_is_required_and_returned() -> None:
+def cluster_check(c: MockContext, settings: Settings) -> CheckResult:
+    """doctor's check of the minikube target's cluster (what every stage requires)."""
+    return doctor.check_cluster(Session(c, settings, Console(no_color=True)), required=True)
+
+
+def test_a_running_profile_is_running_and_named() -> None:
     c = MockContext(run={"minikube -p minikube status -o json": Result(json.dumps(RUNNING))})
-    st = cluster.require_running(c, Settings())
+    st = cluster.status(c, Settings())
     assert st.running and st.profile == "minikube"
 
 
@@ -124,18 +129,18 @@ def test_a_stopped_profile_says_what_is_down_and_how_to_start_it() -> None:
     down = {**RUNNING, "Host": "Stopped", "Kubelet": "Stopped", "APIServer": "Stopped",
             "Kubeconfig": "Stopped"}
     c = MockContext(run={"minikube -p dev status -o json": Result(json.dumps(down), exited=7)})
-    with pytest.raises(PrereqError) as err:
-        cluster.require_running(c, Settings(profile="dev", cpus=3, memory=6000))
-    assert err.value.message == ("minikube profile 'dev' is not running (host Stopped, "
-                                 "kubelet Stopped, apiserver Stopped, kubeconfig Stopped)")
-    assert err.value.hint == "minikube -p dev start --cpus 3 --memory 6000   (or: inv up)"
+    check = cluster_check(c, Settings(profile="dev", cpus=3, memory=6000))
+    assert not check.ok
+    assert check.detail == "host Stopped, kubelet Stopped, apiserver Stopped, kubeconfig Stopped"
+    assert "minikube -p dev start --cpus 3 --memory 6000   (or: inv up, which starts it)" in \
+        str(check.hint)
 
 
 def test_a_missing_profile_is_not_running() -> None:
     c = MockContext(run={"minikube -p dev status -o json": Result(
         '{"Name":"dev","Host":"Nonexistent"}', exited=85)})
-    with pytest.raises(PrereqError, match="profile 'dev' does not exist"):
-        cluster.require_running(c, Settings(profile="dev"))
+    st = cluster.status(c, Settings(profile="dev"))
+    assert not st.running and "profile 'dev' does not exist" in st.describe()
 
 
 def test_profile_facts_are_asked_once_per_run_until_a_start() -> None:
@@ -218,9 +223,9 @@ def test_one_component_down_alone_is_not_running(code: int, component: str) -> N
     node = {**RUNNING, component: "Stopped" if component != "Kubeconfig" else "Misconfigured"}
     c = MockContext(run={"minikube -p minikube status -o json":
                          Result(json.dumps(node), exited=code)})
-    with pytest.raises(PrereqError) as err:
-        cluster.require_running(c, Settings())
-    assert err.value.message.endswith(
+    st = cluster.status(c, Settings())
+    assert not st.running
+    assert ("(" + st.describe() + ")").endswith(
         f"({', '.join(f'{k.lower()} {node[k]}' for k in ('Host', 'Kubelet'))}, "
         f"apiserver Running, kubeconfig {node['Kubeconfig']})")
 
@@ -228,11 +233,11 @@ def test_one_component_down_alone_is_not_running(code: int, component: str) -> N
 def test_an_apiserver_down_alone_is_not_running_even_with_exit_0() -> None:
     c = MockContext(run={"minikube -p minikube status -o json":
                          Result(json.dumps({**RUNNING, "APIServer": "Stopped"}))})
-    with pytest.raises(PrereqError, match="apiserver Stopped"):
-        cluster.require_running(c, Settings())
+    st = cluster.status(c, Settings())
+    assert not st.running and "apiserver Stopped" in st.describe()
 
 
 def test_a_multi_node_status_is_judged_by_its_first_node() -> None:
     nodes = [RUNNING, {**RUNNING, "Name": "minikube-m02", "Host": "Stopped"}]
     c = MockContext(run={"minikube -p minikube status -o json": Result(json.dumps(nodes))})
-    assert cluster.require_running(c, Settings()).running
+    assert cluster.status(c, Settings()).running

@@ -23,11 +23,11 @@ import pytest
 from invoke import MockContext, Result
 
 from todo_deploy import access, diagnose, doctor, secrets, verify
-from todo_deploy.cli import Session
 from todo_deploy.config import TARGETS, Settings
 from todo_deploy.console import Console
 from todo_deploy.deploy import parse_history, stuck_hint, uninstall_hint
 from todo_deploy.proc import ToolResult
+from todo_deploy.session import Session
 from todo_deploy.tools import Helm, Kubectl, Tools
 
 CONTEXT = "ops team@eu-west-1/blue"

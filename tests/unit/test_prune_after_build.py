@@ -17,11 +17,11 @@ import pytest
 from invoke import MockContext, Result
 
 from todo_deploy import images
-from todo_deploy.cli import Session
 from todo_deploy.config import ImageConfig, Settings
 from todo_deploy.console import Console
 from todo_deploy.images.daemon import sortable_created
 from todo_deploy.images.prune import Pruned, parse_release_refs, prune_old_tags, report
+from todo_deploy.session import Session
 
 HELM = ("helm get values todo-app --namespace todo --output json --kube-context minikube")
 NOT_FOUND = Result(stderr="Error: release: not found\n", exited=1)

@@ -17,13 +17,14 @@ from invoke.exceptions import Exit
 
 import tasks
 from tests.fakes.canned import RUNNING as MINIKUBE_RUNNING
+from tests.fakes.canned import secret_json
 from todo_deploy import envfile, secrets
-from todo_deploy.cli import Session
 from todo_deploy.config import Settings
 from todo_deploy.console import MASK, Console, mask
 from todo_deploy.errors import StageFailed
 from todo_deploy.proc import ToolError, ToolResult
-from todo_deploy.tools import NotFound
+from todo_deploy.session import Session
+from todo_deploy.tools import Kubectl, NotFound
 
 URL = "postgresql://app:s3cr3t-pw@db.example.com:5432/todo"
 AUTH = "auth-secret-value-" + "z" * 30
@@ -36,9 +37,11 @@ CHECKS = {
     "minikube -p minikube status -o json": Result(MINIKUBE_RUNNING),
     "kubectl config current-context": Result("minikube\n"),
 }
-GET_PW = "kubectl get secret todo-secrets -n todo -o 'jsonpath={.data.postgres-password}'" + CTX
-GET_ANNOTATIONS = ("kubectl get secret todo-secrets -n todo -o 'jsonpath={.metadata.annotations}'"
-                   + CTX)
+# the applied Secret, read back once per run (kubectl get -o json; not there yet by default)
+GET_SECRET = "kubectl get secret todo-secrets -n todo -o json" + CTX
+NO_SECRET = Result("", stderr='Error from server (NotFound): secrets "todo-secrets" not found\n',
+                   exited=1)
+CHECKS[GET_SECRET] = NO_SECRET
 
 
 @pytest.fixture(autouse=True)
@@ -194,7 +197,7 @@ def test_an_applied_secret_reports_its_short_digest_and_the_generated_keys(
     tasks.secrets(c, env_file=str(env), no_color=True)
     out = " ".join(capsys.readouterr())
     digest = out.split("secret digest: ")[1].split()[0]
-    assert f"Secret todo/todo-secrets applied (digest {digest[:12]})" in out
+    assert f"Secret todo/todo-secrets applied in context minikube (digest {digest[:12]})" in out
     assert f"Generated BETTER_AUTH_SECRET; stored in {env} so re-runs keep them" in out
     assert "generated, stored in .env" in out
     assert re.search(r"^BETTER_AUTH_SECRET=\S{64}$", env.read_text(), re.MULTILINE)
@@ -203,18 +206,23 @@ def test_an_applied_secret_reports_its_short_digest_and_the_generated_keys(
 # -- failures -----------------------------------------------------------------------------
 
 
+def kube(namespace: str = "todo") -> Kubectl:
+    return Kubectl(MockContext(), "minikube", namespace, 120.0)
+
+
 def test_an_apply_conflict_names_the_other_owner_and_both_ways_out() -> None:
-    err = secrets._apply_error(Settings(namespace="ns1", secret_name="s1"), ToolResult(
+    err = secrets._apply_error(kube("ns1"), Settings(namespace="ns1", secret_name="s1"), ToolResult(
         ("kubectl",), 1, "", "x\nerror: Apply failed with 1 CONFLICT with \"helm\"\n"))
     assert err.message == "kubectl apply of Secret s1 failed (exit 1)"
     assert err.hint == ("another tool manages Secret s1 (helm with secrets.create=true?). "
                         "Keep one owner: set secrets.create=false, or "
-                        "kubectl -n ns1 delete secret s1")
+                        "kubectl -n ns1 delete secret s1 --context minikube")
     assert err.details == "x\nerror: Apply failed with 1 CONFLICT with \"helm\""
 
 
 def test_any_other_apply_failure_points_at_doctor_only() -> None:
-    err = secrets._apply_error(Settings(), ToolResult(("kubectl",), 1, "", "server gone\n"))
+    err = secrets._apply_error(kube(), Settings(), ToolResult(("kubectl",), 1, "",
+                                                              "server gone\n"))
     assert err.hint == "inv doctor   # is the cluster up and kubectl pointed at it?"
     assert err.details == "server gone"
 
@@ -268,46 +276,53 @@ def session_with(c: MockContext) -> tuple[Session, list[str]]:
 
 
 def test_a_value_of_the_applied_secret_is_decoded_and_never_shown() -> None:
-    c = MockContext(run={GET_PW: Result(" " + base64.b64encode(b"old-pw-1").decode() + "\n")})
+    c = MockContext(run={GET_SECRET: Result(secret_json("d" * 64, True,
+                                                        {"postgres-password": "old-pw-1"}))})
     s, _ = session_with(c)
     assert secrets._secret_value(s, "postgres-password") == "old-pw-1"
     assert s.console.redact("was old-pw-1") == f"was {MASK}"
 
 
 def test_no_applied_secret_has_no_value() -> None:
-    c = MockContext(run={GET_PW: Result("", stderr="Error from server (NotFound)", exited=1)})
+    c = MockContext(run={GET_SECRET: NO_SECRET})
     s, _ = session_with(c)
     assert secrets._secret_value(s, "postgres-password") is None
+    other = MockContext(run={GET_SECRET: Result(secret_json("d" * 64, False, {"x": "1"}))})
+    assert secrets._secret_value(session_with(other)[0], "postgres-password") is None
+
+
+def secret_with(annotations: dict[str, str]) -> str:
+    """kubectl get secret -o json with exactly these annotations (and no data)."""
+    obj = json.loads(secret_json())
+    obj["metadata"]["annotations"] = annotations
+    return json.dumps(obj)
 
 
 @pytest.mark.parametrize(("annotations", "expected"), [
-    ('{"todo-app.dev/secret-digest":"abc","todo-app.dev/embedded-db":"true"}',
-     secrets.ClusterSecret("abc", True)),
-    ('{"todo-app.dev/secret-digest":"abc","todo-app.dev/embedded-db":"false"}',
-     secrets.ClusterSecret("abc", False)),
-    ('{"todo-app.dev/secret-digest":"abc"}', secrets.ClusterSecret("abc", False)),
-    ('{"todo-app.dev/embedded-db":"true"}', None),
-    ("", None),
+    ({"todo-app.dev/secret-digest": "abc", "todo-app.dev/embedded-db": "true"}, ("abc", True)),
+    ({"todo-app.dev/secret-digest": "abc", "todo-app.dev/embedded-db": "false"}, ("abc", False)),
+    ({"todo-app.dev/secret-digest": "abc"}, ("abc", False)),
+    ({"todo-app.dev/embedded-db": "true"}, None),
+    ({}, None),
 ])
 def test_the_applied_secrets_digest_and_database_are_read_from_its_annotations(
-        annotations: str, expected: secrets.ClusterSecret | None) -> None:
-    s, _ = session_with(MockContext(run={GET_ANNOTATIONS: Result(annotations)}))
-    assert secrets.cluster_secret(s) == expected
+        annotations: dict[str, str], expected: tuple[str, bool] | None) -> None:
+    s, _ = session_with(MockContext(run={GET_SECRET: Result(secret_with(annotations))}))
+    found = secrets.cluster_secret(s)
+    assert (found if found is None else (found.digest, found.embedded_db)) == expected
 
 
 def test_no_applied_secret_has_no_digest() -> None:
-    s, _ = session_with(MockContext(run={GET_ANNOTATIONS: Result(
-        "", stderr='Error from server (NotFound): secrets "todo-secrets" not found\n',
-        exited=1)}))
+    s, _ = session_with(MockContext(run={GET_SECRET: NO_SECRET}))
     assert secrets.cluster_secret(s) is None
 
 
-def test_annotations_kubectl_prints_as_a_go_map_say_to_upgrade_kubectl() -> None:
-    s, _ = session_with(MockContext(run={GET_ANNOTATIONS: Result(
+def test_output_that_is_not_json_says_to_upgrade_kubectl() -> None:
+    s, _ = session_with(MockContext(run={GET_SECRET: Result(
         "map[todo-app.dev/secret-digest:abc]")}))
     with pytest.raises(StageFailed) as err:
         secrets.cluster_secret(s)
-    assert err.value.message == "cannot read the Secret's annotations from kubectl's output"
+    assert err.value.message == "cannot read the Secret from kubectl's output"
     assert err.value.hint == "upgrade kubectl (inv doctor shows its version)"
 
 
@@ -316,7 +331,7 @@ POD_READY = ("kubectl get pod todo-postgres-0 -n todo -o "
 PSQL = ("kubectl exec -i -n todo todo-postgres-0 -c postgresql" + CTX + " -- psql -X "
         "-q -v ON_ERROR_STOP=1 -U todo -d todo")
 GET_PVC = "kubectl get pvc data-todo-postgres-0 -n todo -o name" + CTX
-OLD = Result(base64.b64encode(b"old-postgres-password-1").decode())
+OLD = Result(secret_json("e" * 64, True, {"postgres-password": "old-postgres-password-1"}))
 
 
 def embedded_env(tmp_path: Path) -> Path:
@@ -328,7 +343,7 @@ def embedded_env(tmp_path: Path) -> Path:
 
 def test_a_rotation_in_the_running_database_says_so(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    c = MockContext(run={**CHECKS, GET_PW: OLD, POD_READY: Result("true"), PSQL: Result(""),
+    c = MockContext(run={**CHECKS, GET_SECRET: OLD, POD_READY: Result("true"), PSQL: Result(""),
                          APPLY: Result("")})
     tasks.secrets(c, env_file=str(embedded_env(tmp_path)), no_color=True)
     out = " ".join(capsys.readouterr())
@@ -339,7 +354,7 @@ def test_a_rotation_in_the_running_database_says_so(
 
 def test_a_missing_database_pod_with_its_data_kept_refuses_the_change(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    c = MockContext(run={**CHECKS, GET_PW: OLD, POD_READY: Result(
+    c = MockContext(run={**CHECKS, GET_SECRET: OLD, POD_READY: Result(
         "", stderr='Error from server (NotFound): pods "todo-postgres-0" not found\n', exited=1),
         GET_PVC: Result("persistentvolumeclaim/data-todo-postgres-0\n")})
     with pytest.raises(Exit):
@@ -350,7 +365,8 @@ def test_a_missing_database_pod_with_its_data_kept_refuses_the_change(
             "nothing was changed") in " ".join(out.split())
     env = tmp_path / ".env"
     assert (f"put the old value back in {env} (it is still in the Secret: kubectl -n todo get "
-            "secret todo-secrets -o jsonpath='{.data.postgres-password}' | base64 -d), run "
+            "secret todo-secrets -o 'jsonpath={.data.postgres-password}' --context minikube | "
+            "base64 -d), run "
             "inv deploy, then change it again; or start over without the data: "
             "inv down --purge --yes && inv up") in " ".join(out.split())
 
@@ -358,7 +374,7 @@ def test_a_missing_database_pod_with_its_data_kept_refuses_the_change(
 def test_a_changed_password_without_database_pod_or_data_is_simply_applied(
         tmp_path: Path) -> None:
     """The release was removed but its Secret kept: no database holds the old password."""
-    c = MockContext(run={**CHECKS, GET_PW: OLD, POD_READY: Result(
+    c = MockContext(run={**CHECKS, GET_SECRET: OLD, POD_READY: Result(
         "", stderr='Error from server (NotFound): pods "todo-postgres-0" not found\n', exited=1),
         GET_PVC: Result("", stderr="Error from server (NotFound): persistentvolumeclaims "
                                    '"data-todo-postgres-0" not found\n', exited=1),
@@ -369,13 +385,13 @@ def test_a_changed_password_without_database_pod_or_data_is_simply_applied(
 
 def test_a_failed_rotation_points_at_the_database_logs_and_applies_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    c = MockContext(run={**CHECKS, GET_PW: OLD, POD_READY: Result("true"),
+    c = MockContext(run={**CHECKS, GET_SECRET: OLD, POD_READY: Result("true"),
                          PSQL: Result(stderr='psql: error: role "todo" does not exist\n',
                                       exited=2)})
     with pytest.raises(Exit):
         tasks.secrets(c, env_file=str(embedded_env(tmp_path)), no_color=True)
     out = " ".join(capsys.readouterr())
-    assert "kubectl -n todo logs todo-postgres-0   # then: inv secrets" in out
+    assert "kubectl -n todo logs todo-postgres-0 --context minikube   # then: inv secrets" in out
     assert APPLY not in [call.args[0] for call in c.run.call_args_list]  # type: ignore[attr-defined]
 
 
@@ -390,7 +406,7 @@ def test_the_stage_applies_unless_asked_for_a_dry_run(tmp_path: Path) -> None:
 
 
 def test_an_unreachable_cluster_while_reading_the_digest_points_at_doctor() -> None:
-    s, _ = session_with(MockContext(run={GET_ANNOTATIONS: Result(
+    s, _ = session_with(MockContext(run={GET_SECRET: Result(
         "", stderr="The connection to the server 127.0.0.1:6443 was refused\n", exited=1)}))
     with pytest.raises(ToolError) as err:
         secrets.cluster_secret(s)
@@ -415,8 +431,7 @@ def test_an_apply_says_what_it_generated_and_where_it_applies(
     env = tmp_path / ".env"
     env.write_text("DATABASE_URL=\nCOHERE_API_KEY=\nBETTER_AUTH_SECRET=\nPOSTGRES_PASSWORD=\n")
     env.chmod(0o600)
-    c = MockContext(run={**CHECKS, GET_PW: Result("", stderr="Error from server (NotFound)",
-                                                  exited=1), APPLY: Result("")})
+    c = MockContext(run={**CHECKS, GET_SECRET: NO_SECRET, APPLY: Result("")})
     tasks.secrets(c, env_file=str(env), no_color=True)
     lines = [line.strip() for line in " ".join(capsys.readouterr()).splitlines()]
     assert (f"Generated BETTER_AUTH_SECRET, POSTGRES_PASSWORD; stored in {env} so re-runs "
@@ -426,7 +441,7 @@ def test_an_apply_says_what_it_generated_and_where_it_applies(
 
 def test_the_rotation_status_line_is_shown_as_it_starts(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    c = MockContext(run={**CHECKS, GET_PW: OLD, POD_READY: Result("true"), PSQL: Result(""),
+    c = MockContext(run={**CHECKS, GET_SECRET: OLD, POD_READY: Result("true"), PSQL: Result(""),
                          APPLY: Result("")})
     tasks.secrets(c, env_file=str(embedded_env(tmp_path)), no_color=True)
     lines = [line.strip() for line in " ".join(capsys.readouterr()).splitlines()]
