@@ -21,8 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, FakeTools
+from tests.conftest import ROOT, FakeTools, real_render
 from tests.fakes.canned import MINIKUBE_STARTED, PROFILES, RUNNING, STOPPED
+from todo_deploy import chart
+from todo_deploy.config import Settings
 
 SCRIPT = Path("scripts") / "onboard.sh"
 BASICS = ("bash", "sh", "env", "cat", "cp", "chmod", "dirname", "uname", "ls", "rm", "mkdir")
@@ -52,8 +54,9 @@ class World:
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items()
                if k not in ("CI", "VIRTUAL_ENV", "NO_COLOR") and not k.startswith("INVOKE_")}
-        env.update(HOME=str(self.home), PATH=f"{self.fakes.bin_dir}{os.pathsep}"
-                   f"{self.home / 'sysbin'}", TODO_VENV=str(self.venv),
+        env.update(HOME=str(self.home), XDG_CACHE_HOME=str(self.home / ".cache"),
+                   PATH=f"{self.fakes.bin_dir}{os.pathsep}{self.home / 'sysbin'}",
+                   TODO_VENV=str(self.venv),
                    TODO_PYTHON=sys.executable, NO_COLOR="1",
                    PIP_CACHE_DIR=os.environ.get("PIP_CACHE_DIR",
                                                 str(Path.home() / ".cache" / "pip")),
@@ -83,6 +86,9 @@ class World:
                         stdout='{"clientVersion": {"gitVersion": "v1.31.0"}}')
         self.fakes.rule("minikube", r"^profile list", stdout=PROFILES)
         self.fakes.rule("minikube", r"-p minikube start ", stdout=MINIKUBE_STARTED)
+        # doctor's fit check renders the chart (.env.example: the embedded PostgreSQL)
+        self.fakes.rule("helm", r"^template ", stdout=real_render(
+            chart.requests_argv(Settings(), embedded_db=True), 3))
 
 
 def make_world(root: Path) -> World:
