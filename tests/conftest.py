@@ -196,3 +196,20 @@ def serve_health() -> Iterator[HealthServer]:
 def nodeport() -> Iterator[HealthServer]:
     with serve_health() as state:
         yield state
+
+
+def tiny_build_context(tmp: Path, *, files: dict[str, str] | None = None,
+                       dockerfile: str = "FROM scratch\nCOPY a.txt /\n",
+                       args: dict[str, str] | None = None) -> Any:
+    """A real, tiny build context for the backend image (``images.prepare`` over ``files`` in
+    ``tmp/src`` and ``dockerfile``): its digest, tag and tar are the suite's own."""
+    from todo_deploy import images
+    from todo_deploy.config import ImageConfig
+
+    src = tmp / "src"
+    src.mkdir()
+    for name, text in (files or {"a.txt": "a"}).items():
+        (src / name).write_text(text)
+    path = tmp / "Dockerfile"
+    path.write_text(dockerfile)
+    return images.prepare(ImageConfig("backend", "todo-backend", src, path), args or {})

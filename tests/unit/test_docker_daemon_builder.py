@@ -20,9 +20,9 @@ import docker.errors
 import pytest
 
 import docker
+from tests.conftest import tiny_build_context
 from todo_deploy import images
 from todo_deploy.cluster import DockerEndpoint
-from todo_deploy.config import ImageConfig
 from todo_deploy.errors import PrereqError, StageFailed
 from todo_deploy.images.builder import BuildLog, ImageInfo, TagInfo, build_failed
 from todo_deploy.images.daemon import DockerBuilder, docker_client
@@ -94,13 +94,10 @@ class Tracker:
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> images.BuildContext:
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "main.txt").write_text("v1\n")
-    dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text(DOCKERFILE)
-    config = ImageConfig("backend", "todo-backend", src, dockerfile)
-    return images.prepare(config, {"BASE_IMAGE": "standin/python:3.11"})
+    built: images.BuildContext = tiny_build_context(
+        tmp_path, files={"main.txt": "v1\n"}, dockerfile=DOCKERFILE,
+        args={"BASE_IMAGE": "standin/python:3.11"})
+    return built
 
 
 def build(api: FakeApi, ctx: images.BuildContext, *, no_cache: bool = False,

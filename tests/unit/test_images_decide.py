@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import tiny_build_context
 from todo_deploy import images
-from todo_deploy.config import ImageConfig
 from todo_deploy.images.decide import Build, Found, Skip, Tag, decide
 
 IMAGE = images.ImageInfo("sha256:" + "a" * 64, 52_000_000)
@@ -68,12 +68,8 @@ class Recording:
 
 
 def context(tmp_path: Path) -> images.BuildContext:
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "a.txt").write_text("a")
-    dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text("FROM scratch\nCOPY a.txt /\n")
-    return images.prepare(ImageConfig("backend", "todo-backend", src, dockerfile), {})
+    built: images.BuildContext = tiny_build_context(tmp_path)
+    return built
 
 
 def test_lookup_asks_for_latest_only_when_the_digest_tag_exists(tmp_path: Path) -> None:

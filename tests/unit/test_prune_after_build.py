@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from invoke import MockContext, Result
 
+from tests.conftest import tiny_build_context
 from todo_deploy import images
-from todo_deploy.config import ImageConfig, Settings
+from todo_deploy.config import Settings
 from todo_deploy.console import Console
 from todo_deploy.images.daemon import sortable_created
 from todo_deploy.images.prune import Pruned, parse_release_refs, prune_old_tags, report
@@ -45,12 +46,8 @@ class Daemon:
 
 @pytest.fixture
 def built(tmp_path: Path) -> images.BuildContext:
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "a.txt").write_text("a")
-    dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text("FROM scratch\nCOPY a.txt /\n")
-    return images.prepare(ImageConfig("backend", "todo-backend", src, dockerfile), {})
+    context: images.BuildContext = tiny_build_context(tmp_path)
+    return context
 
 
 def older(built: images.BuildContext, n: int) -> list[images.TagInfo]:
