@@ -44,3 +44,29 @@ def test_a_stage_is_loaded_when_a_task_uses_it() -> None:
     assert "not loaded" in repr(stage)
     assert stage.ExitCode.PREREQ == 3
     assert "(loaded)" in repr(stage)
+
+
+def compiled_modules(tmp_path: os.PathLike[str], **env: str) -> set[str]:
+    """Modules of todo_deploy whose bytecode ``inv build --help`` left in a fresh
+    PYTHONPYCACHEPREFIX (the checkout's own __pycache__ stays untouched)."""
+    prefix = os.path.join(tmp_path, "pycache")
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([sys.executable, "-m", "invoke", "--help", "build"], cwd=ROOT,
+                   env={**base, "PYTHONPYCACHEPREFIX": prefix, "NO_COLOR": "1", **env},
+                   capture_output=True, text=True, timeout=60, check=True)
+    found = set()
+    for dirpath, _, files in os.walk(prefix):
+        if os.path.join("todo_deploy", "") in os.path.join(dirpath, ""):
+            found.update(name.split(".")[0] for name in files if name.endswith(".pyc"))
+    return found
+
+
+def test_inv_caches_the_packages_bytecode_though_invoke_turns_writing_off(
+        tmp_path: os.PathLike[str]) -> None:
+    # invoke sets sys.dont_write_bytecode before it loads tasks.py; without tasks.py setting it
+    # back, every `inv` compiles the package again
+    assert {"cli", "config", "session"} <= compiled_modules(tmp_path)
+
+
+def test_inv_writes_no_bytecode_when_the_user_says_not_to(tmp_path: os.PathLike[str]) -> None:
+    assert compiled_modules(tmp_path, PYTHONDONTWRITEBYTECODE="1") == set()
