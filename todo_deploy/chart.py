@@ -214,14 +214,13 @@ def chart_requests(s: Session, *, embedded_db: bool) -> tuple[int, int]:
     """What the chart's pods request, from its render; rendered once per chart content (the
     figure is kept in the state directory keyed by :func:`content_digest`)."""
     settings = s.settings
-    key = content_digest(settings.chart, json.dumps(requests_argv(settings,
-                                                                   embedded_db=embedded_db)),
+    argv = requests_argv(settings, embedded_db=embedded_db)
+    key = content_digest(settings.chart, json.dumps(argv),
                          settings.values_file.read_bytes() if settings.values_file else b"")
     cache = settings.state_dir / REQUESTS_FILE
     found = keptfile.load(cache).get(key)
     if isinstance(found, list) and len(found) == 2:
         return int(found[0]), int(found[1])
-    argv = requests_argv(settings, embedded_db=embedded_db)
     rendered = proc.run(s.c, argv, timeout=settings.tool_timeout,
                         hint=f"helm lint --strict {settings.chart}   # shows what is wrong")
     cpu, mem = pod_requests(d.obj for d in split_documents(rendered.stdout))

@@ -29,6 +29,12 @@ def run_memo(c: Context) -> dict[Any, Any]:
     return _memo.setdefault(id(c.config), (c.config, {}))[1]
 
 
+def context_key(named: str) -> tuple[str, str]:
+    """The run memo's key of the kube-context resolved for ``named`` (the flag or config
+    value; "" = kubectl's current context)."""
+    return ("kube-context", named)
+
+
 @dataclass
 class Session:
     c: Context
@@ -49,7 +55,7 @@ class Session:
         """The tool clients, bound to the context resolved once per invoke run."""
         settings = self.settings
         named = settings.context
-        resolved = self.remember(("kube-context", named), lambda: clients.resolve_context(
+        resolved = self.remember(context_key(named), lambda: clients.resolve_context(
             named, "" if named else clients.current_context(self.c, settings.tool_timeout),
             target=settings.target, profile=settings.profile))
         return clients.Tools(
@@ -62,7 +68,7 @@ class Session:
         """The run's kube-context when it is known without asking kubectl: named by flag or
         config, or resolved earlier in the run (None otherwise)."""
         named = self.settings.context
-        return named or self.recall(("kube-context", named))
+        return named or self.recall(context_key(named))
 
     @property
     def minikube(self) -> clients.Minikube:
