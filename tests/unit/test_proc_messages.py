@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 
 import pytest
 from invoke import Context
@@ -114,6 +115,20 @@ def test_the_runner_still_runs_a_command_on_a_terminal() -> None:
     assert result is not None and result.stdout.strip() == "on-a-pty"
 
 
+@pytest.fixture
+def sigint_caught() -> Iterator[None]:
+    """SIGINT handled as in a terminal's foreground job. A shell without job control starts a
+    background job (`bash .ci/run &`) with SIGINT ignored, and an ignored signal stays ignored
+    across exec in every process below: the tool would never see the forwarded Ctrl-C.
+    (A handled signal is reset to the default in the child at exec.)"""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+@pytest.mark.usefixtures("sigint_caught")
 def test_ctrl_c_reaches_the_whole_group_of_the_tool() -> None:
     runner = proc.GroupRunner(Context())
     runner.using_pty = False  # as c.run sets it
