@@ -649,3 +649,263 @@ def test_a_missing_env_keeps_the_hint_that_says_how_to_make_one(tmp_path: Path) 
     result = doctor.check_env(s)
     assert (result.ok, result.detail) == (False, f"{tmp_path / '.env'} does not exist")
     assert result.hint == "cp .env.example .env   (or run scripts/onboard.sh, which does it)"
+
+
+# -- every check, in doctor's order (all_checks), the verdict (run_doctor) and require -------------
+
+SDK, MK, FIT, KUBECTL, HELM, ENV = ("docker SDK", "minikube installed", "cluster fits the chart",
+                                    "kubectl installed", "helm 3 or 4", ".env present and valid")
+CLUSTER, ENGINE, HOST_ENGINE = ("minikube minikube running", "Docker engine (minikube minikube)",
+                                "Docker engine (host)")
+
+
+def healthy(engine: str, **answers: Result) -> dict[Any, Result]:
+    """Every answer of a healthy minikube machine (``answers`` replace some, by command)."""
+    found: dict[Any, Result] = {
+        "minikube version --short": Result("v1.34.0\n"),
+        "minikube -p minikube status -o json": Result(json.dumps(RUNNING)),
+        "kubectl config current-context": Result("minikube\n"),
+        "minikube profile list -o json": Result(profiles()),
+        DOCKER_ENV: Result(docker_env(engine)),
+        KUBECTL_VERSION: Result(json.dumps({"clientVersion": {"gitVersion": "v1.31.0"}})),
+        HELM_VERSION: Result("v3.17.3"),
+        re.compile(r"^helm template .*postgresql\.enabled=true$"): Result(render("", True)),
+        re.compile(r"^helm template .*postgresql\.enabled=false$"): Result(render("", False)),
+        READYZ: Result("ok"),
+    }
+    for command, result in answers.items():
+        found[command.replace("_", " ")] = result
+    return found
+
+
+def doctor_session(tmp_path: Path, answers: dict[Any, Result],
+                   **settings: Any) -> tuple[Session, io.StringIO]:
+    env = tmp_path / ".env"
+    if not env.exists():
+        env.write_text((ROOT / ".env.example").read_text())
+        env.chmod(0o600)
+    return session(tmp_path, answers, env_file=str(env), **settings)
+
+
+def names(results: list[Any]) -> list[str]:
+    return [r.name for r in results]
+
+
+def test_a_healthy_minikube_machine_runs_every_check_in_order_and_remembers_the_passes(
+        tmp_path: Path, engine: str) -> None:
+    s, _ = doctor_session(tmp_path, healthy(engine))
+    results = doctor.all_checks(s)
+    assert names(results) == [SDK, MK, CLUSTER, FIT, ENGINE, KUBECTL, HELM, ENV]
+    assert all(r.ok for r in results), results
+    assert doctor.passed_checks(s) == {(need, "minikube") for need in (
+        "docker-sdk", "minikube", "cluster", "docker-engine", "kubectl", "helm", "env")}
+
+
+@pytest.mark.parametrize(("build_target", "expected"), [
+    ("minikube", [SDK, MK, KUBECTL, HELM, ENV]),
+    ("host", [SDK, MK, HOST_ENGINE, KUBECTL, HELM, ENV]),
+])
+def test_without_minikube_only_a_host_build_still_checks_an_engine(
+        tmp_path: Path, engine: str, monkeypatch: pytest.MonkeyPatch, build_target: str,
+        expected: list[str]) -> None:
+    monkeypatch.setenv("DOCKER_HOST", engine)
+    answers = healthy(engine)
+    answers["minikube version --short"] = Result(stderr="minikube: command not found\n",
+                                                 exited=127)
+    s, _ = doctor_session(tmp_path, answers, build_target=build_target)
+    results = doctor.all_checks(s)
+    assert names(results) == expected
+    assert ("minikube", "minikube") not in doctor.passed_checks(s)
+    assert ("docker-engine", "minikube") in doctor.passed_checks(s) or build_target == "minikube"
+
+
+@pytest.mark.parametrize(("build_target", "expected"), [
+    ("minikube", [SDK, MK, CLUSTER, FIT, KUBECTL, HELM, ENV]),  # its engine needs it up
+    ("host", [SDK, MK, CLUSTER, FIT, HOST_ENGINE, KUBECTL, HELM, ENV]),
+])
+def test_a_stopped_minikube_skips_its_engine_but_not_the_hosts(
+        tmp_path: Path, engine: str, monkeypatch: pytest.MonkeyPatch, build_target: str,
+        expected: list[str]) -> None:
+    monkeypatch.setenv("DOCKER_HOST", engine)
+    answers = healthy(engine)
+    answers["minikube -p minikube status -o json"] = Result(json.dumps(STOPPED), exited=7)
+    s, _ = doctor_session(tmp_path, answers, build_target=build_target)
+    results = doctor.all_checks(s)
+    assert names(results) == expected
+    assert ("cluster", "minikube") not in doctor.passed_checks(s)
+
+
+def test_a_running_minikube_too_small_for_the_chart_still_checks_its_engine(
+        tmp_path: Path, engine: str) -> None:
+    answers = healthy(engine)
+    answers["minikube profile list -o json"] = Result(profiles(cpus=1, memory=1024))
+    s, _ = doctor_session(tmp_path, answers)
+    results = doctor.all_checks(s)
+    assert names(results) == [SDK, MK, CLUSTER, FIT, ENGINE, KUBECTL, HELM, ENV]
+    assert [r.ok for r in results] == [True, True, True, False, True, True, True, True]
+
+
+@pytest.mark.parametrize(("target", "extra"), [("docker", []), ("kind", ["kind cluster ci"]),
+                                               ("registry", ["registry"])])
+def test_other_targets_check_the_context_and_the_hosts_engine(
+        tmp_path: Path, engine: str, monkeypatch: pytest.MonkeyPatch, target: str,
+        extra: list[str]) -> None:
+    monkeypatch.setenv("DOCKER_HOST", engine)
+    answers = healthy(engine)
+    answers["kind get clusters"] = Result("ci\n")
+    with registry(200) as host:
+        s, _ = doctor_session(tmp_path, answers, target=target, context="kind-ci",
+                              kind_cluster="ci", registry=f"{host}/team")
+        results = doctor.all_checks(s)
+    extra = [f"registry {host}" if name == "registry" else name for name in extra]
+    assert names(results) == [SDK, "cluster of context kind-ci reachable", HOST_ENGINE,
+                              *extra, KUBECTL, HELM, ENV]
+    assert all(r.ok and r.required for r in results), results
+    needs = {"docker-sdk", "cluster", "docker-engine", "kubectl", "helm", "env"}
+    needs |= {"kind"} if target == "kind" else {"registry"} if target == "registry" else set()
+    assert doctor.passed_checks(s) == {(need, "minikube") for need in needs}
+    assert not any(c.startswith("minikube") for c in calls(s))  # minikube is not asked
+
+
+def test_doctor_passes_and_shows_the_table_under_its_header(tmp_path: Path,
+                                                            engine: str) -> None:
+    s, out = doctor_session(tmp_path, healthy(engine))
+    results = doctor.run_doctor(s)
+    assert names(results) == [SDK, MK, CLUSTER, FIT, ENGINE, KUBECTL, HELM, ENV]
+    text = out.getvalue()
+    assert "inv doctor (target minikube, context minikube)" in text
+    assert "Result: SUCCESS — 8 of 8 checks passed" in text
+
+
+def test_a_warning_alone_does_not_fail_doctor(tmp_path: Path, engine: str) -> None:
+    answers = healthy(engine)
+    answers["minikube -p minikube status -o json"] = Result(json.dumps(STOPPED), exited=7)
+    s, out = doctor_session(tmp_path, answers)
+    results = doctor.run_doctor(s)
+    assert [r.status for r in results if not r.ok] == ["warn"]
+    assert "Result: SUCCESS" in out.getvalue()
+
+
+def test_only_a_bad_env_is_a_config_error(tmp_path: Path, engine: str) -> None:
+    from todo_deploy.errors import ConfigError, ExitCode
+
+    (tmp_path / ".env").write_text("DATABASE_URL=mysql://x/y\n")
+    s, _ = doctor_session(tmp_path, healthy(engine))
+    with pytest.raises(ConfigError) as err:
+        doctor.run_doctor(s)
+    assert err.value.message == f"{tmp_path / '.env'} is not valid (see the fix above)"
+    assert err.value.hint == "inv secrets --dry-run   # lists each problem with its line"
+    assert err.value.code == ExitCode.CONFIG
+
+
+def test_a_missing_tool_besides_a_bad_env_is_a_missing_prerequisite(
+        tmp_path: Path, engine: str) -> None:
+    from todo_deploy.errors import ExitCode, PrereqError
+
+    (tmp_path / ".env").write_text("DATABASE_URL=mysql://x/y\n")
+    answers = healthy(engine)
+    answers[HELM_VERSION] = Result("v2.17.0")
+    s, _ = doctor_session(tmp_path, answers)
+    with pytest.raises(PrereqError) as err:
+        doctor.run_doctor(s)
+    assert err.value.message == "doctor found missing prerequisites (see the fixes above)"
+    assert err.value.hint == "run the fix commands above, then: inv doctor"
+    assert err.value.code == ExitCode.PREREQ
+
+
+def test_doctor_without_any_context_says_unset_in_its_header(tmp_path: Path,
+                                                             engine: str) -> None:
+    from todo_deploy.errors import PrereqError
+
+    answers = healthy(engine)
+    answers["kubectl config current-context"] = Result(stderr="error: not set\n", exited=1)
+    s, out = doctor_session(tmp_path, answers, target="docker")
+    with pytest.raises(PrereqError):
+        doctor.run_doctor(s)
+    assert "inv doctor (target docker, context unset)" in out.getvalue()
+
+
+def test_require_runs_each_check_once_per_run_and_profile(tmp_path: Path) -> None:
+    s, _ = session(tmp_path, {HELM_VERSION: Result("v3.17.3"), KUBECTL_VERSION: Result(
+        json.dumps({"clientVersion": {"gitVersion": "v1.31.0"}})),
+        "kubectl config current-context": Result("minikube\n")})
+    doctor.require(s, "helm", "kubectl")
+    assert doctor.passed_checks(s) == {("helm", "minikube"), ("kubectl", "minikube")}
+    asked = len(calls(s))
+    doctor.require(s, "kubectl", "helm")
+    assert len(calls(s)) == asked  # passed earlier in the run: not checked again
+    dev = Session(s.c, Settings.from_config(None, profile="dev"), s.console)
+    s.forget(("version", "helm", "version", "--template", "{{.Version}}"))
+    doctor.require(dev, "helm")  # another profile: checked again
+    assert len(calls(s)) == asked + 1
+    assert ("helm", "dev") in doctor.passed_checks(s)
+
+
+def test_require_stops_at_the_first_failure_with_doctors_fix(tmp_path: Path) -> None:
+    from todo_deploy.errors import PrereqError
+
+    s, _ = session(tmp_path, {HELM_VERSION: Result("v2.17.0")})
+    with pytest.raises(PrereqError) as err:
+        doctor.require(s, "helm", "kubectl")
+    assert err.value.message == "helm 3 or 4: helm v2.17.0 (need 3 or 4)"
+    assert err.value.hint == doctor.tool_fix("helm")
+    assert calls(s) == [HELM_VERSION]  # kubectl was not asked
+    assert doctor.passed_checks(s) == set()  # a failure is checked again next time
+
+
+def test_a_failure_without_a_fix_points_at_doctor(tmp_path: Path) -> None:
+    from todo_deploy.errors import PrereqError
+
+    s, _ = session(tmp_path, {"minikube version --short": Result(stderr="boom\n", exited=1)})
+    with pytest.raises(PrereqError) as err:
+        doctor.require(s, "minikube")
+    assert err.value.message == "minikube installed: `minikube version --short` exited 1: boom"
+    assert err.value.hint == "inv doctor"
+
+
+# -- inv config ------------------------------------------------------------------------------------
+
+
+def config_rows(text: str) -> dict[str, tuple[str, str]]:
+    """The table's rows: setting -> (value, what it is)."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.split("│")[1:-1]]
+        if len(cells) == 3 and cells[0] and cells[0] != "setting":
+            rows[cells[0]] = (cells[1], cells[2])
+    return rows
+
+
+def test_config_shows_every_setting_with_its_value_and_meaning(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "400")
+    out = io.StringIO()
+    s = Session(MockContext(), Settings.from_config(
+        {"build": {"args": {"backend": {"PIP_INDEX": "x", "A": "1"}}}}, target="registry",
+        registry="127.0.0.1:5000/team", image_pull_secrets=("pull-a", "pull-b")),
+        Console(no_color=True, file=out))
+    doctor.show_config(s)
+    text = out.getvalue()
+    assert "resolved configuration: defaults < invoke.yaml < INVOKE_TODO_<SETTING> (dots " \
+        "become _, e.g. INVOKE_TODO_BUILD_KEEP) < flags" in text
+    rows = config_rows(text)
+    assert rows["namespace"] == ("todo", "Kubernetes namespace (created if missing)")
+    assert rows["values_file"][0] == ""  # None shows as nothing
+    assert rows["registry.pull_secrets"][0] == "pull-a, pull-b"
+    assert rows["minikube.cpus"][0] == "2"
+    assert rows["images.backend.name"] == ("127.0.0.1:5000/team/todo-backend",
+                                           "image repository")
+    assert rows["images.frontend.context"] == (str(ROOT / "app" / "frontend"),
+                                               "source directory")
+    assert rows["images.backend.dockerfile"] == (str(ROOT / "docker" / "backend" /
+                                                     "Dockerfile"), "Dockerfile")
+    assert rows["build.args.backend"] == ("PIP_INDEX=x, A=1",
+                                          "--build-arg per image (part of the image digest)")
+    assert rows["build.args.frontend"][0] == ""
+
+
+def test_config_as_json_is_the_settings_and_nothing_else(tmp_path: Path) -> None:
+    s, out = session(tmp_path, namespace="other")
+    doctor.show_config(s, as_json=True)
+    assert json.loads(out.getvalue()) == json.loads(json.dumps(s.settings.as_dict()))
+    assert json.loads(out.getvalue())["namespace"] == "other"
