@@ -141,8 +141,9 @@ def version_output(s: Session, argv: Sequence[str]) -> str:
         known = keptfile.load(cache)
         key, identity = " ".join(argv), binary_identity(found)
         entry = known.get(key)
-        if isinstance(entry, dict) and entry.get("binary") == identity:
-            return str(entry.get("stdout", ""))
+        if isinstance(entry, dict) and entry.get("binary") == identity and \
+                isinstance(entry.get("stdout"), str):  # else damaged: asked again
+            return str(entry["stdout"])
         stdout = proc.run(s.c, list(argv), timeout=s.settings.tool_timeout).stdout
         known[key] = {"binary": identity, "stdout": stdout}
         keptfile.save(cache, known)  # read-only: asked again next run, nothing else changes

@@ -188,14 +188,17 @@ def test_a_version_is_kept_per_binary_with_its_identity(
     assert calls(again) == []
 
 
-def test_a_version_kept_for_another_binary_is_asked_again(
+def test_a_version_kept_for_another_binary_or_damaged_is_asked_again(
         tmp_path: Path, helm_binary: Path, machine_cache: Path) -> None:
     cache_file = machine_cache / "todo-deploy" / "tool-versions.json"
     cache_file.parent.mkdir(parents=True)
     key = "helm version --template {{.Version}}"
+    identity = doctor.binary_identity(str(helm_binary))
     for entry in ({"binary": ["/elsewhere/helm", 1, 2], "stdout": "v3.0.0"},
                   "v3.0.0",  # not an entry at all
-                  {"stdout": "v3.0.0"}):
+                  {"stdout": "v3.0.0"},
+                  {"binary": identity},  # this binary's, but no answer kept with it
+                  {"binary": identity, "stdout": None}):
         cache_file.write_text(json.dumps({key: entry, "other": "kept"}))
         s, _ = session(tmp_path, {HELM_VERSION: Result("v4.1.4")})
         assert doctor.helm_version(s).version == "v4.1.4"
@@ -773,6 +776,7 @@ def test_doctor_passes_and_shows_the_table_under_its_header(tmp_path: Path,
     results = doctor.run_doctor(s)
     assert names(results) == [SDK, MK, CLUSTER, FIT, ENGINE, KUBECTL, HELM, ENV]
     text = out.getvalue()
+    assert text.startswith("… checking tools, cluster and .env\n")  # no TTY: a plain line
     assert "inv doctor (target minikube, context minikube)" in text
     assert "Result: SUCCESS — 8 of 8 checks passed" in text
 
@@ -888,6 +892,9 @@ def test_config_shows_every_setting_with_its_value_and_meaning(
     text = out.getvalue()
     assert "resolved configuration: defaults < invoke.yaml < INVOKE_TODO_<SETTING> (dots " \
         "become _, e.g. INVOKE_TODO_BUILD_KEEP) < flags" in text
+    header = next(line for line in text.splitlines() if "setting" in line)
+    assert [cell.strip() for cell in header.split("┃")[1:-1]] == \
+        ["setting", "value", "what it is"]
     rows = config_rows(text)
     assert rows["namespace"] == ("todo", "Kubernetes namespace (created if missing)")
     assert rows["values_file"][0] == ""  # None shows as nothing
