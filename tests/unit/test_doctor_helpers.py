@@ -206,6 +206,29 @@ def test_nothing_listening_is_status_0_with_the_reason() -> None:
     assert code == 0 and "Connection refused" in reason
 
 
+def test_a_registry_that_never_answers_is_given_up_at_the_timeout() -> None:
+    """It accepts the connection and says nothing (for at most 5 s, then hangs up)."""
+    import socket
+
+    done = threading.Event()
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        def silent() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(1024)
+                done.wait(5)
+
+        thread = threading.Thread(target=silent, daemon=True)
+        thread.start()
+        started = time.monotonic()
+        code, reason = doctor.registry_ping(f"127.0.0.1:{server.getsockname()[1]}", 1)
+        waited = time.monotonic() - started
+        done.set()
+        thread.join(6)
+    assert (code, reason) == (0, "timed out")
+    assert waited < 4
+
+
 @pytest.mark.parametrize(("host", "reason"), [
     ("registry.example.com:abc", "nonnumeric port: 'abc'"),  # a typo in todo.registry.url
     ("bad host:5000", "URL can't contain control characters"),
