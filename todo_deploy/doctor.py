@@ -141,8 +141,9 @@ def version_output(s: Session, argv: Sequence[str]) -> str:
         known = keptfile.load(cache)
         key, identity = " ".join(argv), binary_identity(found)
         entry = known.get(key)
-        if isinstance(entry, dict) and entry.get("binary") == identity:
-            return str(entry.get("stdout", ""))
+        if isinstance(entry, dict) and entry.get("binary") == identity and \
+                isinstance(entry.get("stdout"), str):  # else damaged: asked again
+            return str(entry["stdout"])
         stdout = proc.run(s.c, list(argv), timeout=s.settings.tool_timeout).stdout
         known[key] = {"binary": identity, "stdout": stdout}
         keptfile.save(cache, known)  # read-only: asked again next run, nothing else changes
@@ -343,13 +344,17 @@ def check_registry(s: Session) -> CheckResult:
 
 def registry_url(host: str) -> str:
     """Loopback registries speak plain HTTP (Docker's default insecure range), others HTTPS."""
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    loopback = name in ("localhost", "::1", "[::1]") or name.startswith("127.")
+    if host.startswith("["):  # an IPv6 address, with or without a port: [::1]:5000
+        name = host[1:].split("]", 1)[0]
+    else:  # host:port, host, or a bare IPv6 address (::1)
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    loopback = name in ("localhost", "::1") or name.startswith("127.")
     return f"{'http' if loopback else 'https'}://{host}"
 
 
 def registry_ping(host: str, timeout: float) -> tuple[int, str]:
     """(HTTP status of ``GET /v2/``, reason); status 0 when nothing answered."""
+    import http.client
     import urllib.error
     import urllib.request
 
@@ -358,7 +363,9 @@ def registry_ping(host: str, timeout: float) -> tuple[int, str]:
             return int(r.status), "ok"
     except urllib.error.HTTPError as exc:
         return int(exc.code), str(exc.reason)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        # HTTPException: not HTTP at that port (BadStatusLine), or no valid URL (InvalidURL:
+        # a port that is not a number)
         return 0, str(exc)
 
 
