@@ -8,6 +8,7 @@ Version quirks live here, one function each:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from invoke.context import Context
@@ -40,7 +41,10 @@ class DockerEndpoint:
 
     @property
     def host(self) -> str:
-        return self.environment.get("DOCKER_HOST", "local default socket")
+        """Where the engine answers, for messages: the host's engine is found as the docker
+        SDK finds it (DOCKER_HOST of this process, else the default socket)."""
+        found = os.environ if self.target == "host" else self.environment
+        return found.get("DOCKER_HOST") or "local default socket"
 
 
 def minikube(settings: Settings, *args: str) -> list[str]:

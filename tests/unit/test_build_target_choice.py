@@ -90,7 +90,9 @@ def session(c: MockContext, **overrides: Any) -> tuple[Session, io.StringIO]:
     return s, out
 
 
-def test_host_builds_open_the_hosts_daemon_and_close_it(opened: list[Any]) -> None:
+def test_host_builds_open_the_hosts_daemon_and_close_it(opened: list[Any],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
     c = MockContext(run={})
     s, _ = session(c, build_target="host")
     with target.open_builder(s) as builder:

@@ -292,7 +292,7 @@ def test_an_unusable_host_endpoint_says_to_start_docker(monkeypatch: pytest.Monk
     with pytest.raises(PrereqError) as err:
         docker_client(DockerEndpoint("host"), 5)
     assert err.value.message.startswith(
-        "cannot reach the Docker daemon at local default socket: ")
+        "cannot reach the Docker daemon at bogus://nowhere: ")  # where DOCKER_HOST points
     assert err.value.hint == "start Docker on this machine (or build in minikube: inv build)"
 
 
@@ -355,6 +355,7 @@ def test_an_unreachable_daemon_gives_the_first_line_or_the_error_type(
         raise docker.errors.DockerException(message)
 
     monkeypatch.setattr(docker, "from_env", from_env)
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
     with pytest.raises(PrereqError) as err:
         docker_client(DockerEndpoint("host"), 5)
     assert err.value.message == f"cannot reach the Docker daemon at local default socket: {reason}"

@@ -161,10 +161,21 @@ def test_profile_facts_are_asked_once_per_run_until_a_start() -> None:
 # -- the Docker endpoint -------------------------------------------------------------------
 
 
-def test_builds_on_the_host_ask_minikube_nothing() -> None:
+def test_builds_on_the_host_ask_minikube_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
     endpoint = cluster.docker_endpoint(MockContext(), Settings(build_target="host"))
     assert endpoint == cluster.DockerEndpoint(target="host")
     assert endpoint.host == "local default socket"
+
+
+def test_the_hosts_engine_is_named_where_docker_host_points(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the docker SDK builds on the host's engine at this process's DOCKER_HOST: messages say so
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:2375")
+    assert cluster.DockerEndpoint(target="host").host == "tcp://127.0.0.1:2375"
+    minikubes = cluster.DockerEndpoint(target="minikube",
+                                       environment={"DOCKER_HOST": "tcp://192.168.49.2:2376"})
+    assert minikubes.host == "tcp://192.168.49.2:2376"
 
 
 def test_minikube_endpoint_is_the_parsed_docker_env() -> None:
