@@ -432,3 +432,123 @@ def test_a_sandbox_failure_outside_minikube_names_no_minikube_command() -> None:
     for where in (REGISTRY, DOCKER):
         hint = only("sandbox-failing", Cause.SANDBOX, where=where).hint
         assert "minikube" not in hint and "kubectl describe nodes --context" in hint
+
+
+# -- the fixes per target, word for word --------------------------------------------------------
+# What a user copies from the terminal: the whole text per target, for an image the suite
+# builds (``inv build``) and for one it does not (the database's, relabelled as in
+# test_a_missing_image_the_suite_does_not_build_is_loaded_not_built).
+
+DEV = place(profile="dev")
+
+
+def missing_image(state: str, where: diagnose.Place, *, ours: bool = True) -> Finding:
+    p = copy.deepcopy(pod(state, only(state, Cause.IMAGE_MISSING).pod))
+    if not ours:
+        p["metadata"]["labels"]["component"] = "postgresql"
+    finding = diagnose.classify_pod(p, [], place=where)
+    assert finding is not None and finding.cause is Cause.IMAGE_MISSING
+    return finding
+
+
+def test_a_missing_image_names_where_it_is_not_and_the_whole_fix_per_target() -> None:
+    image = "todo-backend:000000000000"
+    cases = [
+        (DEV, True, "in minikube's Docker daemon",
+         "inv build   # builds into minikube's daemon; then: inv deploy"),
+        (DEV, False, "in minikube's Docker daemon",
+         f"minikube -p dev image load {image}   (or name an image that exists in "
+         "your values file: todo.values_file)"),
+        (KIND, True, "in kind cluster ci's nodes",
+         "inv build --target kind   # builds on the host and loads into kind "
+         "cluster ci; then: inv deploy"),
+        (KIND, False, "in kind cluster ci's nodes",
+         f"docker pull {image} && kind load docker-image {image} --name ci   (or "
+         "name an image that exists in your values file: todo.values_file)"),
+        (DOCKER, True, "in the host's Docker daemon (the node's)",
+         "inv build --target docker   # builds in the host's dockerd, which the "
+         "node uses; then: inv deploy"),
+        (DOCKER, False, "in the host's Docker daemon (the node's)",
+         f"docker pull {image}   # into the host's dockerd, which the node uses "
+         "(or name an image that exists in your values file: "
+         "todo.values_file)"),
+    ]
+    for where, ours, missing_from, fix in cases:
+        finding = missing_image("err-image-never-pull", where, ours=ours)
+        assert finding.message == f"image {image} is not {missing_from} (ErrImageNeverPull)"
+        assert finding.hint == fix, (where.target, ours)
+        assert finding.container == "wait-for-postgres" and finding.fatal
+
+
+def test_an_image_the_registry_target_cannot_pull_gets_the_whole_fix() -> None:
+    image = "127.0.0.1:1/todo-backend:7c684f35c82b"
+    ours = missing_image("image-pull-backoff", REGISTRY)
+    assert ours.message == f"image {image} cannot be pulled by the node ({ours.reason})"
+    assert ours.hint == (
+        "inv build --target registry   # pushes it; if the registry has it, the node cannot "
+        "pull it: a private registry needs a pull Secret named in todo.registry.pull_secrets "
+        "(imagePullSecrets), and the node must reach the registry's address; the kubelet's "
+        f"words: kubectl -n todo describe pod {ours.pod} --context prod-eks")
+    theirs = missing_image("image-pull-backoff", REGISTRY, ours=False)
+    assert theirs.hint == (f"push {image} where the node can pull it, or add its pull Secret "
+                           "to todo.registry.pull_secrets (imagePullSecrets)")
+
+
+def test_a_missing_image_without_one_in_its_status_is_named_from_the_pod_spec() -> None:
+    """kubelet fills ``image`` in every status it writes; were it absent, the spec (here of
+    the init container that cannot start) still names the image."""
+    p = copy.deepcopy(pod("err-image-never-pull", only("err-image-never-pull",
+                                                        Cause.IMAGE_MISSING).pod))
+    for status in statuses(p):
+        del status["image"]
+    spec = next(c for c in p["spec"]["initContainers"] if c["name"] == "wait-for-postgres")
+    spec["image"] = "todo-backend:from-the-spec"
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
+    assert finding is not None and finding.container == "wait-for-postgres"
+    assert finding.message.startswith("image todo-backend:from-the-spec is not in minikube's")
+
+
+def test_a_lack_of_cpu_or_memory_gets_the_whole_fix_per_target() -> None:
+    assert only("unschedulable", Cause.UNSCHEDULABLE, where=DEV).hint == (
+        "minikube needs more CPU/memory (inv doctor shows what the chart requests): minikube -p "
+        "dev delete && INVOKE_TODO_MINIKUBE_CPUS=4 INVOKE_TODO_MINIKUBE_MEMORY=6144 inv up   "
+        "(or lower the chart's resources.requests)")
+    assert only("unschedulable", Cause.UNSCHEDULABLE, where=KIND).hint == (
+        "the kind nodes lack CPU/memory (they are containers of this host's Docker, within its "
+        "limits; inv doctor shows what the chart requests): kubectl describe nodes --context "
+        "kind-ci   then more room for Docker, or more nodes in the kind config (nodes: - role: "
+        "worker) and: kind delete cluster --name ci && kind create cluster --name ci --config "
+        "kind.yaml   (or lower the chart's resources.requests)")
+    assert only("unschedulable", Cause.UNSCHEDULABLE, where=REGISTRY).hint == (
+        "no node of the cluster has the CPU/memory the chart requests (inv doctor shows them): "
+        "kubectl describe nodes --context prod-eks   then add nodes or free room, or lower the "
+        "chart's resources.requests")
+
+
+def test_a_storage_problem_gets_the_whole_fix_per_target() -> None:
+    def check(context: str) -> str:
+        return (f"(check: kubectl get storageclass --context {context}; kubectl -n todo get pvc "
+                f"--context {context})")
+
+    assert unbound_on(DEV).hint == (
+        "no default StorageClass, or its provisioner does not run: minikube -p dev addons "
+        "enable storage-provisioner && minikube -p dev addons enable default-storageclass   "
+        + check("minikube"))
+    assert unbound_on(KIND).hint == (
+        "no default StorageClass, or its provisioner does not run (kind installs "
+        "local-path-provisioner as StorageClass standard): kubectl -n local-path-storage get "
+        "pods --context kind-ci   " + check("kind-ci"))
+    assert unbound_on(DOCKER).hint == (
+        "no default StorageClass, or its provisioner does not run: install one for this "
+        "cluster and mark it default (annotation storageclass.kubernetes.io/is-default-class="
+        "true)   " + check("docker-desktop"))
+
+
+def test_a_sandbox_failure_gets_the_whole_fix_per_target() -> None:
+    node_side = "a node-side problem (container runtime or pod network), not the app's: "
+    assert only("sandbox-failing", Cause.SANDBOX, where=DEV).hint == node_side + (
+        "minikube -p dev logs --problems   (then: minikube -p dev delete && inv up)")
+    assert only("sandbox-failing", Cause.SANDBOX, where=KIND).hint == node_side + (
+        "kind export logs --name ci   (then: kind delete cluster --name ci && inv up)")
+    assert only("sandbox-failing", Cause.SANDBOX, where=REGISTRY).hint == node_side + (
+        "kubectl describe nodes --context prod-eks   (the node's kubelet and runtime logs)")
