@@ -552,3 +552,207 @@ def test_a_sandbox_failure_gets_the_whole_fix_per_target() -> None:
         "kind export logs --name ci   (then: kind delete cluster --name ci && inv up)")
     assert only("sandbox-failing", Cause.SANDBOX, where=REGISTRY).hint == node_side + (
         "kubectl describe nodes --context prod-eks   (the node's kubelet and runtime logs)")
+
+
+# -- branches no capture reaches ----------------------------------------------------------------
+
+
+def unschedulable_pod() -> dict[str, Any]:
+    return copy.deepcopy(pod("unschedulable", only("unschedulable", Cause.UNSCHEDULABLE).pod))
+
+
+def test_a_pod_the_scheduler_has_not_looked_at_yet_has_no_finding() -> None:
+    p = unschedulable_pod()
+    p["status"]["conditions"] = []  # a pod seconds old: no PodScheduled condition yet
+    assert diagnose.classify_pod(p, [], place=MINIKUBE) is None
+
+
+def test_a_pod_held_back_for_another_reason_than_unschedulable_has_no_finding() -> None:
+    p = unschedulable_pod()
+    scheduled = next(c for c in p["status"]["conditions"] if c["type"] == "PodScheduled")
+    scheduled["reason"] = "SchedulingGated"  # waits for its scheduling gates, by design
+    assert diagnose.classify_pod(p, [], place=MINIKUBE) is None
+
+
+def test_an_unschedulable_pod_without_the_schedulers_words_says_no_node_fits() -> None:
+    p = unschedulable_pod()
+    scheduled = next(c for c in p["status"]["conditions"] if c["type"] == "PodScheduled")
+    del scheduled["message"]
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
+    assert finding is not None and finding.reason == "Unschedulable"
+    assert finding.message == f"pod {p['metadata']['name']} cannot be scheduled: no node fits it"
+    assert not finding.fatal  # nothing says Insufficient: wait for the timeout
+
+
+def test_an_unbound_claim_whose_scheduling_events_expired_is_not_yet_a_verdict() -> None:
+    """kube-apiserver drops events after an hour; the pod still says why it waits."""
+    p = next(p for p in load("pods-unbound-claim") if p["metadata"]["name"] == unbound().pod)
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
+    assert finding is not None and finding.reason == "UnboundVolumeClaim"
+    assert "is not bound (0s)" in finding.message and not finding.fatal
+
+
+def test_a_claim_unbound_through_the_schedulers_event_series_is_timed_by_it() -> None:
+    """The scheduler records retries in one event's ``series`` (eventTime = the first try,
+    series.lastObservedTime = the last), not in new events."""
+    grace = diagnose.STORAGE_GRACE_SECONDS
+    for spread, fatal in ((grace - 1, False), (grace, True)):
+        events = copy.deepcopy(load("events-unbound-claim"))
+        first = datetime.fromisoformat(events[0]["eventTime"].replace("Z", "+00:00"))
+        last = first + timedelta(seconds=spread)
+        events[0]["series"] = {"count": 4,
+                               "lastObservedTime": last.isoformat().replace("+00:00", "Z")}
+        (finding,) = [f for f in diagnose.classify_pods(load("pods-unbound-claim"), events,
+                                                        place=MINIKUBE)
+                      if f.reason == "UnboundVolumeClaim"]
+        assert f"is not bound ({spread:.0f}s)" in finding.message
+        assert finding.fatal is fatal
+
+
+def sandbox(count: int | None = None, message: str | None = None,
+            phase: str | None = None) -> Finding | None:
+    """The captured sandbox failure, its event's count or message (None: none) changed."""
+    name = only("sandbox-failing", Cause.SANDBOX).pod
+    p = copy.deepcopy(pod("sandbox-failing", name))
+    events = copy.deepcopy(load("events-sandbox-failing"))
+    failure = next(e for e in events if e["reason"] == "FailedCreatePodSandBox")
+    if count is not None:
+        failure["count"] = count
+    if message is not None:
+        failure["message"] = message
+    if phase is not None:
+        p["status"]["phase"] = phase
+    return diagnose.classify_pod(p, events, place=MINIKUBE)
+
+
+def test_a_sandbox_is_a_verdict_at_kubelets_third_failure_in_a_row() -> None:
+    limit = diagnose.SANDBOX_FAILURES
+    for count in (limit - 1, limit, limit + 1):
+        finding = sandbox(count)
+        assert finding is not None and finding.cause is Cause.SANDBOX
+        assert f"sandbox ({count}x)" in finding.message
+        assert finding.fatal is (count >= limit)
+
+
+def test_a_sandbox_failure_is_named_with_kubelets_reason_and_words_on_one_line() -> None:
+    finding = sandbox(message="Failed to create pod sandbox:\n  network plugin not ready")
+    assert finding is not None and finding.reason == "FailedCreatePodSandBox"
+    assert finding.container is None
+    assert finding.message == (f"the node cannot start pod {finding.pod}'s sandbox (3x): "
+                               "Failed to create pod sandbox: network plugin not ready")
+    failure = next(e for e in load("events-sandbox-failing")
+                   if e["reason"] == "FailedCreatePodSandBox")
+    del failure["message"]
+    p = pod("sandbox-failing", finding.pod)
+    wordless = diagnose.classify_pod(p, [failure], place=MINIKUBE)
+    assert wordless is not None and wordless.message.endswith("sandbox (3x): ")
+
+
+def test_old_sandbox_failures_of_a_pod_that_runs_now_are_no_finding() -> None:
+    assert sandbox(phase="Running") is None
+    assert sandbox(phase="Pending") is not None
+
+
+def readiness_pod(state: str = "readiness-failing", which: int = -1) -> dict[str, Any]:
+    names = sorted(f.pod for f in findings(state) if f.cause is Cause.READINESS)
+    return copy.deepcopy(pod(state, names[which]))
+
+
+def test_a_readiness_finding_counts_only_readiness_failures_of_the_pod() -> None:
+    """The second captured pod also failed its startup probe once (Unhealthy, but not
+    readiness): it is not counted."""
+    p = readiness_pod(which=1)
+    assert any(e["reason"] == "Unhealthy" and "Startup probe failed" in e["message"]
+               for e in diagnose.pod_events(load("events-readiness-failing"),
+                                            p["metadata"]["name"]))
+    finding = diagnose.classify_pod(p, load("events-readiness-failing"), place=MINIKUBE)
+    assert finding is not None
+    assert (finding.cause, finding.container, finding.reason) == (
+        Cause.READINESS, "backend", "Unhealthy")
+    assert finding.message == (
+        "readiness probe GET /e2e-no-such-path on port 7860 keeps failing for container "
+        "backend (6x in 17s); last: Readiness probe failed: HTTP probe failed with statuscode: "
+        "404")
+    assert finding.hint == "inv logs backend   # why does GET /e2e-no-such-path not answer 200?"
+
+
+def test_a_container_that_became_ready_has_no_readiness_finding_for_old_failures() -> None:
+    p = readiness_pod()
+    p["status"]["containerStatuses"][0]["ready"] = True
+    assert diagnose.classify_pod(p, load("events-readiness-failing"), place=MINIKUBE) is None
+
+
+def test_a_ready_container_before_the_failing_one_does_not_hide_it() -> None:
+    p = readiness_pod()
+    (backend,) = p["status"]["containerStatuses"]
+    sidecar = {**copy.deepcopy(backend), "name": "sidecar", "ready": True}
+    p["status"]["containerStatuses"] = [sidecar, backend]
+    finding = diagnose.classify_pod(p, load("events-readiness-failing"), place=MINIKUBE)
+    assert finding is not None and finding.container == "backend"
+
+
+def test_a_4xx_is_a_verdict_at_the_second_answer() -> None:
+    """The captured early events (within a second), each pod's probe failures set to one
+    below, at and one above the limit."""
+    limit = diagnose.CLIENT_ERROR_FAILURES
+    for count in (limit - 1, limit, limit + 1):
+        events = copy.deepcopy(load("events-readiness-starting"))
+        for event in events:
+            if "Readiness probe failed" in event.get("message", ""):
+                event["count"] = count
+                event["firstTimestamp"] = event["lastTimestamp"]
+        finding = readiness_finding(events, "readiness-starting")
+        assert f"({count}x in 0s)" in finding.message
+        assert finding.fatal is (count >= limit)
+
+
+def test_a_probe_failure_with_no_time_recorded_counts_from_zero() -> None:
+    p = readiness_pod()
+    events = diagnose.pod_events(load("events-readiness-failing"), p["metadata"]["name"])
+    failing = next(e for e in events if "Readiness probe failed" in e.get("message", ""))
+    timeless = {k: v for k, v in copy.deepcopy(failing).items()
+                if k not in ("firstTimestamp", "lastTimestamp", "eventTime", "metadata")}
+    timeless["count"] = 1
+    finding = diagnose.classify_pod(p, [timeless, failing], place=MINIKUBE)
+    assert finding is not None and f"({failing['count'] + 1}x in 0s)" in finding.message
+
+
+def test_a_crash_whose_current_run_has_no_lines_yet_shows_the_run_before_it() -> None:
+    finding = only("first-crash", Cause.CRASH_LOOP)
+    assert finding.crashed_run_is_current
+    logs = f"kubectl logs {finding.pod} -n todo -c backend --tail=20"
+    c = MockContext(run={f"{logs} --context minikube": Result(""),
+                         f"{logs} --previous --context minikube": Result(CRASH_LOG + "\n")})
+    assert diagnose.with_logs(kube(c), finding).logs == (
+        "logs of the run before it (--previous):", f"  {CRASH_LOG}")
+
+
+def test_a_failed_logs_call_is_not_shown_even_with_some_output() -> None:
+    """kubectl can print part of a log and then fail (the kubelet connection dropped)."""
+    finding = backing_off()
+    logs = f"kubectl logs {finding.pod} -n todo -c backend --tail=20"
+    c = MockContext(run={
+        f"{logs} --previous --context minikube": Result("partial line\n", exited=1,
+                                                        stderr="error: unexpected EOF"),
+        f"{logs} --context minikube": Result(CRASH_LOG + "\n")})
+    assert diagnose.with_logs(kube(c), finding).logs == (
+        "logs of the current run (current):", f"  {CRASH_LOG}")
+
+
+def test_crash_logs_keep_the_last_log_tail_lines() -> None:
+    finding = backing_off()
+    lines = [f"line {n}" for n in range(1, diagnose.LOG_TAIL + 2)]  # one more than the tail
+    c = MockContext(run={
+        f"kubectl logs {finding.pod} -n todo -c backend --tail=20 --previous"
+            " --context minikube": Result("\n".join(lines) + "\n")})
+    shown = diagnose.with_logs(kube(c), finding).logs
+    assert shown[1:] == tuple(f"  {line}" for line in lines[-diagnose.LOG_TAIL:])
+
+
+def test_each_logs_call_is_bounded_by_the_clients_timeout() -> None:
+    finding = backing_off()
+    c = MockContext(run={
+        f"kubectl logs {finding.pod} -n todo -c backend --tail=20 --previous"
+            " --context minikube": Result(CRASH_LOG + "\n")})
+    diagnose.with_logs(Kubectl(c, "minikube", "todo", 45.0), finding)
+    assert c.run.call_args.kwargs["timeout"] == 45.0  # type: ignore[attr-defined]
