@@ -18,9 +18,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from invoke import MockContext, Result
 
-from todo_deploy import diagnose
+from todo_deploy import diagnose, proc
 from todo_deploy.console import Console
 from todo_deploy.diagnose import Cause, Finding
 from todo_deploy.tools import Kubectl
@@ -756,3 +757,164 @@ def test_each_logs_call_is_bounded_by_the_clients_timeout() -> None:
             " --context minikube": Result(CRASH_LOG + "\n")})
     diagnose.with_logs(Kubectl(c, "minikube", "todo", 45.0), finding)
     assert c.run.call_args.kwargs["timeout"] == 45.0  # type: ignore[attr-defined]
+
+
+# -- crash loop, config error, missing image: the whole words and their fallbacks --------------
+
+
+def crash_pod(state: str, name: str | None = None) -> dict[str, Any]:
+    found = [f for f in findings(state) if f.cause is Cause.CRASH_LOOP]
+    return copy.deepcopy(pod(state, name or found[0].pod))
+
+
+def test_a_crash_loop_names_kubelets_reason_and_the_previous_runs_logs_command() -> None:
+    finding = backing_off()
+    assert finding.reason == "CrashLoopBackOff" and finding.container == "backend"
+    assert finding.message == "container backend keeps crashing: exit code 2 (Error), 1 restart(s)"
+    assert finding.hint == (
+        "read the log lines above; more: inv logs backend   (kubectl -n todo logs "
+        f"{finding.pod} -c backend --previous --context minikube)")
+
+
+def test_a_first_crash_is_named_by_the_terminated_runs_reason() -> None:
+    finding = only("first-crash", Cause.CRASH_LOOP)
+    assert finding.reason == "Error"  # kubelet says nothing yet: the run's own reason
+    assert finding.message == "container backend keeps crashing: exit code 2 (Error), 0 restart(s)"
+
+
+def test_a_crash_without_a_reason_is_an_error() -> None:
+    p = crash_pod("first-crash")
+    del p["status"]["containerStatuses"][0]["state"]["terminated"]["reason"]
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
+    assert finding is not None and finding.reason == "Error"
+    assert "exit code 2 (Error)" in finding.message
+
+
+def test_the_crash_reported_is_the_current_run_while_it_is_the_terminated_one() -> None:
+    """In the capture, one pod's current run has just crashed again (exit 2, like the run
+    before it); here the current run exits 3 so the two can be told apart."""
+    p = next(p for p in load("pods-crashloop")
+             if "terminated" in p["status"]["containerStatuses"][0]["state"])
+    p = copy.deepcopy(p)
+    status = p["status"]["containerStatuses"][0]
+    status["state"]["terminated"]["exitCode"] = 3
+    assert status["lastState"]["terminated"]["exitCode"] == 2
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
+    assert finding is not None and finding.exit_code == 3 and finding.crashed_run_is_current
+    assert f"exit code 3 (Error), {status['restartCount']} restart(s)" in finding.message
+
+
+def test_a_crash_loop_whose_last_run_kubelet_no_longer_knows_has_no_exit_code() -> None:
+    finding = backing_off()
+    p = copy.deepcopy(pod("crashloop", finding.pod))
+    p["status"]["containerStatuses"][0]["lastState"] = {}  # e.g. after the node restarted
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
+    assert finding is not None and finding.cause is Cause.CRASH_LOOP
+    assert finding.exit_code is None
+    assert "exit code None (Error)" in finding.message
+
+
+def test_a_container_that_exited_zero_is_not_a_crash() -> None:
+    p = crash_pod("first-crash")
+    p["status"]["containerStatuses"][0]["state"]["terminated"].update(
+        exitCode=0, reason="Completed")
+    assert diagnose.classify_pod(p, [], place=MINIKUBE) is None
+
+
+def test_an_oomkilled_crash_gets_the_whole_memory_fix() -> None:
+    assert only("oomkilled", Cause.CRASH_LOOP).hint == (
+        "the container ran out of memory: raise its resources.limits.memory in "
+        "helm/todo-app/values.yaml, then: inv deploy")
+
+
+def config_error(message: str | None) -> Finding:
+    """The captured missing-Secret pod, kubelet's message replaced (None: no message)."""
+    name = only("secret-missing", Cause.CONFIG_ERROR).pod
+    p = copy.deepcopy(pod("secret-missing", name))
+    (status,) = [s for s in statuses(p)
+                 if (s["state"].get("waiting") or {}).get("reason") == "CreateContainerConfigError"]
+    if message is None:
+        del status["state"]["waiting"]["message"]
+    else:
+        status["state"]["waiting"]["message"] = message
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
+    assert finding is not None and finding.cause is Cause.CONFIG_ERROR
+    assert finding.reason == "CreateContainerConfigError"
+    return finding
+
+
+def test_a_missing_secret_gets_the_whole_words_and_fix() -> None:
+    finding = config_error('secret "todo-secrets-absent" not found')
+    assert finding.message == (f"container {finding.container} cannot be created: secret "
+                               '"todo-secrets-absent" not found (a Secret or one of its keys '
+                               "is missing)")
+    assert finding.hint == "inv secrets   # creates todo-secrets with every key; then: inv deploy"
+    assert config_error("couldn't find key postgres-password in Secret todo/x").hint == (
+        finding.hint)
+
+
+def test_a_missing_configmap_is_redeployed_not_a_secret() -> None:
+    finding = config_error('configmap "todo-config" not found')
+    assert finding.message == (f"container {finding.container} cannot be created: configmap "
+                               '"todo-config" not found')
+    assert finding.hint == "inv deploy   # re-creates the chart's ConfigMap"
+
+
+def test_a_config_error_without_kubelets_words_is_named_by_its_reason() -> None:
+    finding = config_error(None)
+    assert finding.message == (f"container {finding.container} cannot be created: "
+                               "CreateContainerConfigError")
+    assert finding.hint.startswith("inv deploy")
+
+
+def test_a_missing_frontend_image_is_built_by_the_suite() -> None:
+    p = copy.deepcopy(pod("err-image-never-pull", only("err-image-never-pull",
+                                                        Cause.IMAGE_MISSING).pod))
+    p["metadata"]["labels"]["component"] = "frontend"
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
+    assert finding is not None and finding.hint.startswith("inv build   #")
+
+
+def test_a_missing_image_named_nowhere_is_a_question_mark() -> None:
+    p = copy.deepcopy(pod("err-image-never-pull", only("err-image-never-pull",
+                                                        Cause.IMAGE_MISSING).pod))
+    for status in statuses(p):
+        del status["image"]
+    for spec in p["spec"]["initContainers"] + p["spec"]["containers"]:
+        del spec["image"]
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
+    assert finding is not None and finding.message.startswith("image ? is not in minikube's")
+
+
+# -- grouping, reading, reporting ---------------------------------------------------------------
+
+
+def test_group_keeps_causes_and_components_apart_and_lists_the_others_in_order() -> None:
+    def f(pod_name: str, component: str, cause: Cause) -> Finding:
+        return Finding(cause, pod_name, component, None, "r", "m", "h")
+
+    grouped = diagnose.group([
+        f("b-1", "backend", Cause.CRASH_LOOP), f("b-2", "backend", Cause.READINESS),
+        f("b-3", "backend", Cause.CRASH_LOOP), f("f-1", "frontend", Cause.CRASH_LOOP),
+        f("b-4", "backend", Cause.CRASH_LOOP)])
+    assert [(g.pod, g.also) for g in grouped] == [
+        ("b-1", ("b-3", "b-4")), ("b-2", ()), ("f-1", ())]
+
+
+def test_diagnose_fails_with_the_doctor_hint_when_pods_cannot_be_read() -> None:
+    c = MockContext(run={GET_PODS: Result("", stderr="connection refused", exited=1)})
+    with pytest.raises(proc.ToolError) as failed:
+        diagnose.diagnose(diagnose.Place(kube(c)))
+    assert failed.value.hint == "inv doctor   # is the cluster up and kubectl pointed at it?"
+
+
+def test_report_lists_the_other_pods_only_when_there_are_and_no_empty_blocks() -> None:
+    out = io.StringIO()
+    finding = Finding(Cause.READINESS, "web-1", "frontend", "frontend", "Unhealthy",
+                      "readiness probe fails", "inv logs frontend", also=("web-2", "web-3"))
+    alone = Finding(Cause.SANDBOX, "api-1", "backend", None, "FailedCreatePodSandBox",
+                    "the node cannot start pod api-1's sandbox", "")
+    diagnose.report(Console(no_color=True, file=out), [finding, alone])
+    assert out.getvalue().splitlines() == [
+        "✗ frontend: readiness probe fails (also: web-2, web-3)", "  fix: inv logs frontend",
+        "✗ backend: the node cannot start pod api-1's sandbox"]
