@@ -875,6 +875,18 @@ def test_a_missing_frontend_image_is_built_by_the_suite() -> None:
     assert finding is not None and finding.hint.startswith("inv build   #")
 
 
+def test_a_missing_image_is_named_as_kubelet_reports_it() -> None:
+    """kubelet may report an image under another name than the spec's (docker.io/library/
+    prefixed, or resolved): the message names kubelet's."""
+    p = copy.deepcopy(pod("err-image-never-pull", only("err-image-never-pull",
+                                                        Cause.IMAGE_MISSING).pod))
+    for status in statuses(p):
+        status["image"] = "docker.io/library/todo-backend:000000000000"
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
+    assert finding is not None
+    assert finding.message.startswith("image docker.io/library/todo-backend:000000000000 is not")
+
+
 def test_a_missing_image_named_nowhere_is_a_question_mark() -> None:
     p = copy.deepcopy(pod("err-image-never-pull", only("err-image-never-pull",
                                                         Cause.IMAGE_MISSING).pod))
