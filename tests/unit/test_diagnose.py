@@ -828,9 +828,9 @@ def test_an_oomkilled_crash_gets_the_whole_memory_fix() -> None:
 
 
 def config_error(message: str | None) -> Finding:
-    """The captured missing-Secret pod, kubelet's message replaced (None: no message)."""
-    name = only("secret-missing", Cause.CONFIG_ERROR).pod
-    p = copy.deepcopy(pod("secret-missing", name))
+    """The captured backend pod with a missing Secret (its init container done, then the
+    backend waiting), kubelet's message replaced (None: no message)."""
+    p = copy.deepcopy(pod("secret-missing", "todo-backend-9db457f79-bcrnh"))
     (status,) = [s for s in statuses(p)
                  if (s["state"].get("waiting") or {}).get("reason") == "CreateContainerConfigError"]
     if message is None:
@@ -839,7 +839,7 @@ def config_error(message: str | None) -> Finding:
         status["state"]["waiting"]["message"] = message
     finding = diagnose.classify_pod(p, [], place=MINIKUBE)
     assert finding is not None and finding.cause is Cause.CONFIG_ERROR
-    assert finding.reason == "CreateContainerConfigError"
+    assert (finding.container, finding.reason) == ("backend", "CreateContainerConfigError")
     return finding
 
 
