@@ -792,16 +792,17 @@ def test_a_crash_without_a_reason_is_an_error() -> None:
 
 def test_the_crash_reported_is_the_current_run_while_it_is_the_terminated_one() -> None:
     """In the capture, one pod's current run has just crashed again (exit 2, like the run
-    before it); here the current run exits 3 so the two can be told apart."""
+    before it); here the current run exits 1 (the least crash) so the two can be told
+    apart."""
     p = next(p for p in load("pods-crashloop")
              if "terminated" in p["status"]["containerStatuses"][0]["state"])
     p = copy.deepcopy(p)
     status = p["status"]["containerStatuses"][0]
-    status["state"]["terminated"]["exitCode"] = 3
+    status["state"]["terminated"]["exitCode"] = 1
     assert status["lastState"]["terminated"]["exitCode"] == 2
     finding = diagnose.classify_pod(p, [], place=MINIKUBE)
-    assert finding is not None and finding.exit_code == 3 and finding.crashed_run_is_current
-    assert f"exit code 3 (Error), {status['restartCount']} restart(s)" in finding.message
+    assert finding is not None and finding.exit_code == 1 and finding.crashed_run_is_current
+    assert f"exit code 1 (Error), {status['restartCount']} restart(s)" in finding.message
 
 
 def test_a_crash_loop_whose_last_run_kubelet_no_longer_knows_has_no_exit_code() -> None:
