@@ -610,6 +610,15 @@ def test_a_claim_unbound_through_the_schedulers_event_series_is_timed_by_it() ->
         assert finding.fatal is fatal
 
 
+def test_a_scheduling_try_with_no_time_recorded_counts_the_wait_from_zero() -> None:
+    p = next(p for p in load("pods-unbound-claim") if p["metadata"]["name"] == unbound().pod)
+    (tried,) = [e for e in load("events-unbound-claim") if e["reason"] == "FailedScheduling"]
+    timeless = {k: v for k, v in copy.deepcopy(tried).items()
+                if k not in ("firstTimestamp", "lastTimestamp", "eventTime", "metadata")}
+    finding = diagnose.classify_pod(p, [timeless, tried], place=MINIKUBE)
+    assert finding is not None and "is not bound (0s)" in finding.message
+
+
 def sandbox(count: int | None = None, message: str | None = None,
             phase: str | None = None) -> Finding | None:
     """The captured sandbox failure, its event's count or message (None: none) changed."""
