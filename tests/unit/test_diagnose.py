@@ -18,9 +18,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from invoke import MockContext, Result
 
-from todo_deploy import diagnose
+from todo_deploy import diagnose, proc
 from todo_deploy.console import Console
 from todo_deploy.diagnose import Cause, Finding
 from todo_deploy.tools import Kubectl
@@ -432,3 +433,510 @@ def test_a_sandbox_failure_outside_minikube_names_no_minikube_command() -> None:
     for where in (REGISTRY, DOCKER):
         hint = only("sandbox-failing", Cause.SANDBOX, where=where).hint
         assert "minikube" not in hint and "kubectl describe nodes --context" in hint
+
+
+# -- the fixes per target, word for word --------------------------------------------------------
+# What a user copies from the terminal: the whole text per target, for an image the suite
+# builds (``inv build``) and for one it does not (the database's, relabelled as in
+# test_a_missing_image_the_suite_does_not_build_is_loaded_not_built).
+
+DEV = place(profile="dev")
+
+
+def missing_image(state: str, where: diagnose.Place, *, ours: bool = True) -> Finding:
+    p = copy.deepcopy(pod(state, only(state, Cause.IMAGE_MISSING).pod))
+    if not ours:
+        p["metadata"]["labels"]["component"] = "postgresql"
+    finding = diagnose.classify_pod(p, [], place=where)
+    assert finding is not None and finding.cause is Cause.IMAGE_MISSING
+    return finding
+
+
+def test_a_missing_image_names_where_it_is_not_and_the_whole_fix_per_target() -> None:
+    image = "todo-backend:000000000000"
+    cases = [
+        (DEV, True, "in minikube's Docker daemon",
+         "inv build   # builds into minikube's daemon; then: inv deploy"),
+        (DEV, False, "in minikube's Docker daemon",
+         f"minikube -p dev image load {image}   (or name an image that exists in "
+         "your values file: todo.values_file)"),
+        (KIND, True, "in kind cluster ci's nodes",
+         "inv build --target kind   # builds on the host and loads into kind "
+         "cluster ci; then: inv deploy"),
+        (KIND, False, "in kind cluster ci's nodes",
+         f"docker pull {image} && kind load docker-image {image} --name ci   (or "
+         "name an image that exists in your values file: todo.values_file)"),
+        (DOCKER, True, "in the host's Docker daemon (the node's)",
+         "inv build --target docker   # builds in the host's dockerd, which the "
+         "node uses; then: inv deploy"),
+        (DOCKER, False, "in the host's Docker daemon (the node's)",
+         f"docker pull {image}   # into the host's dockerd, which the node uses "
+         "(or name an image that exists in your values file: "
+         "todo.values_file)"),
+    ]
+    for where, ours, missing_from, fix in cases:
+        finding = missing_image("err-image-never-pull", where, ours=ours)
+        assert finding.message == f"image {image} is not {missing_from} (ErrImageNeverPull)"
+        assert finding.hint == fix, (where.target, ours)
+        assert finding.container == "wait-for-postgres" and finding.fatal
+
+
+def test_an_image_the_registry_target_cannot_pull_gets_the_whole_fix() -> None:
+    image = "127.0.0.1:1/todo-backend:7c684f35c82b"
+    ours = missing_image("image-pull-backoff", REGISTRY)
+    assert ours.message == f"image {image} cannot be pulled by the node ({ours.reason})"
+    assert ours.hint == (
+        "inv build --target registry   # pushes it; if the registry has it, the node cannot "
+        "pull it: a private registry needs a pull Secret named in todo.registry.pull_secrets "
+        "(imagePullSecrets), and the node must reach the registry's address; the kubelet's "
+        f"words: kubectl -n todo describe pod {ours.pod} --context prod-eks")
+    theirs = missing_image("image-pull-backoff", REGISTRY, ours=False)
+    assert theirs.hint == (f"push {image} where the node can pull it, or add its pull Secret "
+                           "to todo.registry.pull_secrets (imagePullSecrets)")
+
+
+def test_a_missing_image_without_one_in_its_status_is_named_from_the_pod_spec() -> None:
+    """kubelet fills ``image`` in every status it writes; were it absent, the spec (here of
+    the init container that cannot start) still names the image."""
+    p = copy.deepcopy(pod("err-image-never-pull", only("err-image-never-pull",
+                                                        Cause.IMAGE_MISSING).pod))
+    for status in statuses(p):
+        del status["image"]
+    spec = next(c for c in p["spec"]["initContainers"] if c["name"] == "wait-for-postgres")
+    spec["image"] = "todo-backend:from-the-spec"
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
+    assert finding is not None and finding.container == "wait-for-postgres"
+    assert finding.message.startswith("image todo-backend:from-the-spec is not in minikube's")
+
+
+def test_a_lack_of_cpu_or_memory_gets_the_whole_fix_per_target() -> None:
+    assert only("unschedulable", Cause.UNSCHEDULABLE, where=DEV).hint == (
+        "minikube needs more CPU/memory (inv doctor shows what the chart requests): minikube -p "
+        "dev delete && INVOKE_TODO_MINIKUBE_CPUS=4 INVOKE_TODO_MINIKUBE_MEMORY=6144 inv up   "
+        "(or lower the chart's resources.requests)")
+    assert only("unschedulable", Cause.UNSCHEDULABLE, where=KIND).hint == (
+        "the kind nodes lack CPU/memory (they are containers of this host's Docker, within its "
+        "limits; inv doctor shows what the chart requests): kubectl describe nodes --context "
+        "kind-ci   then more room for Docker, or more nodes in the kind config (nodes: - role: "
+        "worker) and: kind delete cluster --name ci && kind create cluster --name ci --config "
+        "kind.yaml   (or lower the chart's resources.requests)")
+    assert only("unschedulable", Cause.UNSCHEDULABLE, where=REGISTRY).hint == (
+        "no node of the cluster has the CPU/memory the chart requests (inv doctor shows them): "
+        "kubectl describe nodes --context prod-eks   then add nodes or free room, or lower the "
+        "chart's resources.requests")
+
+
+def test_a_storage_problem_gets_the_whole_fix_per_target() -> None:
+    def check(context: str) -> str:
+        return (f"(check: kubectl get storageclass --context {context}; kubectl -n todo get pvc "
+                f"--context {context})")
+
+    assert unbound_on(DEV).hint == (
+        "no default StorageClass, or its provisioner does not run: minikube -p dev addons "
+        "enable storage-provisioner && minikube -p dev addons enable default-storageclass   "
+        + check("minikube"))
+    assert unbound_on(KIND).hint == (
+        "no default StorageClass, or its provisioner does not run (kind installs "
+        "local-path-provisioner as StorageClass standard): kubectl -n local-path-storage get "
+        "pods --context kind-ci   " + check("kind-ci"))
+    assert unbound_on(DOCKER).hint == (
+        "no default StorageClass, or its provisioner does not run: install one for this "
+        "cluster and mark it default (annotation storageclass.kubernetes.io/is-default-class="
+        "true)   " + check("docker-desktop"))
+
+
+def test_a_sandbox_failure_gets_the_whole_fix_per_target() -> None:
+    node_side = "a node-side problem (container runtime or pod network), not the app's: "
+    assert only("sandbox-failing", Cause.SANDBOX, where=DEV).hint == node_side + (
+        "minikube -p dev logs --problems   (then: minikube -p dev delete && inv up)")
+    assert only("sandbox-failing", Cause.SANDBOX, where=KIND).hint == node_side + (
+        "kind export logs --name ci   (then: kind delete cluster --name ci && inv up)")
+    assert only("sandbox-failing", Cause.SANDBOX, where=REGISTRY).hint == node_side + (
+        "kubectl describe nodes --context prod-eks   (the node's kubelet and runtime logs)")
+
+
+# -- branches no capture reaches ----------------------------------------------------------------
+
+
+def unschedulable_pod() -> dict[str, Any]:
+    return copy.deepcopy(pod("unschedulable", only("unschedulable", Cause.UNSCHEDULABLE).pod))
+
+
+def test_a_pod_the_scheduler_has_not_looked_at_yet_has_no_finding() -> None:
+    p = unschedulable_pod()
+    p["status"]["conditions"] = []  # a pod seconds old: no PodScheduled condition yet
+    assert diagnose.classify_pod(p, [], place=MINIKUBE) is None
+
+
+def test_a_pod_held_back_for_another_reason_than_unschedulable_has_no_finding() -> None:
+    p = unschedulable_pod()
+    scheduled = next(c for c in p["status"]["conditions"] if c["type"] == "PodScheduled")
+    scheduled["reason"] = "SchedulingGated"  # waits for its scheduling gates, by design
+    assert diagnose.classify_pod(p, [], place=MINIKUBE) is None
+
+
+def test_an_unschedulable_pod_without_the_schedulers_words_says_no_node_fits() -> None:
+    p = unschedulable_pod()
+    scheduled = next(c for c in p["status"]["conditions"] if c["type"] == "PodScheduled")
+    del scheduled["message"]
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
+    assert finding is not None and finding.reason == "Unschedulable"
+    assert finding.message == f"pod {p['metadata']['name']} cannot be scheduled: no node fits it"
+    assert not finding.fatal  # nothing says Insufficient: wait for the timeout
+
+
+def test_an_unbound_claim_whose_scheduling_events_expired_is_not_yet_a_verdict() -> None:
+    """kube-apiserver drops events after an hour; the pod still says why it waits."""
+    p = next(p for p in load("pods-unbound-claim") if p["metadata"]["name"] == unbound().pod)
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
+    assert finding is not None and finding.reason == "UnboundVolumeClaim"
+    assert "is not bound (0s)" in finding.message and not finding.fatal
+
+
+def test_a_claim_unbound_through_the_schedulers_event_series_is_timed_by_it() -> None:
+    """The scheduler records retries in one event's ``series`` (eventTime = the first try,
+    series.lastObservedTime = the last), not in new events."""
+    grace = diagnose.STORAGE_GRACE_SECONDS
+    for spread, fatal in ((grace - 1, False), (grace, True)):
+        events = copy.deepcopy(load("events-unbound-claim"))
+        first = datetime.fromisoformat(events[0]["eventTime"].replace("Z", "+00:00"))
+        last = first + timedelta(seconds=spread)
+        events[0]["series"] = {"count": 4,
+                               "lastObservedTime": last.isoformat().replace("+00:00", "Z")}
+        (finding,) = [f for f in diagnose.classify_pods(load("pods-unbound-claim"), events,
+                                                        place=MINIKUBE)
+                      if f.reason == "UnboundVolumeClaim"]
+        assert f"is not bound ({spread:.0f}s)" in finding.message
+        assert finding.fatal is fatal
+
+
+def test_a_scheduling_try_with_no_time_recorded_counts_the_wait_from_zero() -> None:
+    p = next(p for p in load("pods-unbound-claim") if p["metadata"]["name"] == unbound().pod)
+    (tried,) = [e for e in load("events-unbound-claim") if e["reason"] == "FailedScheduling"]
+    timeless = {k: v for k, v in copy.deepcopy(tried).items()
+                if k not in ("firstTimestamp", "lastTimestamp", "eventTime", "metadata")}
+    finding = diagnose.classify_pod(p, [timeless, tried], place=MINIKUBE)
+    assert finding is not None and "is not bound (0s)" in finding.message
+
+
+def sandbox(count: int | None = None, message: str | None = None,
+            phase: str | None = None) -> Finding | None:
+    """The captured sandbox failure, its event's count or message (None: none) changed."""
+    name = only("sandbox-failing", Cause.SANDBOX).pod
+    p = copy.deepcopy(pod("sandbox-failing", name))
+    events = copy.deepcopy(load("events-sandbox-failing"))
+    failure = next(e for e in events if e["reason"] == "FailedCreatePodSandBox")
+    if count is not None:
+        failure["count"] = count
+    if message is not None:
+        failure["message"] = message
+    if phase is not None:
+        p["status"]["phase"] = phase
+    return diagnose.classify_pod(p, events, place=MINIKUBE)
+
+
+def test_a_sandbox_is_a_verdict_at_kubelets_third_failure_in_a_row() -> None:
+    limit = diagnose.SANDBOX_FAILURES
+    for count in (limit - 1, limit, limit + 1):
+        finding = sandbox(count)
+        assert finding is not None and finding.cause is Cause.SANDBOX
+        assert f"sandbox ({count}x)" in finding.message
+        assert finding.fatal is (count >= limit)
+
+
+def test_a_sandbox_failure_is_named_with_kubelets_reason_and_words_on_one_line() -> None:
+    finding = sandbox(message="Failed to create pod sandbox:\n  network plugin not ready")
+    assert finding is not None and finding.reason == "FailedCreatePodSandBox"
+    assert finding.container is None
+    assert finding.message == (f"the node cannot start pod {finding.pod}'s sandbox (3x): "
+                               "Failed to create pod sandbox: network plugin not ready")
+    failure = next(e for e in load("events-sandbox-failing")
+                   if e["reason"] == "FailedCreatePodSandBox")
+    del failure["message"]
+    p = pod("sandbox-failing", finding.pod)
+    wordless = diagnose.classify_pod(p, [failure], place=MINIKUBE)
+    assert wordless is not None and wordless.message.endswith("sandbox (3x): ")
+
+
+def test_old_sandbox_failures_of_a_pod_that_runs_now_are_no_finding() -> None:
+    assert sandbox(phase="Running") is None
+    assert sandbox(phase="Pending") is not None
+
+
+def readiness_pod(state: str = "readiness-failing", which: int = -1) -> dict[str, Any]:
+    names = sorted(f.pod for f in findings(state) if f.cause is Cause.READINESS)
+    return copy.deepcopy(pod(state, names[which]))
+
+
+def test_a_readiness_finding_counts_only_readiness_failures_of_the_pod() -> None:
+    """The second captured pod also failed its startup probe once (Unhealthy, but not
+    readiness): it is not counted."""
+    p = readiness_pod(which=1)
+    assert any(e["reason"] == "Unhealthy" and "Startup probe failed" in e["message"]
+               for e in diagnose.pod_events(load("events-readiness-failing"),
+                                            p["metadata"]["name"]))
+    finding = diagnose.classify_pod(p, load("events-readiness-failing"), place=MINIKUBE)
+    assert finding is not None
+    assert (finding.cause, finding.container, finding.reason) == (
+        Cause.READINESS, "backend", "Unhealthy")
+    assert finding.message == (
+        "readiness probe GET /e2e-no-such-path on port 7860 keeps failing for container "
+        "backend (6x in 17s); last: Readiness probe failed: HTTP probe failed with statuscode: "
+        "404")
+    assert finding.hint == "inv logs backend   # why does GET /e2e-no-such-path not answer 200?"
+
+
+def test_a_container_that_became_ready_has_no_readiness_finding_for_old_failures() -> None:
+    p = readiness_pod()
+    p["status"]["containerStatuses"][0]["ready"] = True
+    assert diagnose.classify_pod(p, load("events-readiness-failing"), place=MINIKUBE) is None
+
+
+def test_a_ready_container_before_the_failing_one_does_not_hide_it() -> None:
+    p = readiness_pod()
+    (backend,) = p["status"]["containerStatuses"]
+    sidecar = {**copy.deepcopy(backend), "name": "sidecar", "ready": True}
+    p["status"]["containerStatuses"] = [sidecar, backend]
+    finding = diagnose.classify_pod(p, load("events-readiness-failing"), place=MINIKUBE)
+    assert finding is not None and finding.container == "backend"
+
+
+def test_a_4xx_is_a_verdict_at_the_second_answer() -> None:
+    """The captured early events (within a second), each pod's probe failures set to one
+    below, at and one above the limit."""
+    limit = diagnose.CLIENT_ERROR_FAILURES
+    for count in (limit - 1, limit, limit + 1):
+        events = copy.deepcopy(load("events-readiness-starting"))
+        for event in events:
+            if "Readiness probe failed" in event.get("message", ""):
+                event["count"] = count
+                event["firstTimestamp"] = event["lastTimestamp"]
+        finding = readiness_finding(events, "readiness-starting")
+        assert f"({count}x in 0s)" in finding.message
+        assert finding.fatal is (count >= limit)
+
+
+def test_a_probe_failure_with_no_time_recorded_counts_from_zero() -> None:
+    p = readiness_pod()
+    events = diagnose.pod_events(load("events-readiness-failing"), p["metadata"]["name"])
+    failing = next(e for e in events if "Readiness probe failed" in e.get("message", ""))
+    timeless = {k: v for k, v in copy.deepcopy(failing).items()
+                if k not in ("firstTimestamp", "lastTimestamp", "eventTime", "metadata")}
+    timeless["count"] = 1
+    finding = diagnose.classify_pod(p, [timeless, failing], place=MINIKUBE)
+    assert finding is not None and f"({failing['count'] + 1}x in 0s)" in finding.message
+
+
+def test_a_crash_whose_current_run_has_no_lines_yet_shows_the_run_before_it() -> None:
+    finding = only("first-crash", Cause.CRASH_LOOP)
+    assert finding.crashed_run_is_current
+    logs = f"kubectl logs {finding.pod} -n todo -c backend --tail=20"
+    c = MockContext(run={f"{logs} --context minikube": Result(""),
+                         f"{logs} --previous --context minikube": Result(CRASH_LOG + "\n")})
+    assert diagnose.with_logs(kube(c), finding).logs == (
+        "logs of the run before it (--previous):", f"  {CRASH_LOG}")
+
+
+def test_a_failed_logs_call_is_not_shown_even_with_some_output() -> None:
+    """kubectl can print part of a log and then fail (the kubelet connection dropped)."""
+    finding = backing_off()
+    logs = f"kubectl logs {finding.pod} -n todo -c backend --tail=20"
+    c = MockContext(run={
+        f"{logs} --previous --context minikube": Result("partial line\n", exited=1,
+                                                        stderr="error: unexpected EOF"),
+        f"{logs} --context minikube": Result(CRASH_LOG + "\n")})
+    assert diagnose.with_logs(kube(c), finding).logs == (
+        "logs of the current run (current):", f"  {CRASH_LOG}")
+
+
+def test_crash_logs_keep_the_last_log_tail_lines() -> None:
+    finding = backing_off()
+    lines = [f"line {n}" for n in range(1, diagnose.LOG_TAIL + 2)]  # one more than the tail
+    c = MockContext(run={
+        f"kubectl logs {finding.pod} -n todo -c backend --tail=20 --previous"
+            " --context minikube": Result("\n".join(lines) + "\n")})
+    shown = diagnose.with_logs(kube(c), finding).logs
+    assert shown[1:] == tuple(f"  {line}" for line in lines[-diagnose.LOG_TAIL:])
+
+
+def test_each_logs_call_is_bounded_by_the_clients_timeout() -> None:
+    finding = backing_off()
+    c = MockContext(run={
+        f"kubectl logs {finding.pod} -n todo -c backend --tail=20 --previous"
+            " --context minikube": Result(CRASH_LOG + "\n")})
+    diagnose.with_logs(Kubectl(c, "minikube", "todo", 45.0), finding)
+    assert c.run.call_args.kwargs["timeout"] == 45.0  # type: ignore[attr-defined]
+
+
+# -- crash loop, config error, missing image: the whole words and their fallbacks --------------
+
+
+def crash_pod(state: str, name: str | None = None) -> dict[str, Any]:
+    found = [f for f in findings(state) if f.cause is Cause.CRASH_LOOP]
+    return copy.deepcopy(pod(state, name or found[0].pod))
+
+
+def test_a_crash_loop_names_kubelets_reason_and_the_previous_runs_logs_command() -> None:
+    finding = backing_off()
+    assert finding.reason == "CrashLoopBackOff" and finding.container == "backend"
+    assert finding.message == "container backend keeps crashing: exit code 2 (Error), 1 restart(s)"
+    assert finding.hint == (
+        "read the log lines above; more: inv logs backend   (kubectl -n todo logs "
+        f"{finding.pod} -c backend --previous --context minikube)")
+
+
+def test_a_first_crash_is_named_by_the_terminated_runs_reason() -> None:
+    finding = only("first-crash", Cause.CRASH_LOOP)
+    assert finding.reason == "Error"  # kubelet says nothing yet: the run's own reason
+    assert finding.message == "container backend keeps crashing: exit code 2 (Error), 0 restart(s)"
+
+
+def test_a_crash_without_a_reason_is_an_error() -> None:
+    p = crash_pod("first-crash")
+    del p["status"]["containerStatuses"][0]["state"]["terminated"]["reason"]
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
+    assert finding is not None and finding.reason == "Error"
+    assert "exit code 2 (Error)" in finding.message
+
+
+def test_the_crash_reported_is_the_current_run_while_it_is_the_terminated_one() -> None:
+    """In the capture, one pod's current run has just crashed again (exit 2, like the run
+    before it); here the current run exits 1 (the least crash) so the two can be told
+    apart."""
+    p = next(p for p in load("pods-crashloop")
+             if "terminated" in p["status"]["containerStatuses"][0]["state"])
+    p = copy.deepcopy(p)
+    status = p["status"]["containerStatuses"][0]
+    status["state"]["terminated"]["exitCode"] = 1
+    assert status["lastState"]["terminated"]["exitCode"] == 2
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
+    assert finding is not None and finding.exit_code == 1 and finding.crashed_run_is_current
+    assert f"exit code 1 (Error), {status['restartCount']} restart(s)" in finding.message
+
+
+def test_a_crash_loop_whose_last_run_kubelet_no_longer_knows_has_no_exit_code() -> None:
+    finding = backing_off()
+    p = copy.deepcopy(pod("crashloop", finding.pod))
+    p["status"]["containerStatuses"][0]["lastState"] = {}  # e.g. after the node restarted
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
+    assert finding is not None and finding.cause is Cause.CRASH_LOOP
+    assert finding.exit_code is None
+    assert "exit code None (Error)" in finding.message
+
+
+def test_a_container_that_exited_zero_is_not_a_crash() -> None:
+    p = crash_pod("first-crash")
+    p["status"]["containerStatuses"][0]["state"]["terminated"].update(
+        exitCode=0, reason="Completed")
+    assert diagnose.classify_pod(p, [], place=MINIKUBE) is None
+
+
+def test_an_oomkilled_crash_gets_the_whole_memory_fix() -> None:
+    assert only("oomkilled", Cause.CRASH_LOOP).hint == (
+        "the container ran out of memory: raise its resources.limits.memory in "
+        "helm/todo-app/values.yaml, then: inv deploy")
+
+
+def config_error(message: str | None) -> Finding:
+    """The captured backend pod with a missing Secret (its init container done, then the
+    backend waiting), kubelet's message replaced (None: no message)."""
+    p = copy.deepcopy(pod("secret-missing", "todo-backend-9db457f79-bcrnh"))
+    (status,) = [s for s in statuses(p)
+                 if (s["state"].get("waiting") or {}).get("reason") == "CreateContainerConfigError"]
+    if message is None:
+        del status["state"]["waiting"]["message"]
+    else:
+        status["state"]["waiting"]["message"] = message
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
+    assert finding is not None and finding.cause is Cause.CONFIG_ERROR
+    assert (finding.container, finding.reason) == ("backend", "CreateContainerConfigError")
+    return finding
+
+
+def test_a_missing_secret_gets_the_whole_words_and_fix() -> None:
+    finding = config_error('secret "todo-secrets-absent" not found')
+    assert finding.message == (f"container {finding.container} cannot be created: secret "
+                               '"todo-secrets-absent" not found (a Secret or one of its keys '
+                               "is missing)")
+    assert finding.hint == "inv secrets   # creates todo-secrets with every key; then: inv deploy"
+    assert config_error("couldn't find key postgres-password in Secret todo/x").hint == (
+        finding.hint)
+
+
+def test_a_missing_configmap_is_redeployed_not_a_secret() -> None:
+    finding = config_error('configmap "todo-config" not found')
+    assert finding.message == (f"container {finding.container} cannot be created: configmap "
+                               '"todo-config" not found')
+    assert finding.hint == "inv deploy   # re-creates the chart's ConfigMap"
+
+
+def test_a_config_error_without_kubelets_words_is_named_by_its_reason() -> None:
+    finding = config_error(None)
+    assert finding.message == (f"container {finding.container} cannot be created: "
+                               "CreateContainerConfigError")
+    assert finding.hint.startswith("inv deploy")
+
+
+def test_a_missing_frontend_image_is_built_by_the_suite() -> None:
+    p = copy.deepcopy(pod("err-image-never-pull", only("err-image-never-pull",
+                                                        Cause.IMAGE_MISSING).pod))
+    p["metadata"]["labels"]["component"] = "frontend"
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
+    assert finding is not None and finding.hint.startswith("inv build   #")
+
+
+def test_a_missing_image_is_named_as_kubelet_reports_it() -> None:
+    """kubelet may report an image under another name than the spec's (docker.io/library/
+    prefixed, or resolved): the message names kubelet's."""
+    p = copy.deepcopy(pod("err-image-never-pull", only("err-image-never-pull",
+                                                        Cause.IMAGE_MISSING).pod))
+    for status in statuses(p):
+        status["image"] = "docker.io/library/todo-backend:000000000000"
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
+    assert finding is not None
+    assert finding.message.startswith("image docker.io/library/todo-backend:000000000000 is not")
+
+
+def test_a_missing_image_named_nowhere_is_a_question_mark() -> None:
+    p = copy.deepcopy(pod("err-image-never-pull", only("err-image-never-pull",
+                                                        Cause.IMAGE_MISSING).pod))
+    for status in statuses(p):
+        del status["image"]
+    for spec in p["spec"]["initContainers"] + p["spec"]["containers"]:
+        del spec["image"]
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
+    assert finding is not None and finding.message.startswith("image ? is not in minikube's")
+
+
+# -- grouping, reading, reporting ---------------------------------------------------------------
+
+
+def test_group_keeps_causes_and_components_apart_and_lists_the_others_in_order() -> None:
+    def f(pod_name: str, component: str, cause: Cause) -> Finding:
+        return Finding(cause, pod_name, component, None, "r", "m", "h")
+
+    grouped = diagnose.group([
+        f("b-1", "backend", Cause.CRASH_LOOP), f("b-2", "backend", Cause.READINESS),
+        f("b-3", "backend", Cause.CRASH_LOOP), f("f-1", "frontend", Cause.CRASH_LOOP),
+        f("b-4", "backend", Cause.CRASH_LOOP)])
+    assert [(g.pod, g.also) for g in grouped] == [
+        ("b-1", ("b-3", "b-4")), ("b-2", ()), ("f-1", ())]
+
+
+def test_diagnose_fails_with_the_doctor_hint_when_pods_cannot_be_read() -> None:
+    c = MockContext(run={GET_PODS: Result("", stderr="connection refused", exited=1)})
+    with pytest.raises(proc.ToolError) as failed:
+        diagnose.diagnose(diagnose.Place(kube(c)))
+    assert failed.value.hint == "inv doctor   # is the cluster up and kubectl pointed at it?"
+
+
+def test_report_lists_the_other_pods_only_when_there_are_and_no_empty_blocks() -> None:
+    out = io.StringIO()
+    finding = Finding(Cause.READINESS, "web-1", "frontend", "frontend", "Unhealthy",
+                      "readiness probe fails", "inv logs frontend", also=("web-2", "web-3"))
+    alone = Finding(Cause.SANDBOX, "api-1", "backend", None, "FailedCreatePodSandBox",
+                    "the node cannot start pod api-1's sandbox", "")
+    diagnose.report(Console(no_color=True, file=out), [finding, alone])
+    assert out.getvalue().splitlines() == [
+        "✗ frontend: readiness probe fails (also: web-2, web-3)", "  fix: inv logs frontend",
+        "✗ backend: the node cannot start pod api-1's sandbox"]
