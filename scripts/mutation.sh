@@ -62,6 +62,13 @@ if [ "${MUTATION_SURVIVORS:-0}" = 1 ]; then
   echo "==> re-running ${#patterns[@]} surviving mutant(s)"
 fi
 
+if [ "${#modules[@]}" -gt 0 ] && [ "${MUTATION_SURVIVORS:-0}" != 1 ]; then
+  # afresh: mutmut keeps its map of which tests reach which function and only adds tests it
+  # has not seen, so an old test that now reaches a function would be missing from it (its
+  # mutants then survive, or show "no tests"). Rebuild the map: a minute or two.
+  rm -f mutants/mutmut-stats.json
+fi
+
 echo "==> mutmut run (${patterns[*]:-all of todo_deploy}; $JOBS at a time, nice 10)" | cut -c1-300
 start=$(date +%s)
 nice -n 10 "$VENV/bin/mutmut" run --max-children "$JOBS" "${patterns[@]}"
