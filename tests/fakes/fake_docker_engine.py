@@ -21,10 +21,12 @@ VERSION = (Path(__file__).resolve().parent.parent / "fixtures" / "docker" /
 
 
 class _Handler(BaseHTTPRequestHandler):
+    version = VERSION
+
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path.endswith("/version"):
-            body, status = VERSION.encode(), 200
+            body, status = self.version.encode(), 200
         elif path.endswith("/_ping"):
             body, status = b"OK", 200
         else:
@@ -42,9 +44,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serving() -> Iterator[str]:
-    """The engine on 127.0.0.1; yields its DOCKER_HOST (``tcp://127.0.0.1:PORT``)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+def serving(version: str = VERSION) -> Iterator[str]:
+    """The engine on 127.0.0.1; yields its DOCKER_HOST (``tcp://127.0.0.1:PORT``).
+    ``version``: the body of ``/version`` (default: the captured one)."""
+    handler = type("Handler", (_Handler,), {"version": version})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -11,15 +11,12 @@ helm's render; the Docker engine is tests/fakes/fake_docker_engine.py (dockerd 2
 
 from __future__ import annotations
 
-import http.server
 import io
 import json
 import re
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,7 +25,7 @@ import pytest
 from invoke import MockContext, Result
 
 from tests.conftest import ROOT, real_render
-from tests.fakes import fake_docker_engine
+from tests.fakes import fake_docker_engine, fake_registry
 from todo_deploy import chart, doctor
 from todo_deploy.config import Settings
 from todo_deploy.console import Console
@@ -433,33 +430,8 @@ def test_the_hosts_engine_answers_for_the_other_targets(
     assert calls(s) == []  # minikube is not asked
 
 
-@contextmanager
-def engine_without_version() -> Iterator[str]:
-    """An engine whose ``/version`` names no ``Version`` (only the API version)."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = b'{"ApiVersion": "1.41"}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            return None
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"tcp://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_an_engine_that_does_not_name_its_version_still_answers(tmp_path: Path) -> None:
-    with engine_without_version() as host:
+    with fake_docker_engine.serving(version='{"ApiVersion": "1.41"}') as host:
         s, _ = session(tmp_path, {DOCKER_ENV: Result(docker_env(host))})
         result = doctor.check_docker_engine(s)
     assert (result.ok, result.detail) == (True, f"Docker ? at {host}")
@@ -545,35 +517,12 @@ def test_the_kind_cluster_is_found_with_its_context(tmp_path: Path) -> None:
         (True, "kind cluster ci (context kind-ci)", None)
 
 
-@contextmanager
-def registry(status: int) -> Iterator[str]:
-    """A registry's ``/v2/`` on 127.0.0.1 answering ``status``; yields host:port."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(status if self.path == "/v2/" else 404)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, *args: object) -> None:
-            return None
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def registry_session(tmp_path: Path, host: str) -> Session:
     return session(tmp_path, target="registry", registry=f"{host}/team")[0]
 
 
 def test_an_open_registry_passes(tmp_path: Path) -> None:
-    with registry(200) as host:
+    with fake_registry.serving(200) as host:
         result = doctor.check_registry(registry_session(tmp_path, host))
     assert (result.name, result.ok, result.detail, result.hint) == \
         (f"registry {host}", True, f"registry {host} answers (no login needed)", None)
@@ -582,7 +531,7 @@ def test_an_open_registry_passes(tmp_path: Path) -> None:
 def test_a_registry_that_wants_a_login_passes_with_one_in_the_docker_config(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
-    with registry(401) as host:
+    with fake_registry.serving(401) as host:
         result = doctor.check_registry(registry_session(tmp_path, host))
         assert (result.ok, result.detail, result.hint) == (
             False, f"registry {host} wants a login and the docker config has none",
@@ -597,7 +546,7 @@ def test_a_registry_that_wants_a_login_passes_with_one_in_the_docker_config(
 @pytest.mark.parametrize("status", [404, 500])
 def test_a_registry_that_answers_something_else_is_not_a_registry(tmp_path: Path,
                                                                   status: int) -> None:
-    with registry(status) as host:
+    with fake_registry.serving(status) as host:
         result = doctor.check_registry(registry_session(tmp_path, host))
     assert not result.ok and result.detail.startswith(f"registry {host} does not answer: ")
     assert result.hint == (f"check todo.registry.url ({host}/team); curl -v "
@@ -605,7 +554,7 @@ def test_a_registry_that_answers_something_else_is_not_a_registry(tmp_path: Path
 
 
 def test_nothing_at_the_registry_says_why(tmp_path: Path) -> None:
-    with registry(200) as host:
+    with fake_registry.serving(200) as host:
         pass  # closed again
     result = doctor.check_registry(registry_session(tmp_path, host))
     assert not result.ok and "Connection refused" in result.detail
@@ -756,7 +705,7 @@ def test_other_targets_check_the_context_and_the_hosts_engine(
     monkeypatch.setenv("DOCKER_HOST", engine)
     answers = healthy(engine)
     answers["kind get clusters"] = Result("ci\n")
-    with registry(200) as host:
+    with fake_registry.serving(200) as host:
         s, _ = doctor_session(tmp_path, answers, target=target, context="kind-ci",
                               kind_cluster="ci", registry=f"{host}/team")
         results = doctor.all_checks(s)

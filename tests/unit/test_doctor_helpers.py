@@ -9,20 +9,18 @@ real HTTP server on 127.0.0.1 standing in for a registry's ``/v2/``.
 
 from __future__ import annotations
 
-import http.server
 import io
 import json
 import os
 import platform
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from invoke import MockContext
 
+from tests.fakes import fake_registry
 from todo_deploy import doctor, proc
 from todo_deploy.config import Settings
 from todo_deploy.console import Console
@@ -159,48 +157,18 @@ def test_loopback_registries_speak_plain_http_and_every_other_https(host: str,
     assert doctor.registry_url(host) == url
 
 
-@contextmanager
-def registry(status: int, *, reason: str = "") -> Iterator[str]:
-    """A real HTTP server on 127.0.0.1 answering every GET with ``status`` (a registry's
-    ``/v2/``: 200 open, 401 wants a login); yields its host:port."""
-    paths: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            paths.append(self.path)
-            body = b"{}"
-            self.send_response(status, reason or None)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            return None
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert set(paths) <= {"/v2/"}, paths  # only the API root was asked
-
-
 def test_a_registry_that_answers_200_is_open() -> None:
-    with registry(200) as host:
+    with fake_registry.serving(200) as host:
         assert doctor.registry_ping(host, 5) == (200, "ok")
 
 
 def test_a_registry_that_wants_a_login_answers_401_with_its_reason() -> None:
-    with registry(401, reason="Unauthorized") as host:
+    with fake_registry.serving(401, reason="Unauthorized") as host:
         assert doctor.registry_ping(host, 5) == (401, "Unauthorized")
 
 
 def test_nothing_listening_is_status_0_with_the_reason() -> None:
-    with registry(200) as host:
+    with fake_registry.serving(200) as host:
         pass  # closed: nothing listens on that port any more
     code, reason = doctor.registry_ping(host, 5)
     assert code == 0 and "Connection refused" in reason
