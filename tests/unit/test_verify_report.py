@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from invoke import MockContext, Result
 from tests.conftest import HealthServer
 from tests.unit.test_verify import (
     BACKEND_HEALTH,
+    EVENTS,
     HELM_FIXTURES,
     HELM_TEST,
     PREREQS,
@@ -34,7 +36,7 @@ from tests.unit.test_verify import (
 from todo_deploy import verify
 from todo_deploy.config import Settings
 from todo_deploy.console import CheckResult, Console
-from todo_deploy.errors import StageFailed
+from todo_deploy.errors import PrereqError, StageFailed
 from todo_deploy.session import Session
 
 CONTEXT = {"kubectl config current-context": Result("minikube\n")}
@@ -178,6 +180,30 @@ def test_verify_runs_only_the_rollout_and_http_checks_without_nodeport_or_helm_t
     assert report.ok and report.findings == ()
 
 
+def test_verify_polls_at_its_poll_interval_and_shows_each_progress_line(
+        nodeport: HealthServer) -> None:
+    c = MockContext(run={**healthy_commands(nodeport), EVENTS: Result(text("events-healthy")),
+                         WORKLOADS: [Result(text("workloads-backend-starting")),
+                                     Result(text("workloads-complete"))]})
+    lines: list[str] = []
+    started = time.monotonic()
+    report = verify.verify(kube(c), Settings(), poll=0.05, progress=lines.append)
+    assert time.monotonic() - started < verify.POLL_SECONDS  # one short poll, not the default
+    assert report.ok and len(lines) == 2
+    assert lines[-1].startswith("backend 2/2 ready") and "; frontend 2/2 ready" in lines[-1]
+
+
+def test_a_missing_deployment_fails_verify_naming_the_namespace_and_runs_no_http_check(
+        nodeport: HealthServer) -> None:
+    objs = [o for o in json.loads(text("workloads-complete"))["items"]
+            if o["kind"] != "Deployment" or o["metadata"]["name"] != "todo-backend"]
+    c = MockContext(run={WORKLOADS: Result(json.dumps({"kind": "List", "items": objs}))})
+    report = verify.verify(kube(c), Settings(namespace="todo"))
+    assert [ch.detail for ch in report.checks if not ch.ok] == [
+        "Deployment todo-backend not found in namespace todo"]
+    assert len(report.checks) == 2 and not report.ok
+
+
 def test_a_frontend_url_that_cannot_be_found_is_a_failed_nodeport_check(
         nodeport: HealthServer) -> None:
     def no_service() -> verify.access.AppUrl:
@@ -292,7 +318,7 @@ def test_a_json_failure_gives_the_first_failures_fix_not_the_tables(
 
 
 def test_a_json_crash_report_carries_the_findings(tmp_path: Path) -> None:
-    from tests.unit.test_verify import CRASH_POD, EVENTS
+    from tests.unit.test_verify import CRASH_POD
 
     c = MockContext(run={
         **PREREQS, WORKLOADS: Result(text("workloads-backend-crashloop")),
@@ -314,9 +340,22 @@ def test_on_other_targets_verify_does_not_need_minikube(
     commands[re.compile(r"^kubectl get --raw /readyz")] = Result("ok")
     commands[re.compile(r"^kubectl get nodes ")] = Result("127.0.0.1")
     c = MockContext(run=commands)
+    out = io.StringIO()
     s = Session(c, Settings.from_config(None, target="kind", state_dir=tmp_path),
-                Console(no_color=True, file=io.StringIO(), err_file=io.StringIO()))
-    checks = verify.run_verify(s)
+                Console(no_color=True, file=out, err_file=io.StringIO()))
+    checks = verify.run_verify(s)  # as `inv up` calls it: the table, helm test included
     assert not any(call.args[0].startswith("minikube")
                    for call in c.run.call_args_list)  # type: ignore[attr-defined]
-    assert len(checks) == 7
+    assert len(checks) == 7 and checks[-1].name == "helm test todo-app"
+    assert "Result: SUCCESS — 7 of 7 checks passed" in out.getvalue()
+
+
+def test_on_minikube_verify_stops_before_the_cluster_when_minikube_is_missing(
+        nodeport: HealthServer, tmp_path: Path) -> None:
+    c = MockContext(run=healthy_commands(nodeport, **{"minikube version --short": Result(
+        "", stderr="sh: 1: minikube: not found\n", exited=127)}))
+    with pytest.raises(PrereqError) as exc:
+        run(c, tmp_path)
+    assert exc.value.message.startswith("minikube installed: ")
+    assert not any(call.args[0].startswith("kubectl get deployments")
+                   for call in c.run.call_args_list)  # type: ignore[attr-defined]
