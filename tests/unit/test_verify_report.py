@@ -350,12 +350,31 @@ def test_on_other_targets_verify_does_not_need_minikube(
     assert "Result: SUCCESS — 7 of 7 checks passed" in out.getvalue()
 
 
-def test_on_minikube_verify_stops_before_the_cluster_when_minikube_is_missing(
-        nodeport: HealthServer, tmp_path: Path) -> None:
-    c = MockContext(run=healthy_commands(nodeport, **{"minikube version --short": Result(
-        "", stderr="sh: 1: minikube: not found\n", exited=127)}))
+MISSING = Result("", stderr="sh: 1: tool: not found\n", exited=127)
+STOPPED = json.dumps({"Name": "minikube", "Host": "Stopped", "Kubelet": "Stopped",
+                      "APIServer": "Stopped", "Kubeconfig": "Configured"})
+
+
+@pytest.mark.parametrize(("command", "answer", "check"), [
+    ("minikube version --short", MISSING, "minikube installed"),
+    ("kubectl version --client -o json", MISSING, "kubectl installed"),
+    ("helm version --template '{{.Version}}'", MISSING, "helm 3 or 4"),
+    ("minikube -p minikube status -o json", Result(STOPPED, exited=7), "minikube minikube running"),
+])
+def test_verify_stops_at_each_missing_prerequisite_before_asking_the_cluster(
+        nodeport: HealthServer, tmp_path: Path, command: str, answer: Result,
+        check: str) -> None:
+    c = MockContext(run=healthy_commands(nodeport, **{command: answer}))
     with pytest.raises(PrereqError) as exc:
         run(c, tmp_path)
-    assert exc.value.message.startswith("minikube installed: ")
+    assert exc.value.message.startswith(f"{check}: ")
     assert not any(call.args[0].startswith("kubectl get deployments")
                    for call in c.run.call_args_list)  # type: ignore[attr-defined]
+
+
+def test_without_helm_test_verify_does_not_need_helm(
+        nodeport: HealthServer, tmp_path: Path) -> None:
+    c = MockContext(run=healthy_commands(nodeport, **{
+        "helm version --template '{{.Version}}'": MISSING}))
+    _, checks = run(c, tmp_path, helm_test=False)
+    assert len(checks) == 6 and all(ch.ok for ch in checks)
