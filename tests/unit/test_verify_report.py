@@ -293,7 +293,7 @@ def test_verify_says_what_it_verifies_where_and_returns_its_checks(
                       verify_timeout=240)
     assert out.splitlines()[0].strip().endswith(
         "verify release todo-app in namespace todo, context minikube (timeout 240s)")
-    assert "inv verify" in out.splitlines()[2]  # the table's title
+    assert out.splitlines()[2].strip() == "inv verify"  # the table's title
     assert [ch.name for ch in checks][-1] == "helm test todo-app" and len(checks) == 7
     assert all(ch.ok for ch in checks)
 
@@ -378,3 +378,27 @@ def test_without_helm_test_verify_does_not_need_helm(
         "helm version --template '{{.Version}}'": MISSING}))
     _, checks = run(c, tmp_path, helm_test=False)
     assert len(checks) == 6 and all(ch.ok for ch in checks)
+
+
+def test_run_verify_polls_at_the_interval_it_is_given(
+        nodeport: HealthServer, tmp_path: Path) -> None:
+    c = MockContext(run={**healthy_commands(nodeport), EVENTS: Result(text("events-healthy")),
+                         WORKLOADS: [Result(text("workloads-backend-starting")),
+                                     Result(text("workloads-complete"))]})
+    out = io.StringIO()
+    s = Session(c, Settings(state_dir=tmp_path),
+                Console(no_color=True, file=out, err_file=io.StringIO()))
+    started = time.monotonic()
+    checks = verify.run_verify(s, poll=0.05)
+    assert time.monotonic() - started < verify.POLL_SECONDS  # one short poll, not the default
+    assert all(ch.ok for ch in checks) and "0/2 ready" in out.getvalue()
+
+
+def test_after_the_table_the_failure_points_back_at_its_fixes(
+        nodeport: HealthServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(verify, "HTTP_RETRY_SECONDS", 0.0)
+    c = MockContext(run=healthy_commands(nodeport, **{BACKEND_HEALTH: Result(
+        "", stderr="Error from server (NotFound): x\n", exited=1)}))
+    with pytest.raises(verify.VerifyFailed) as exc:
+        run(c, tmp_path)
+    assert exc.value.hint == "the fixes above, then: inv verify"
