@@ -115,7 +115,8 @@ def rollout_state(component: str, name: str,
     progressing: dict[str, Any] = next((cond for cond in status.get("conditions") or []
                         if cond.get("type") == "Progressing"), {})
     if progressing.get("reason") == "ProgressDeadlineExceeded":
-        return replace(base, failed=str(progressing.get("message", "")),
+        # never "" (read as "not failed"): the reason stands in for a missing message
+        return replace(base, failed=str(progressing.get("message") or "ProgressDeadlineExceeded"),
                        detail="exceeded its progress deadline")
     updated = int(status.get("updatedReplicas", 0))
     total = int(status.get("replicas", 0))
