@@ -33,7 +33,7 @@ from tests.unit.test_verify import (
     kube,
     text,
 )
-from todo_deploy import verify
+from todo_deploy import proc, verify
 from todo_deploy.config import Settings
 from todo_deploy.console import CheckResult, Console
 from todo_deploy.errors import PrereqError, StageFailed
@@ -402,3 +402,35 @@ def test_after_the_table_the_failure_points_back_at_its_fixes(
     with pytest.raises(verify.VerifyFailed) as exc:
         run(c, tmp_path)
     assert exc.value.hint == "the fixes above, then: inv verify"
+
+
+def test_a_passing_helm_test_names_each_suite_with_its_phase_in_one_line(
+        tmp_path: Path) -> None:
+    # two test pods (a chart may add one): each "SUITE: Phase", joined by "; "
+    two = helm_test_result("pass").stdout.replace(
+        "TEST SUITE:     todo-app-test-health",
+        "TEST SUITE:     todo-app-test-db\nPhase:          Succeeded\n"
+        "TEST SUITE:     todo-app-test-health")
+    c = MockContext(run={**CONTEXT, HELM_TEST: Result(two)})
+    s = session(c, tmp_path)
+    check = verify.helm_test_check(s.tools, s.settings)
+    assert check.detail == "todo-app-test-db: Succeeded; todo-app-test-health: Succeeded"
+
+
+def test_the_failed_test_pods_log_is_read_within_the_tool_timeout(tmp_path: Path) -> None:
+    c = MockContext(run={**CONTEXT, HELM_TEST: helm_test_result("fail"),
+                         TEST_POD_LOG: failed_test_pod_log(3)})
+    s = session(c, tmp_path, tool_timeout=17.0)
+    assert not verify.helm_test_check(s.tools, s.settings).ok
+    ((timeout,),) = [(call.kwargs.get("timeout"),)
+                     for call in c.run.call_args_list  # type: ignore[attr-defined]
+                     if call.args[0] == TEST_POD_LOG]
+    assert timeout == 17.0
+
+
+def test_workloads_that_cannot_be_read_point_at_doctor() -> None:
+    c = MockContext(run={WORKLOADS: Result("", stderr="error: You must be logged in to the "
+                                           "server (Unauthorized)\n", exited=1)})
+    with pytest.raises(proc.ToolError) as err:
+        verify.get_workloads(kube(c))
+    assert err.value.hint == "inv doctor   # is the cluster up and kubectl pointed at it?"
