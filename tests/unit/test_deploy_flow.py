@@ -296,6 +296,39 @@ def test_failed_upgrade_is_diagnosed_then_rolled_back_to_the_previous_revision(
     assert "revision 3" in failed.value.message
 
 
+def test_a_rollback_deletes_the_database_pod_stuck_on_the_failed_revision_once(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    # a StatefulSet never replaces a pod of the failed revision that is not Ready: while helm
+    # rollback waits, the suite deletes it (once), and says why
+    settings = settings_in(tmp_path)
+    cluster_up(fake_tools, settings, 3)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")), times=1)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed"), (2, "failed")))
+    fake_tools.rule("helm", r"^upgrade --install", code=1, stderr="Error: UPGRADE FAILED: x\n")
+    fake_tools.rule("helm", r"^rollback", hang=2.5, stdout=ROLLBACK_OK)  # > one look (2 s)
+    postgres = {"kind": "StatefulSet", "metadata": {"name": "todo-app-postgresql"},
+                "status": {"updateRevision": "todo-app-postgresql-1"}}
+    stuck = {"kind": "Pod", "metadata": {
+        "name": "todo-app-postgresql-0",
+        "labels": {"controller-revision-hash": "todo-app-postgresql-2"},
+        "ownerReferences": [{"kind": "StatefulSet", "name": "todo-app-postgresql"}]},
+        "status": {"conditions": [{"type": "Ready", "status": "False"}]}}
+    fake_tools.rule("kubectl", r"^get statefulsets,pods -n todo -l app=todo-app -o json",
+                    stdout=json.dumps({"items": [postgres, stuck]}))
+    fake_tools.rule("kubectl", r"^delete pod ", stdout='pod "todo-app-postgresql-0" deleted\n')
+    crash_looping(fake_tools)
+    s, out = session(settings)
+
+    with pytest.raises(StageFailed):
+        deploy.run_deploy(s)
+
+    deletes = [a for a in fake_tools.argvs("kubectl") if a[:2] == ["delete", "pod"]]
+    assert deletes == [["delete", "pod", "todo-app-postgresql-0", "-n", "todo", "--wait=false",
+                        "--context", "minikube"]]
+    assert ("deleted pod todo-app-postgresql-0: it was stuck on the failed revision, and a "
+            "StatefulSet does not replace such a pod by itself") in " ".join(out.getvalue().split())
+
+
 CANCELLED = "Error: UPGRADE FAILED: context canceled\nRelease todo-app has been cancelled.\n"
 
 
