@@ -227,3 +227,18 @@ def test_a_configured_values_file_comes_before_the_suites_own_values_so_they_win
 
 def test_without_a_values_file_no_values_flag_is_passed() -> None:
     assert "--values" not in deploy.upgrade_args(PLAN, 3)
+
+
+def test_each_change_is_a_unified_diff_headed_by_the_object_or_dev_null() -> None:
+    current = CONFIG + DEPLOYMENT.format(tag="aaaaaaaaaaaa")
+    changed, = deploy.manifest_changes(current, CONFIG + DEPLOYMENT.format(tag="bbbbbbbbbbbb"))
+    assert changed.diff[:2] == ("--- current  Deployment/todo-backend",
+                                "+++ would be Deployment/todo-backend")
+    added, removed = deploy.manifest_changes(CONFIG, DEPLOYMENT.format(tag="x"))
+    config = [line for line in CONFIG.splitlines() if line and not line.startswith(("---", "#"))]
+    assert added.diff[:2] == ("--- /dev/null", "+++ would be Deployment/todo-backend")
+    assert list(added.diff[3:]) == [
+        "+" + line for line in DEPLOYMENT.format(tag="x").splitlines()
+        if line and not line.startswith(("---", "#"))]
+    assert removed.diff[:2] == ("--- current  ConfigMap/todo-config", "+++ /dev/null")
+    assert list(removed.diff[3:]) == ["-" + line for line in config]
