@@ -556,11 +556,12 @@ def _dry_run(s: Session) -> Release:
     secret: secrets.ClusterSecret | None = None
     try:
         secret = secrets.cluster_secret(s)
-    except SuiteError as exc:
+    except SuiteError as exc:  # not known to be missing: not claimed to be
         s.console.warn(f"cannot read Secret {settings.secret_name}: {exc.message}")
-    if secret is None:
-        s.console.warn(f"no Secret {settings.secret_name} yet: a deploy would refuse",
-                       "inv secrets")
+    else:
+        if secret is None:
+            s.console.warn(f"no Secret {settings.secret_name} yet: a deploy would refuse",
+                           "inv secrets")
     try:
         missing = images.missing_images(s, refs)
     except SuiteError as exc:
