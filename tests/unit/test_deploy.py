@@ -242,3 +242,69 @@ def test_each_change_is_a_unified_diff_headed_by_the_object_or_dev_null() -> Non
         if line and not line.startswith(("---", "#"))]
     assert removed.diff[:2] == ("--- current  ConfigMap/todo-config", "+++ /dev/null")
     assert list(removed.diff[3:]) == ["-" + line for line in config]
+
+
+# -- the small helpers, word for word ------------------------------------------------------
+
+
+def test_the_interrupted_first_install_hint_is_the_uninstall_then_inv_deploy() -> None:
+    rows = deploy.parse_history(history((1, "pending-install")))
+    assert deploy.stuck_hint(rows, HELM, "todo-app", "todo") == (
+        "revision 1 is pending-install (an interrupted install): helm uninstall todo-app "
+        "--namespace todo --kube-context minikube   # removes the failed release; fix the "
+        "cause above, then: inv deploy")
+
+
+def test_a_pending_revision_rolls_back_past_failed_ones_to_the_last_good_one() -> None:
+    rows = deploy.parse_history(history((1, "deployed"), (2, "superseded"), (3, "failed"),
+                                        (4, "pending-rollback")))
+    hint = deploy.stuck_hint(rows, HELM, "todo-app", "todo")
+    assert hint is not None and "helm rollback todo-app 2 " in hint
+
+
+def test_no_history_needs_no_unstick_hint() -> None:
+    assert deploy.stuck_hint([], HELM, "todo-app", "todo") is None
+
+
+def test_the_statefulset_is_deleted_in_the_foreground_waiting_and_its_claim_kept() -> None:
+    assert deploy.statefulset_delete_argv("todo") == [
+        "kubectl", "delete", "statefulset", "todo-postgres", "-n", "todo",
+        "--cascade=foreground", "--wait=true"]
+
+
+def test_the_governing_service_is_read_without_failing_when_there_is_no_statefulset() -> None:
+    assert deploy.governing_service_argv("todo") == [
+        "kubectl", "get", "statefulset", "todo-postgres", "-n", "todo", "--ignore-not-found",
+        "-o", "jsonpath={.spec.serviceName}"]
+
+
+def test_every_rendered_object_is_asked_for_in_one_get_and_absent_ones_are_no_error() -> None:
+    docs = deploy.chart.split_documents(CONFIG + DEPLOYMENT.format(tag="x"))
+    assert deploy.existing_objects_argv("todo", docs) == [
+        "kubectl", "get", "configmap/todo-config", "deployment/todo-backend", "-n", "todo",
+        "-o", "json", "--ignore-not-found"]
+
+
+@pytest.mark.parametrize(("stdout", "objects"), [
+    ('{"kind": "List", "items": [{"kind": "Service"}, {"kind": "Secret"}]}',
+     [{"kind": "Service"}, {"kind": "Secret"}]),
+    ('{"kind": "List", "items": null}', []),
+    ('{"kind": "Service", "metadata": {"name": "a"}}',
+     [{"kind": "Service", "metadata": {"name": "a"}}]),
+    ("", []),  # --ignore-not-found and nothing found: no output at all
+    ("{}", []),
+    ('{"items": [{"kind": "Service"}]}', []),  # no kind: not an object kubectl printed
+    ('["Service"]', []),
+    ("error: the server doesn't have a resource type", []),
+])
+def test_kubectl_json_of_several_objects_one_or_none_is_read_as_a_list(
+        stdout: str, objects: list[dict[str, object]]) -> None:
+    assert deploy._listed(stdout) == objects
+
+
+def test_only_pods_that_appeared_since_the_deploy_started_are_its_verdict() -> None:
+    old = {"metadata": {"uid": "u-1", "name": "old"}}
+    new = {"metadata": {"uid": "u-2", "name": "new"}}
+    nameless = {"status": {}}  # no metadata yet: new
+    assert deploy.new_pods([old, new, nameless], {"u-1"}) == [new, nameless]
+    assert deploy.new_pods([old], set()) == [old]
