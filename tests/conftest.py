@@ -100,6 +100,37 @@ def machine_cache(tmp_path_factory: pytest.TempPathFactory,
     return cache
 
 
+CHECKOUT_STATE = ROOT / ".todo-deploy"  # the developer's own state (Settings' default)
+FAST_LAYERS = (ROOT / "tests" / "unit", ROOT / "tests" / "chart")
+
+
+def _checkout_state() -> dict[str, int]:
+    try:
+        return {p.name: p.stat().st_mtime_ns for p in CHECKOUT_STATE.iterdir()}
+    except FileNotFoundError:
+        return {}
+
+
+@pytest.fixture(autouse=True)
+def checkout_state_untouched(request: pytest.FixtureRequest, tmp_path_factory:
+                             pytest.TempPathFactory,
+                             monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A fast-layer test must not write the checkout's ``.todo-deploy/`` (the state of the
+    developer's own cluster: a test's release or versions there would be read by their next
+    ``inv``): an ``inv`` it starts gets a state directory of its own, and a Settings() left at
+    its default state_dir fails here, by name."""
+    if not any(Path(request.node.path).is_relative_to(layer) for layer in FAST_LAYERS):
+        yield
+        return
+    monkeypatch.setenv("INVOKE_TODO_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+    before = _checkout_state()
+    yield
+    after = _checkout_state()
+    written = sorted(name for name, mtime in after.items() if before.get(name) != mtime)
+    assert not written, (f"the test wrote {', '.join(written)} into {CHECKOUT_STATE}: give its "
+                         "Settings a state_dir under tmp_path")
+
+
 @pytest.fixture
 def fake_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTools]:
     """Fake minikube, kubectl and helm first on PATH; real tools of those names hidden."""

@@ -279,11 +279,11 @@ def test_readiness_failing_with_a_4xx_is_a_verdict() -> None:
     assert "GET /e2e-no-such-path on port 7860" in watch.findings[0].message
 
 
-def run_task(c: MockContext, as_json: bool = False) -> tuple[str, str, int]:
+def run_task(state_dir: Path, c: MockContext, as_json: bool = False) -> tuple[str, str, int]:
     out, err = io.StringIO(), io.StringIO()
     code = 0
     console = Console(no_color=True, file=out, err_file=err)
-    s = Session(c, Settings(), console)
+    s = Session(c, Settings(state_dir=state_dir), console)
     try:
         verify.run_verify(s, as_json=as_json)
     except verify.VerifyFailed as exc:
@@ -313,8 +313,8 @@ def healthy_commands(node: HealthServer, **extra: Result) -> dict[str, Result]:
 
 
 def test_healthy_release_passes_all_seven_checks_with_a_table_and_summary(
-        nodeport: HealthServer) -> None:
-    out, _, code = run_task(healthy_cluster(nodeport))
+        nodeport: HealthServer, tmp_path: Path) -> None:
+    out, _, code = run_task(tmp_path, healthy_cluster(nodeport))
     assert code == 0
     for name in ("rollout todo-backend", "rollout todo-frontend", "backend GET /health",
                  "frontend GET /api/health", "frontend → backend", f"NodePort {nodeport.port}",
@@ -324,8 +324,8 @@ def test_healthy_release_passes_all_seven_checks_with_a_table_and_summary(
 
 
 def test_verify_opens_the_nodeport_url_from_the_host_and_runs_helm_test(
-        nodeport: HealthServer) -> None:
-    out, _, code = run_task(healthy_cluster(nodeport), as_json=True)
+        nodeport: HealthServer, tmp_path: Path) -> None:
+    out, _, code = run_task(tmp_path, healthy_cluster(nodeport), as_json=True)
     checks = {c["name"]: c for c in json.loads(out)["checks"]}
     assert code == 0
     assert nodeport.paths == ["/api/health"]  # really requested, from this host
@@ -337,14 +337,14 @@ def test_verify_opens_the_nodeport_url_from_the_host_and_runs_helm_test(
 
 
 def test_a_nodeport_that_refuses_fails_verify_and_names_the_minikube_service_form(
-        nodeport: HealthServer, monkeypatch: pytest.MonkeyPatch) -> None:
+        nodeport: HealthServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import socket
 
     with socket.socket() as closed:  # a port nobody listens on
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
     monkeypatch.setattr(verify, "HTTP_RETRY_SECONDS", 0.0)
-    out, _, code = run_task(healthy_cluster(nodeport, **{NODE_PORT: Result(str(port))}))
+    out, _, code = run_task(tmp_path, healthy_cluster(nodeport, **{NODE_PORT: Result(str(port))}))
     assert code == 1
     assert "Result: FAILURE — 1 of 7 checks failed" in out
     assert f"NodePort {port} from this host: GET http://127.0.0.1:{port}/api/health" \
@@ -354,19 +354,21 @@ def test_a_nodeport_that_refuses_fails_verify_and_names_the_minikube_service_for
 
 
 def test_a_nodeport_answering_503_is_a_failure(nodeport: HealthServer,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path) -> None:
     nodeport.status, nodeport.body = 503, '{"status":"unhealthy"}'
     monkeypatch.setattr(verify, "HTTP_RETRY_SECONDS", 0.0)
-    out, _, code = run_task(healthy_cluster(nodeport))
+    out, _, code = run_task(tmp_path, healthy_cluster(nodeport))
     assert code == 1
     assert f"HTTP 503 from http://127.0.0.1:{nodeport.port}/api/health" in out
 
 
 @pytest.mark.parametrize("platform", ["darwin", "win32"])
 def test_docker_driver_on_macos_or_windows_is_not_reported_as_a_pass(
-        nodeport: HealthServer, monkeypatch: pytest.MonkeyPatch, platform: str) -> None:
+        nodeport: HealthServer, monkeypatch: pytest.MonkeyPatch, platform: str,
+        tmp_path: Path) -> None:
     monkeypatch.setattr(access.sys, "platform", platform)
-    out, _, code = run_task(healthy_cluster(nodeport))
+    out, _, code = run_task(tmp_path, healthy_cluster(nodeport))
     assert code == 0  # not a failure: it could not be checked from here
     assert nodeport.paths == []  # and it was not pretended
     assert "Result: SUCCESS — 6 of 7 checks passed" in out
@@ -387,8 +389,8 @@ def test_the_hyperkit_or_kvm_style_drivers_and_docker_on_linux_route_to_the_node
 
 @pytest.mark.parametrize("major", [3, 4])
 def test_a_failing_helm_test_fails_verify_with_the_test_pods_verdict(
-        nodeport: HealthServer, major: int) -> None:
-    out, err, code = run_task(healthy_cluster(nodeport, **{
+        nodeport: HealthServer, major: int, tmp_path: Path) -> None:
+    out, err, code = run_task(tmp_path, healthy_cluster(nodeport, **{
         HELM_TEST: helm_test_result("fail", major), TEST_POD_LOG: failed_test_pod_log(major)}))
     assert code == 1
     assert "Result: FAILURE — 1 of 7 checks failed" in out
@@ -400,33 +402,39 @@ def test_a_failing_helm_test_fails_verify_with_the_test_pods_verdict(
 
 def test_helm_test_runs_by_default_and_skip_helm_test_leaves_it_out(
         nodeport: HealthServer, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
+    state = {"todo": {"state_dir": str(tmp_path)}}  # helm test's verdict is kept there
     c = healthy_cluster(nodeport)
+    c.config.update(state)
     tasks.verify(c)
     assert "helm test todo-app" in capsys.readouterr().out
+    assert (tmp_path / verify.HELM_TESTS_FILE).is_file()
     without_helm = {k: v for k, v in healthy_commands(nodeport).items()
                     if not k.startswith("helm ")}
-    tasks.verify(MockContext(run=without_helm), skip_helm_test=True)  # no helm call at all
+    c = MockContext(run=without_helm)
+    c.config.update(state)
+    tasks.verify(c, skip_helm_test=True)  # no helm call at all
     printed = capsys.readouterr().out
     assert "helm test" not in printed and "Result: SUCCESS — 6 of 6 checks passed" in printed
 
 
 def test_failed_http_check_exits_1_and_the_summary_says_why(
-        nodeport: HealthServer, monkeypatch: pytest.MonkeyPatch) -> None:
+        nodeport: HealthServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     c = healthy_cluster(nodeport, **{BACKEND_HEALTH: Result(
         "", stderr="Error from server (ServiceUnavailable): the server is currently unable "
                    "to handle the request\n", exited=1)})
     monkeypatch.setattr(verify, "HTTP_RETRY_SECONDS", 0.0)
-    out, err, code = run_task(c)
+    out, err, code = run_task(tmp_path, c)
     assert code == 1
     assert "Result: FAILURE — 1 of 7 checks failed" in out
     assert "backend GET /health: 503 or no ready endpoint" in out
     assert "verify failed: 1 of 7 checks (first: backend GET /health)" in err
 
 
-def test_json_output_is_one_document_with_checks_and_findings(nodeport: HealthServer) -> None:
-    out, _, code = run_task(healthy_cluster(nodeport), as_json=True)
+def test_json_output_is_one_document_with_checks_and_findings(nodeport: HealthServer,
+                                                              tmp_path: Path) -> None:
+    out, _, code = run_task(tmp_path, healthy_cluster(nodeport), as_json=True)
     data = json.loads(out)
     assert code == 0
     assert data["ok"] is True
@@ -508,8 +516,8 @@ def test_verify_alone_masks_env_values_that_a_crash_log_prints(
 
 @pytest.mark.parametrize("major", [3, 4])
 def test_helm_test_passes_on_both_majors_without_fetching_the_pods_log(
-        nodeport: HealthServer, major: int) -> None:
-    out, _, code = run_task(healthy_cluster(nodeport, **{
+        nodeport: HealthServer, major: int, tmp_path: Path) -> None:
+    out, _, code = run_task(tmp_path, healthy_cluster(nodeport, **{
         HELM_TEST: helm_test_result("pass", major)}), as_json=True)
     assert code == 0  # MockContext has no `kubectl logs` answer: a call would raise
     helm_test = json.loads(out)["checks"][-1]
