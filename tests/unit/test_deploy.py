@@ -308,3 +308,32 @@ def test_only_pods_that_appeared_since_the_deploy_started_are_its_verdict() -> N
     nameless = {"status": {}}  # no metadata yet: new
     assert deploy.new_pods([old, new, nameless], {"u-1"}) == [new, nameless]
     assert deploy.new_pods([old], set()) == [old]
+
+
+def secret_doc(body: str) -> deploy.chart.Document:
+    return deploy.chart.split_documents(
+        "---\n# Source: todo-app/templates/secret.yaml\napiVersion: v1\nkind: Secret\n"
+        "metadata:\n  name: todo-secrets\n" + body)[0]
+
+
+def test_a_secret_with_only_plain_string_data_is_masked_too() -> None:
+    old, new = deploy.masked_pair(None, secret_doc("stringData:\n  database-url: postgres://u:"
+                                                   "hunter2@db/todo\n"))
+    assert old is None and new is not None
+    assert "hunter2" not in new
+    assert "  database-url: '***'" in new.splitlines()
+
+
+def test_a_secret_with_an_empty_data_section_is_shown_without_values() -> None:
+    """``data:`` with nothing under it (every key of a template switched off) is null."""
+    _, new = deploy.masked_pair(None, secret_doc("data:\nstringData:\n  a: b\n"))
+    assert new is not None
+    assert "data: {}" in new.splitlines() and "  a: '***'" in new.splitlines()
+
+
+def test_a_masked_secret_keeps_the_charts_key_order_like_every_other_object() -> None:
+    _, new = deploy.masked_pair(None, secret_doc("type: Opaque\ndata:\n  z: eA==\n  a: eQ==\n"))
+    assert new is not None
+    assert new.splitlines() == ["apiVersion: v1", "kind: Secret", "metadata:",
+                                "  name: todo-secrets", "type: Opaque", "data:",
+                                "  z: '***'", "  a: '***'"]

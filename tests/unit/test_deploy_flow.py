@@ -296,25 +296,33 @@ def test_failed_upgrade_is_diagnosed_then_rolled_back_to_the_previous_revision(
     assert "revision 3" in failed.value.message
 
 
-def test_a_rollback_deletes_the_database_pod_stuck_on_the_failed_revision_once(
-        fake_tools: FakeTools, tmp_path: Path) -> None:
-    # a StatefulSet never replaces a pod of the failed revision that is not Ready: while helm
-    # rollback waits, the suite deletes it (once), and says why
-    settings = settings_in(tmp_path)
-    cluster_up(fake_tools, settings, 3)
-    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")), times=1)
-    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed"), (2, "failed")))
-    fake_tools.rule("helm", r"^upgrade --install", code=1, stderr="Error: UPGRADE FAILED: x\n")
-    fake_tools.rule("helm", r"^rollback", hang=2.5, stdout=ROLLBACK_OK)  # > one look (2 s)
-    postgres = {"kind": "StatefulSet", "metadata": {"name": "todo-app-postgresql"},
+POSTGRES_SET = {"kind": "StatefulSet", "metadata": {"name": "todo-app-postgresql"},
                 "status": {"updateRevision": "todo-app-postgresql-1"}}
-    stuck = {"kind": "Pod", "metadata": {
-        "name": "todo-app-postgresql-0",
-        "labels": {"controller-revision-hash": "todo-app-postgresql-2"},
-        "ownerReferences": [{"kind": "StatefulSet", "name": "todo-app-postgresql"}]},
-        "status": {"conditions": [{"type": "Ready", "status": "False"}]}}
+STUCK_POD = {"kind": "Pod", "metadata": {
+    "name": "todo-app-postgresql-0",
+    "labels": {"controller-revision-hash": "todo-app-postgresql-2"},
+    "ownerReferences": [{"kind": "StatefulSet", "name": "todo-app-postgresql"}]},
+    "status": {"conditions": [{"type": "Ready", "status": "False"}]}}
+
+
+def failed_upgrade_of_revision_2(f: FakeTools, settings: Settings, *,
+                                 stderr: str = "Error: UPGRADE FAILED: x\n") -> None:
+    cluster_up(f, settings, 3)
+    f.rule("helm", r"^history", stdout=history((1, "deployed")), times=1)
+    f.rule("helm", r"^history", stdout=history((1, "deployed"), (2, "failed")))
+    f.rule("helm", r"^upgrade --install", code=1, stderr=stderr)
+
+
+def test_a_rollback_deletes_the_database_pod_stuck_on_the_failed_revision_once(
+        fake_tools: FakeTools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a StatefulSet never replaces a pod of the failed revision that is not Ready: while helm
+    # rollback waits, the suite deletes it (once, though it looks several times), and says why
+    monkeypatch.setattr(deploy, "WATCH_SECONDS", 0.3)
+    settings = settings_in(tmp_path)
+    failed_upgrade_of_revision_2(fake_tools, settings)
+    fake_tools.rule("helm", r"^rollback", hang=1.5, stdout=ROLLBACK_OK)  # several looks
     fake_tools.rule("kubectl", r"^get statefulsets,pods -n todo -l app=todo-app -o json",
-                    stdout=json.dumps({"items": [postgres, stuck]}))
+                    stdout=json.dumps({"items": [POSTGRES_SET, STUCK_POD]}))
     fake_tools.rule("kubectl", r"^delete pod ", stdout='pod "todo-app-postgresql-0" deleted\n')
     crash_looping(fake_tools)
     s, out = session(settings)
@@ -327,6 +335,67 @@ def test_a_rollback_deletes_the_database_pod_stuck_on_the_failed_revision_once(
                         "--context", "minikube"]]
     assert ("deleted pod todo-app-postgresql-0: it was stuck on the failed revision, and a "
             "StatefulSet does not replace such a pod by itself") in " ".join(out.getvalue().split())
+    looks = [a for a in fake_tools.argvs("kubectl") if a[:2] == ["get", "statefulsets,pods"]]
+    assert len(looks) >= 2  # it looked again after the delete, and did not delete again
+
+
+def test_a_rollback_goes_on_when_a_look_fails_or_the_stuck_pod_is_already_gone(
+        fake_tools: FakeTools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The looks and the delete are help, not the rollback: an API server that does not answer
+    once, or a pod that went away by itself, must not stop the rollback (helm decides)."""
+    monkeypatch.setattr(deploy, "WATCH_SECONDS", 0.3)
+    settings = settings_in(tmp_path)
+    failed_upgrade_of_revision_2(fake_tools, settings)
+    fake_tools.rule("helm", r"^rollback", hang=1.5, stdout=ROLLBACK_OK)
+    fake_tools.rule("kubectl", r"^get statefulsets,pods ", code=1, times=1, stderr=(
+        "Unable to connect to the server: net/http: TLS handshake timeout\n"))
+    fake_tools.rule("kubectl", r"^get statefulsets,pods ",
+                    stdout=json.dumps({"items": [POSTGRES_SET, STUCK_POD]}))
+    fake_tools.rule("kubectl", r"^delete pod ", code=1, stderr=(
+        'Error from server (NotFound): pods "todo-app-postgresql-0" not found\n'))
+    crash_looping(fake_tools)
+
+    with pytest.raises(StageFailed) as failed:
+        deploy.run_deploy(session(settings)[0])
+
+    assert failed.value.message == ("deploy failed (revision 2); the release runs revision 1 "
+                                    "again")
+    assert [a for a in fake_tools.argvs("kubectl") if a[:2] == ["delete", "pod"]]
+
+
+def test_helm_may_outlive_its_own_timeout_by_the_margin_before_it_is_stopped(
+        fake_tools: FakeTools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """helm reports its own --timeout best; the suite stops the process only TIMEOUT_MARGIN
+    later (here: --timeout 1s, a margin of 3 s, a rollback that takes 1.5 s)."""
+    monkeypatch.setattr(deploy, "TIMEOUT_MARGIN", 3.0)
+    monkeypatch.setattr(deploy, "WATCH_SECONDS", 0.3)
+    settings = replace(settings_in(tmp_path), deploy_timeout=1)
+    failed_upgrade_of_revision_2(fake_tools, settings)
+    fake_tools.rule("helm", r"^rollback", hang=1.5, stdout=ROLLBACK_OK)
+    fake_tools.rule("kubectl", r"^get statefulsets,pods ", stdout=EMPTY_LIST)
+    crash_looping(fake_tools)
+
+    with pytest.raises(StageFailed) as failed:
+        deploy.run_deploy(session(settings)[0])
+
+    assert "the release runs revision 1 again" in failed.value.message
+
+
+def test_a_failed_upgrade_shows_the_last_three_lines_helm_printed(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    failed_upgrade_of_revision_2(fake_tools, settings, stderr="".join(
+        f"helm line {n}\n\n" for n in range(1, 6)))  # blank lines are not lines
+    fake_tools.rule("helm", r"^rollback", stdout=ROLLBACK_OK)
+    crash_looping(fake_tools)
+    s, out = session(settings)
+
+    with pytest.raises(StageFailed):
+        deploy.run_deploy(s)
+
+    text = out.getvalue()
+    assert "helm line 3" in text and "helm line 5" in text
+    assert "helm line 2" not in text
 
 
 CANCELLED = "Error: UPGRADE FAILED: context canceled\nRelease todo-app has been cancelled.\n"
