@@ -471,7 +471,8 @@ def test_failed_first_install_says_so_and_how_to_clean_up_without_rolling_back(
     with pytest.raises(StageFailed) as failed:
         deploy.run_deploy(session(settings)[0])
 
-    assert "first install of todo-app failed" in failed.value.message
+    assert failed.value.message == ("the first install of todo-app failed (revision 1); there "
+                                    "is no earlier revision to roll back to")
     assert failed.value.hint is not None
     assert "helm uninstall todo-app --namespace todo" in failed.value.hint
     assert not [a for a in fake_tools.argvs("helm") if a[0] == "rollback"]
@@ -487,10 +488,59 @@ def test_failed_rollback_is_reported_with_both_ways_out(fake_tools: FakeTools,
     fake_tools.rule("helm", r"^rollback", code=1,
                     stderr="Error: timed out waiting for the condition\n")
     crash_looping(fake_tools)
+    s, out = session(settings)
     with pytest.raises(StageFailed) as failed:
-        deploy.run_deploy(session(settings)[0])
-    assert "rollback to revision 1 failed too" in failed.value.message
-    assert failed.value.hint is not None and "helm rollback todo-app 1" in failed.value.hint
+        deploy.run_deploy(s)
+    assert failed.value.message == ("revision 2 failed and the rollback to revision 1 failed "
+                                    "too: Error: timed out waiting for the condition")
+    assert failed.value.hint is not None
+    assert failed.value.hint.splitlines()[1] == (
+        "then: helm rollback todo-app 1 --namespace todo --kube-context minikube   (or: helm "
+        "uninstall todo-app --namespace todo --kube-context minikube   # removes the failed "
+        "release; fix the cause above, then: inv deploy)")
+    assert "… rolling back todo-app to revision 1\n" in out.getvalue()
+
+
+def test_a_failed_upgrade_with_no_failing_pod_says_so_and_points_at_the_pods(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    failed_upgrade_of_revision_2(fake_tools, settings, stderr=(
+        "Error: UPGRADE FAILED: cannot patch \"todo-config\" with kind ConfigMap\n"))
+    fake_tools.rule("helm", r"^rollback", stdout=ROLLBACK_OK)
+    fake_tools.rule("kubectl", r"^get pods", stdout=(FIXTURES / "pods-healthy.json").read_text())
+    s, out = session(settings)
+
+    with pytest.raises(StageFailed) as failed:
+        deploy.run_deploy(s)
+
+    text = out.getvalue()
+    assert "✗ helm upgrade --install todo-app failed\n" in text
+    assert ("! no failing pod found (the failure may be in the chart or the API call)\n"
+            in text)
+    assert failed.value.hint == "inv verify   # or: kubectl get pods -n todo --context minikube"
+    assert {tuple(a[:2]) for a in fake_tools.argvs("helm") if a[0] == "history"} == {
+        ("history", "todo-app")}
+
+
+def test_pods_that_cannot_be_read_after_a_failed_upgrade_are_said_and_the_rollback_goes_on(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    fake_tools.rule("kubectl", r"^get pods", stdout=EMPTY_LIST, times=1)  # before the upgrade
+    fake_tools.rule("kubectl", r"^get pods", code=1, stderr=(
+        "Unable to connect to the server: net/http: TLS handshake timeout\n"))
+    failed_upgrade_of_revision_2(fake_tools, settings)
+    fake_tools.rule("helm", r"^rollback", stdout=ROLLBACK_OK)
+    s, out = session(settings)
+
+    with pytest.raises(StageFailed) as failed:
+        deploy.run_deploy(s)
+
+    text = out.getvalue()
+    assert ("! could not read the pods for a diagnosis: `kubectl get pods …` exited 1: Unable "
+            "to connect to the server: net/http: TLS handshake timeout") in text
+    assert "rolled back todo-app to revision 1" in " ".join(text.split())
+    assert failed.value.message == ("deploy failed (revision 2); the release runs revision 1 "
+                                    "again")
 
 
 def test_deploy_task_exits_3_when_the_cluster_is_not_running(
