@@ -337,3 +337,10 @@ def test_a_masked_secret_keeps_the_charts_key_order_like_every_other_object() ->
     assert new.splitlines() == ["apiVersion: v1", "kind: Secret", "metadata:",
                                 "  name: todo-secrets", "type: Opaque", "data:",
                                 "  z: '***'", "  a: '***'"]
+
+
+def test_the_new_revision_is_never_its_own_rollback_target_whatever_helm_recorded() -> None:
+    """The watch can stop a deploy whose revision helm already recorded as deployed."""
+    rows = deploy.parse_history(history((1, "superseded"), (2, "deployed")))
+    assert deploy.recovery_plan(rows, 1) == deploy.RecoveryPlan(Recovery.ROLLBACK, failed=2,
+                                                                target=1)

@@ -800,3 +800,52 @@ def test_a_first_install_does_not_look_for_an_old_statefulset(
         fake_tools: FakeTools, tmp_path: Path) -> None:
     calls = upgrade_with_statefulset(fake_tools, settings_in(tmp_path), None)
     assert ("kubectl", [*GOVERNING, "--context", "minikube"]) not in calls
+
+
+def test_the_statefulset_is_recreated_saying_why_and_that_the_data_stays(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    cluster_up(fake_tools, settings, 4)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")))
+    fake_tools.rule("kubectl", r"^get statefulset todo-postgres -n todo --ignore-not-found",
+                    stdout="todo-postgres")
+    fake_tools.rule("kubectl", r"^delete statefulset",
+                    stdout='statefulset.apps "todo-postgres" deleted\n')
+    fake_tools.rule("helm", r"^upgrade --install", stdout=upgraded(2))
+    s, out = session(settings)
+    deploy.run_deploy(s)
+    assert ("StatefulSet todo-postgres names Service todo-postgres; recreating it and its pod "
+            "to name the headless todo-postgres-headless (serviceName is immutable; the "
+            "database volume and its data stay)") in " ".join(out.getvalue().split())
+
+
+def test_a_statefulset_that_cannot_be_deleted_stops_the_deploy_with_the_command_to_run(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    cluster_up(fake_tools, settings, 4)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")))
+    fake_tools.rule("kubectl", r"^get statefulset todo-postgres -n todo --ignore-not-found",
+                    stdout="todo-postgres")
+    fake_tools.rule("kubectl", r"^delete statefulset", code=1, stderr=(
+        'Error from server (Forbidden): statefulsets.apps "todo-postgres" is forbidden\n'))
+    with pytest.raises(StageFailed) as failed:
+        deploy.run_deploy(session(settings)[0])
+    assert failed.value.hint == (
+        "kubectl delete statefulset todo-postgres -n todo --cascade=foreground --wait=true "
+        "--context minikube   then: inv deploy")
+    assert upgrades(fake_tools) == []
+
+
+def test_a_statefulset_that_cannot_be_read_is_left_alone_and_the_upgrade_goes_on(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    """The look is a migration aid: if the upgrade then needs it, the API server says so."""
+    settings = settings_in(tmp_path)
+    cluster_up(fake_tools, settings, 4)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")))
+    fake_tools.rule("kubectl", r"^get statefulset todo-postgres -n todo --ignore-not-found",
+                    code=1, stderr=('Error from server (Forbidden): statefulsets.apps '
+                                    '"todo-postgres" is forbidden\n'))
+    fake_tools.rule("helm", r"^upgrade --install", stdout=upgraded(2))
+    release = deploy.run_deploy(session(settings)[0])
+    assert release.revision == 2
+    assert not [a for a in fake_tools.argvs("kubectl") if a[:1] == ["delete"]]
