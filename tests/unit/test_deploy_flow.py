@@ -381,6 +381,17 @@ def test_helm_may_outlive_its_own_timeout_by_the_margin_before_it_is_stopped(
     assert "the release runs revision 1 again" in failed.value.message
 
 
+def test_the_upgrade_too_may_outlive_helms_timeout_by_the_margin(
+        fake_tools: FakeTools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deploy, "TIMEOUT_MARGIN", 3.0)
+    monkeypatch.setattr(deploy, "WATCH_SECONDS", 0.3)
+    settings = replace(settings_in(tmp_path), deploy_timeout=1)
+    cluster_up(fake_tools, settings, 3)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")))
+    fake_tools.rule("helm", r"^upgrade --install", hang=1.5, stdout=upgraded(2))
+    assert deploy.run_deploy(session(settings)[0]).revision == 2
+
+
 def test_a_failed_upgrade_shows_the_last_three_lines_helm_printed(
         fake_tools: FakeTools, tmp_path: Path) -> None:
     settings = settings_in(tmp_path)
