@@ -688,7 +688,13 @@ def test_a_first_deploy_adopts_what_kubectl_apply_k_made_then_installs(
     kubectl = fake_tools.argvs("kubectl")
     (listing,) = [a for a in kubectl if a[0] == "get" and "configmap/todo-config" in a]
     assert "statefulset/todo-postgres" in listing
-    assert listing[-3:] == ["--ignore-not-found", "--context", "minikube"]
+    assert listing[-7:] == ["-n", "todo", "-o", "json", "--ignore-not-found", "--context",
+                            "minikube"]
+    # the objects looked for are those of THIS deploy's render: its values, not the defaults
+    (template,) = [a for a in fake_tools.argvs("helm") if a[0] == "template"]
+    tags = {r.component: r.tag for r in images.current_images(settings)}
+    assert f"backend.image.tag={tags['backend']}" in template
+    assert "postgresql.enabled=true" in template
     patches = [a for a in kubectl if a[0] == "patch"]
     assert sorted(a[1] for a in patches) == k8s_objects()
     for argv in patches:
@@ -703,6 +709,18 @@ def test_a_first_deploy_adopts_what_kubectl_apply_k_made_then_installs(
     (upgrade,) = upgrades(fake_tools)
     assert ("--force-conflicts" in upgrade) == (major == 4)
     assert "adopted into release todo-app" in out.getvalue()
+
+
+def test_objects_in_the_way_that_cannot_be_listed_stop_the_deploy_pointing_at_doctor(
+        fake_tools: FakeTools, tmp_path: Path, helm_bins: dict[int, Path]) -> None:
+    settings = settings_in(tmp_path)
+    fake_tools.rule("kubectl", r"^get .*configmap/todo-config ", code=1, stderr=(
+        "The connection to the server 192.168.49.2:8443 was refused\n"))
+    first_install_over_k8s(fake_tools, settings, helm_bins[3], 3)
+    with pytest.raises(StageFailed) as failed:
+        deploy.run_deploy(session(settings)[0])
+    assert failed.value.hint == "inv doctor   # is the cluster up and kubectl pointed at it?"
+    assert upgrades(fake_tools) == []
 
 
 def test_a_first_deploy_over_a_spec_shaped_deployment_names_what_to_delete_and_changes_nothing(
