@@ -709,6 +709,8 @@ def test_a_first_deploy_adopts_what_kubectl_apply_k_made_then_installs(
     (upgrade,) = upgrades(fake_tools)
     assert ("--force-conflicts" in upgrade) == (major == 4)
     assert "adopted into release todo-app" in out.getvalue()
+    assert (f"… handing {len(k8s_objects())} object(s) applied outside Helm to release "
+            "todo-app\n") in out.getvalue()
 
 
 def test_objects_in_the_way_that_cannot_be_listed_stop_the_deploy_pointing_at_doctor(
@@ -738,6 +740,37 @@ def test_a_first_deploy_over_a_spec_shaped_deployment_names_what_to_delete_and_c
     assert "Deployment/todo-backend: was not made from this chart" in \
         (refused.value.details or "")
     assert [a for a in fake_tools.argvs("kubectl") if a[0] == "patch"] == []
+    assert upgrades(fake_tools) == []
+
+
+def test_every_object_that_cannot_be_adopted_is_named_on_its_own_line(
+        fake_tools: FakeTools, tmp_path: Path, helm_bins: dict[int, Path]) -> None:
+    listed = json.loads(applied_from_k8s(spec_shaped_backend=True))
+    frontend = next(o for o in listed["items"] if o["kind"] == "Deployment" and
+                    o["metadata"]["name"] == "todo-frontend")
+    frontend["metadata"]["labels"] = {"app": "todo-frontend"}
+    frontend["spec"]["selector"] = {"matchLabels": {"app": "todo-frontend"}}
+    settings = settings_in(tmp_path)
+    first_install_over_k8s(fake_tools, settings, helm_bins[4], 4, listed=json.dumps(listed))
+
+    with pytest.raises(StageFailed) as refused:
+        deploy.run_deploy(session(settings)[0])
+
+    assert refused.value.message.startswith("2 object(s) in namespace todo are in the way")
+    assert [line.split(": ")[0] for line in (refused.value.details or "").splitlines()] == [
+        "Deployment/todo-backend", "Deployment/todo-frontend"]
+
+
+def test_an_object_that_cannot_be_patched_stops_the_deploy_with_the_delete_to_run(
+        fake_tools: FakeTools, tmp_path: Path, helm_bins: dict[int, Path]) -> None:
+    settings = settings_in(tmp_path)
+    fake_tools.rule("kubectl", r"^patch configmap/todo-config ", code=1, stderr=(
+        'Error from server (Forbidden): configmaps "todo-config" is forbidden\n'))
+    first_install_over_k8s(fake_tools, settings, helm_bins[3], 3)
+    with pytest.raises(StageFailed) as failed:
+        deploy.run_deploy(session(settings)[0])
+    assert failed.value.hint == ("kubectl -n todo delete configmap/todo-config --context "
+                                 "minikube   # then: inv deploy")
     assert upgrades(fake_tools) == []
 
 
