@@ -128,8 +128,13 @@ def test_deploy_runs_the_majors_upgrade_with_built_tags_and_the_secret_digest(
     assert upgrades(fake_tools) == [[*deploy.upgrade_args(plan, major),
                                      "--kube-context", "minikube"]]
     assert ("--force-replace" if major == 4 else "--force") in upgrades(fake_tools)[0]
-    assert "release todo-app revision 3 deployed in namespace todo" in out.getvalue()
-    assert "http://$(minikube ip):30080" in out.getvalue()
+    text = out.getvalue()
+    assert (f"Helm {major}: release todo-app in namespace todo, context minikube; images "
+            f"todo-backend:{tags['backend']}, todo-frontend:{tags['frontend']}; secret digest "
+            f"{DIGEST[:12]}; embedded PostgreSQL on") in " ".join(text.split())
+    assert "… helm upgrade --install todo-app (waiting up to 120s for ready pods)\n" in text
+    assert "✓ release todo-app revision 3 deployed in namespace todo\n" in text
+    assert "\n  Reach the app:\n    http://$(minikube ip):30080\n" in text  # helm's notes
 
 
 # -- a release that already runs exactly this is not upgraded again (#11.16) ----------------
@@ -163,7 +168,12 @@ def test_a_release_that_already_runs_this_content_is_left_alone(
     assert upgrades(fake_tools) == []
     helm_calls = [c["argv"][0] for c in fake_tools.calls() if c["tool"] == "helm"]
     assert helm_calls == ["version", "history"]  # no template, no upgrade
-    assert "nothing to upgrade" in out.getvalue() and "--redeploy" in out.getvalue()
+    assert [a[1] for a in fake_tools.argvs("helm") if a[0] == "history"] == ["todo-app"]
+    tags = {r.component: r.tag for r in refs}
+    assert (f"✓ release todo-app revision 2 in namespace todo, context minikube, already runs "
+            f"this chart with images {tags['backend']}/{tags['frontend']} and secret digest "
+            f"{DIGEST[:12]}: nothing to upgrade (inv deploy --redeploy upgrades anyway)"
+            ) in " ".join(out.getvalue().split())
 
 
 @pytest.mark.parametrize("latest", [
