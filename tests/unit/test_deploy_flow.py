@@ -38,7 +38,7 @@ from tests.fakes.canned import (
     secret_json,
     upgraded,
 )
-from todo_deploy import deploy, images, secrets
+from todo_deploy import access, deploy, images, secrets, verify
 from todo_deploy.config import ROOT, ImageConfig, Settings
 from todo_deploy.console import Console
 from todo_deploy.errors import ExitCode, PrereqError, StageFailed
@@ -135,6 +135,39 @@ def test_deploy_runs_the_majors_upgrade_with_built_tags_and_the_secret_digest(
     assert "… helm upgrade --install todo-app (waiting up to 120s for ready pods)\n" in text
     assert "✓ release todo-app revision 3 deployed in namespace todo\n" in text
     assert "\n  Reach the app:\n    http://$(minikube ip):30080\n" in text  # helm's notes
+
+
+def test_a_deploy_without_the_embedded_database_says_so(fake_tools: FakeTools,
+                                                        tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    fake_tools.rule("kubectl", r"^get secret todo-secrets", stdout=secret_json(DIGEST, False))
+    cluster_up(fake_tools, settings, 3)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")))
+    fake_tools.rule("helm", r"^upgrade --install", stdout=upgraded(2))
+    s, out = session(settings)
+    deploy.run_deploy(s)
+    assert "; embedded PostgreSQL off\n" in out.getvalue()
+    assert "postgresql.enabled=false" in " ".join(upgrades(fake_tools)[0])
+
+
+def test_what_an_upgrade_can_change_is_forgotten_by_the_run_and_its_result_read_anyway(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    """After an upgrade the app's URL (its nodePort) is asked again, an "unchanged" mark from
+    an earlier deploy in the same run is dropped; helm output that is not JSON still gives
+    the release it upgraded (the revision after the last)."""
+    settings = settings_in(tmp_path)
+    cluster_up(fake_tools, settings, 3)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "superseded"), (4, "deployed")))
+    fake_tools.rule("helm", r"^upgrade --install", stdout="Release upgraded.\n")
+    s, _ = session(settings)
+    s.store(access.URL_KEY, "http://192.168.49.2:30080")
+    s.store(verify.RELEASE_UNCHANGED, 4)
+
+    release = deploy.run_deploy(s)
+
+    assert release == deploy.Release("todo-app", "todo", 5, "deployed")
+    assert s.recall(access.URL_KEY) is None
+    assert s.recall(verify.RELEASE_UNCHANGED) is None
 
 
 # -- a release that already runs exactly this is not upgraded again (#11.16) ----------------
