@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from invoke import MockContext
 
-from todo_deploy import deploy, doctor
+from todo_deploy import deploy, doctor, images, secrets
 from todo_deploy.chart import ChartValues
+from todo_deploy.config import Settings
 from todo_deploy.deploy import DeployPlan, Recovery, Release, Revision
 from todo_deploy.errors import ExitCode, PrereqError
 from todo_deploy.tools import Helm
@@ -344,3 +345,30 @@ def test_the_new_revision_is_never_its_own_rollback_target_whatever_helm_recorde
     rows = deploy.parse_history(history((1, "superseded"), (2, "deployed")))
     assert deploy.recovery_plan(rows, 1) == deploy.RecoveryPlan(Recovery.ROLLBACK, failed=2,
                                                                 target=1)
+
+
+REFS = [images.ImageRef("frontend", "todo-frontend", "123456789012"),
+        images.ImageRef("backend", "todo-backend", "3f9a1c2b7d4e")]
+
+
+def test_chart_values_carry_the_tags_the_secret_and_the_settings() -> None:
+    settings = Settings(target="registry", secret_name="team-secrets",
+                        values_file=Path("/repo/local.yaml"), image_pull_secrets=("regcred",))
+    digests = {"backend": "sha256:" + "b" * 64, "frontend": "sha256:" + "f" * 64}
+    values = deploy.chart_values(REFS, secrets.ClusterSecret("d" * 64, True), settings, digests)
+    assert values == ChartValues(
+        backend_repository="todo-backend", backend_tag="3f9a1c2b7d4e",
+        frontend_repository="todo-frontend", frontend_tag="123456789012",
+        secret_digest="d" * 64, embedded_db=True, existing_secret="team-secrets",
+        values_file="/repo/local.yaml", pull_policy="IfNotPresent",
+        backend_digest="sha256:" + "b" * 64, frontend_digest="sha256:" + "f" * 64,
+        image_pull_secrets=("regcred",))
+    # pull secrets are the registry target's: a local target's pods pull nothing
+    assert deploy.chart_values(REFS, None, replace(settings, target="docker")
+                               ).image_pull_secrets == ()
+
+
+def test_without_a_secret_yet_the_values_name_no_digest_and_no_embedded_database() -> None:
+    """What ``inv deploy --dry-run`` renders before ``inv secrets`` ran."""
+    values = deploy.chart_values(REFS, None, Settings())
+    assert (values.secret_digest, values.embedded_db, values.values_file) == ("", False, "")
