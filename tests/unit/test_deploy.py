@@ -102,7 +102,20 @@ def test_helm_major_refuses_helm2_as_a_missing_prerequisite() -> None:
     with pytest.raises(PrereqError) as refused:
         deploy.helm_major(doctor.parse_helm_version("v2.17.0"))
     assert refused.value.code == ExitCode.PREREQ
+    assert refused.value.message == "helm v2.17.0 is not Helm 3 or 4"
     assert refused.value.hint
+
+
+def test_a_helm_version_that_cannot_be_read_is_named_unknown() -> None:
+    with pytest.raises(PrereqError) as refused:
+        deploy.helm_major(doctor.parse_helm_version(""))
+    assert refused.value.message == "helm (unknown) is not Helm 3 or 4"
+
+
+def test_the_revision_description_is_the_prefix_and_128_bits_of_the_fingerprint() -> None:
+    """Short enough to read in ``helm history``; what the next deploy compares."""
+    assert deploy.release_description("0123456789abcdef" * 4) == (
+        "inv deploy: 0123456789abcdef0123456789abcdef")
 
 
 def test_history_is_parsed_oldest_first() -> None:
@@ -372,3 +385,5 @@ def test_without_a_secret_yet_the_values_name_no_digest_and_no_embedded_database
     """What ``inv deploy --dry-run`` renders before ``inv secrets`` ran."""
     values = deploy.chart_values(REFS, None, Settings())
     assert (values.secret_digest, values.embedded_db, values.values_file) == ("", False, "")
+    # and no digests (a local target): empty, as the fingerprint of every earlier deploy had
+    assert (values.backend_digest, values.frontend_digest) == ("", "")

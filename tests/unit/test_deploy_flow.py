@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import subprocess
 import time
 from dataclasses import replace
@@ -41,7 +42,7 @@ from tests.fakes.canned import (
 from todo_deploy import access, deploy, images, secrets, verify
 from todo_deploy.config import ROOT, ImageConfig, Settings
 from todo_deploy.console import Console
-from todo_deploy.errors import ExitCode, PrereqError, StageFailed
+from todo_deploy.errors import ConfigError, ExitCode, PrereqError, StageFailed
 from todo_deploy.session import Session
 
 DIGEST = "5b2e" * 16
@@ -957,3 +958,30 @@ def test_a_statefulset_that_cannot_be_read_is_left_alone_and_the_upgrade_goes_on
     release = deploy.run_deploy(session(settings)[0])
     assert release.revision == 2
     assert not [a for a in fake_tools.argvs("kubectl") if a[:1] == ["delete"]]
+
+
+def test_a_deploy_to_a_context_that_is_only_current_and_not_local_is_refused(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    settings = replace(settings_in(tmp_path), target="docker")
+    fake_tools.rule("kubectl", r"^config current-context", stdout="prod-eu\n")
+    with pytest.raises(ConfigError) as refused:
+        deploy.run_deploy(session(settings)[0])
+    assert refused.value.message.startswith("refusing to deploy in kube-context 'prod-eu': ")
+    assert fake_tools.argvs("helm") == []
+
+
+@pytest.mark.parametrize("tool", ["kubectl", "helm"])
+def test_a_deploy_without_kubectl_or_helm_names_the_missing_tool_and_how_to_install_it(
+        fake_tools: FakeTools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        tool: str) -> None:
+    settings = replace(settings_in(tmp_path), context="minikube")  # named: nothing to ask
+    cluster_up(fake_tools, settings, 3)
+    fake_tools.remove(tool)
+    (fake_tools.bin_dir / "bash").symlink_to(shutil.which("bash") or "/bin/bash")
+    monkeypatch.setenv("PATH", str(fake_tools.bin_dir))  # no real one behind the fake
+    with pytest.raises(PrereqError) as refused:
+        deploy.run_deploy(session(settings)[0])
+    assert refused.value.message == {"kubectl": "kubectl installed: kubectl not found on PATH",
+                                     "helm": "helm 3 or 4: helm not found on PATH"}[tool]
+    assert {"kubectl": "install kubectl /usr/local/bin/kubectl",
+            "helm": "scripts/get-helm-3 | bash"}[tool] in (refused.value.hint or "")
