@@ -985,3 +985,33 @@ def test_a_deploy_without_kubectl_or_helm_names_the_missing_tool_and_how_to_inst
                                      "helm": "helm 3 or 4: helm not found on PATH"}[tool]
     assert {"kubectl": "install kubectl /usr/local/bin/kubectl",
             "helm": "scripts/get-helm-3 | bash"}[tool] in (refused.value.hint or "")
+
+
+def test_a_registry_deploy_pins_the_registrys_digests_and_does_not_ask_a_daemon(
+        fake_tools: FakeTools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The registry itself is faked here (tests/e2e/test_targets.py runs a real one)."""
+    settings = replace(settings_in(tmp_path), target="registry", registry="127.0.0.1:5000",
+                       context="minikube")
+    refs = cluster_up(fake_tools, settings, 4)
+    fake_tools.rule("kubectl", r"^get --raw /readyz", stdout="ok")  # a cluster not minikube's
+    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")))
+    fake_tools.rule("helm", r"^upgrade --install", stdout=upgraded(2))
+    pins = {"backend": "sha256:" + "b" * 64, "frontend": "sha256:" + "f" * 64}
+    asked: list[list[str]] = []
+
+    def digests(s: Session, wanted: list[images.ImageRef]) -> dict[str, str]:
+        asked.append([r.ref for r in wanted])
+        return pins
+
+    def no_daemon(s: Session, wanted: list[images.ImageRef]) -> list[images.ImageRef]:
+        raise AssertionError("the registry target asked a daemon for its images")
+
+    monkeypatch.setattr(deploy.images.target, "registry_digests", digests)
+    monkeypatch.setattr(deploy.images, "missing_images", no_daemon)
+
+    deploy.run_deploy(session(settings)[0])
+
+    assert asked == [[r.ref for r in refs]]
+    upgrade = " ".join(upgrades(fake_tools)[0])
+    assert f"backend.image.digest={pins['backend']}" in upgrade
+    assert f"frontend.image.digest={pins['frontend']}" in upgrade
