@@ -387,3 +387,15 @@ def test_without_a_secret_yet_the_values_name_no_digest_and_no_embedded_database
     assert (values.secret_digest, values.embedded_db, values.values_file) == ("", False, "")
     # and no digests (a local target): empty, as the fingerprint of every earlier deploy had
     assert (values.backend_digest, values.frontend_digest) == ("", "")
+
+
+def test_the_fingerprint_of_the_same_chart_and_values_stays_the_same_across_versions(
+        tmp_path: Path) -> None:
+    """A release a previous version of the suite deployed is recognised by this one (a changed
+    way of computing it would upgrade every release once, for nothing). Change the expected
+    value only together with a note that every release will be upgraded once."""
+    (tmp_path / "Chart.yaml").write_text("name: todo-app\nversion: 1.0.0\n")
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "cm.yaml").write_text("kind: ConfigMap\n")
+    assert deploy.release_fingerprint(tmp_path, VALUES) == (
+        "b406bd8cf80f8740a4f31c1e99f0c383bd3fda8d073ccd79dea66a850a8ad089")
