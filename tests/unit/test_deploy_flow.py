@@ -997,10 +997,10 @@ def test_a_registry_deploy_pins_the_registrys_digests_and_does_not_ask_a_daemon(
     fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")))
     fake_tools.rule("helm", r"^upgrade --install", stdout=upgraded(2))
     pins = {"backend": "sha256:" + "b" * 64, "frontend": "sha256:" + "f" * 64}
-    asked: list[list[str]] = []
+    asked: list[tuple[Session, list[str]]] = []
 
     def digests(s: Session, wanted: list[images.ImageRef]) -> dict[str, str]:
-        asked.append([r.ref for r in wanted])
+        asked.append((s, [r.ref for r in wanted]))
         return pins
 
     def no_daemon(s: Session, wanted: list[images.ImageRef]) -> list[images.ImageRef]:
@@ -1009,9 +1009,10 @@ def test_a_registry_deploy_pins_the_registrys_digests_and_does_not_ask_a_daemon(
     monkeypatch.setattr(deploy.images.target, "registry_digests", digests)
     monkeypatch.setattr(deploy.images, "missing_images", no_daemon)
 
-    deploy.run_deploy(session(settings)[0])
+    s, _ = session(settings)
+    deploy.run_deploy(s)
 
-    assert asked == [[r.ref for r in refs]]
+    assert asked == [(s, [r.ref for r in refs])]  # the run's session: its context, its memo
     upgrade = " ".join(upgrades(fake_tools)[0])
     assert f"backend.image.digest={pins['backend']}" in upgrade
     assert f"frontend.image.digest={pins['frontend']}" in upgrade
