@@ -335,7 +335,11 @@ def test_failed_upgrade_is_diagnosed_then_rolled_back_to_the_previous_revision(
     assert "UPGRADE FAILED: context deadline exceeded" in text
     assert "backend: container backend keeps crashing" in text
     assert "missing required environment variable DATABASE_URL" in text
-    assert "rolled back todo-app to revision 2" in text
+    assert ("! rolled back todo-app to revision 2; revision 3 stays in `helm history todo-app "
+            "-n todo --kube-context minikube` as failed") in " ".join(text.split())
+    assert failed.value.hint == (  # the diagnosis' own fix, not the generic one
+        "read the log lines above; more: inv logs backend   (kubectl -n todo logs "
+        "todo-backend-5c664d5bfc-m9v8t -c backend --previous --context minikube)")
     rollbacks = [a for a in fake_tools.argvs("helm") if a[0] == "rollback"]
     assert rollbacks == [[*deploy.rollback_args("todo-app", "todo", 2, 120),
                           "--kube-context", "minikube"]]
@@ -544,7 +548,8 @@ def test_failed_rollback_is_reported_with_both_ways_out(fake_tools: FakeTools,
     fake_tools.rule("helm", r"^history", stdout=history((1, "deployed"), (2, "failed")))
     fake_tools.rule("helm", r"^upgrade --install", code=1, stderr="Error: UPGRADE FAILED: x\n")
     fake_tools.rule("helm", r"^rollback", code=1,
-                    stderr="Error: timed out waiting for the condition\n")
+                    stderr="wait.go:50: 2025-05-20 10:05:00 beginning wait for 4 resources\n"
+                           "Error: timed out waiting for the condition\n")
     crash_looping(fake_tools)
     s, out = session(settings)
     with pytest.raises(StageFailed) as failed:
