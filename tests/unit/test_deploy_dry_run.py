@@ -10,7 +10,14 @@ import pytest
 
 from tests.conftest import FakeTools
 from tests.fakes.canned import RELEASE_NOT_FOUND
-from tests.unit.test_deploy_flow import cluster_up, manifest_of, session, settings_in, upgrades
+from tests.unit.test_deploy_flow import (
+    DIGEST,
+    cluster_up,
+    manifest_of,
+    session,
+    settings_in,
+    upgrades,
+)
 from todo_deploy import deploy
 from todo_deploy.errors import PrereqError
 from todo_deploy.tools import Release
@@ -50,6 +57,11 @@ def test_a_release_not_installed_would_create_everything_and_says_what_is_not_bu
     assert "no Secret" not in text  # there is one
     assert release == Release("todo-app", "todo", 0, "dry-run")
     assert upgrades(fake_tools) == []
+    # the release asked about is the configured one, rendered with the Secret's values
+    assert [a[:3] for a in fake_tools.argvs("helm") if a[:2] == ["get", "manifest"]] == [
+        ["get", "manifest", "todo-app"]]
+    (template,) = [" ".join(a) for a in fake_tools.argvs("helm") if a[0] == "template"]
+    assert f"secretDigest={DIGEST}" in template and "postgresql.enabled=true" in template
 
 
 def test_a_release_that_matches_the_render_has_nothing_to_change(
