@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -443,6 +444,15 @@ def test_the_upgrade_too_may_outlive_helms_timeout_by_the_margin(
     assert deploy.run_deploy(session(settings)[0]).revision == 2
 
 
+def test_a_first_install_whose_helm_output_is_not_json_is_revision_1(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    cluster_up(fake_tools, settings, 3)
+    fake_tools.rule("helm", r"^history", stderr=RELEASE_NOT_FOUND, code=1)
+    fake_tools.rule("helm", r"^upgrade --install", stdout="Release installed.\n")
+    assert deploy.run_deploy(session(settings)[0]) == deploy.Release("todo-app", "todo", 1)
+
+
 def test_a_failed_upgrade_shows_the_last_three_lines_helm_printed(
         fake_tools: FakeTools, tmp_path: Path) -> None:
     settings = settings_in(tmp_path)
@@ -760,7 +770,11 @@ def test_a_first_deploy_adopts_what_kubectl_apply_k_made_then_installs(
     assert calls.index(("kubectl", "patch")) < calls.index(("helm", "upgrade"))
     (upgrade,) = upgrades(fake_tools)
     assert ("--force-conflicts" in upgrade) == (major == 4)
-    assert "adopted into release todo-app" in out.getvalue()
+    adopted = re.search(r"adopted into release todo-app \(they were applied outside Helm, "
+                        r"e\.g\. kubectl apply -k k8s/\): ([A-Za-z]+/[a-z0-9-]+(?:, "
+                        r"[A-Za-z]+/[a-z0-9-]+)*)", " ".join(out.getvalue().split()))
+    assert adopted is not None
+    assert sorted(key.lower() for key in adopted.group(1).split(", ")) == k8s_objects()
     assert (f"… handing {len(k8s_objects())} object(s) applied outside Helm to release "
             "todo-app\n") in out.getvalue()
 
