@@ -779,15 +779,23 @@ def test_a_first_deploy_adopts_what_kubectl_apply_k_made_then_installs(
             "todo-app\n") in out.getvalue()
 
 
-def test_objects_in_the_way_that_cannot_be_listed_stop_the_deploy_pointing_at_doctor(
-        fake_tools: FakeTools, tmp_path: Path, helm_bins: dict[int, Path]) -> None:
+@pytest.mark.parametrize(("refused", "stderr", "hint"), [
+    (r"^get .*configmap/todo-config ",
+     "The connection to the server 192.168.49.2:8443 was refused\n",
+     "inv doctor   # is the cluster up and kubectl pointed at it?"),
+    (r"^patch configmap/todo-config ",
+     'Error from server (Forbidden): configmaps "todo-config" is forbidden\n',
+     "kubectl -n todo delete configmap/todo-config --context minikube   # then: inv deploy"),
+], ids=["listing", "patch"])
+def test_a_refused_adoption_step_stops_the_deploy_before_the_upgrade_with_its_fix(
+        fake_tools: FakeTools, tmp_path: Path, helm_bins: dict[int, Path], refused: str,
+        stderr: str, hint: str) -> None:
     settings = settings_in(tmp_path)
-    fake_tools.rule("kubectl", r"^get .*configmap/todo-config ", code=1, stderr=(
-        "The connection to the server 192.168.49.2:8443 was refused\n"))
+    fake_tools.rule("kubectl", refused, code=1, stderr=stderr)
     first_install_over_k8s(fake_tools, settings, helm_bins[3], 3)
     with pytest.raises(StageFailed) as failed:
         deploy.run_deploy(session(settings)[0])
-    assert failed.value.hint == "inv doctor   # is the cluster up and kubectl pointed at it?"
+    assert failed.value.hint == hint
     assert upgrades(fake_tools) == []
 
 
@@ -825,19 +833,6 @@ def test_every_object_that_cannot_be_adopted_is_named_on_its_own_line(
     assert refused.value.message.startswith("2 object(s) in namespace todo are in the way")
     assert [line.split(": ")[0] for line in (refused.value.details or "").splitlines()] == [
         "Deployment/todo-backend", "Deployment/todo-frontend"]
-
-
-def test_an_object_that_cannot_be_patched_stops_the_deploy_with_the_delete_to_run(
-        fake_tools: FakeTools, tmp_path: Path, helm_bins: dict[int, Path]) -> None:
-    settings = settings_in(tmp_path)
-    fake_tools.rule("kubectl", r"^patch configmap/todo-config ", code=1, stderr=(
-        'Error from server (Forbidden): configmaps "todo-config" is forbidden\n'))
-    first_install_over_k8s(fake_tools, settings, helm_bins[3], 3)
-    with pytest.raises(StageFailed) as failed:
-        deploy.run_deploy(session(settings)[0])
-    assert failed.value.hint == ("kubectl -n todo delete configmap/todo-config --context "
-                                 "minikube   # then: inv deploy")
-    assert upgrades(fake_tools) == []
 
 
 def test_an_upgrade_over_the_releases_own_objects_adopts_and_forces_nothing(
@@ -887,8 +882,9 @@ def test_kubectl_apply_k_over_an_installed_release_is_adopted_back(
 GOVERNING = deploy.governing_service_argv("todo")[1:]
 
 
-def upgrade_with_statefulset(f: FakeTools, settings: Settings, service_name: str | None
-                             ) -> list[tuple[str, list[str]]]:
+def release_with_statefulset(f: FakeTools, settings: Settings, service_name: str | None, *,
+                             delete_refused: str = "") -> None:
+    """A release at revision 1 whose StatefulSet names ``service_name`` (None: no release)."""
     cluster_up(f, settings, 4)
     if service_name is None:
         f.rule("helm", r"^history", stderr="Error: release: not found\n", code=1)
@@ -896,65 +892,57 @@ def upgrade_with_statefulset(f: FakeTools, settings: Settings, service_name: str
         f.rule("helm", r"^history", stdout=history((1, "deployed")))
         f.rule("kubectl", r"^get statefulset todo-postgres -n todo --ignore-not-found",
                stdout=service_name)
-    f.rule("kubectl", r"^delete statefulset",
-           stdout='statefulset.apps "todo-postgres" deleted\n')
+    f.rule("kubectl", r"^delete statefulset", code=1 if delete_refused else 0,
+           stderr=delete_refused, stdout="" if delete_refused else
+           'statefulset.apps "todo-postgres" deleted\n')
     f.rule("helm", r"^upgrade --install", stdout=upgraded(2))
-    deploy.run_deploy(session(settings)[0])
-    return [(c["tool"], c["argv"]) for c in f.calls() if c["tool"] in ("kubectl", "helm")]
+
+
+def upgrade_with_statefulset(f: FakeTools, settings: Settings, service_name: str | None
+                             ) -> tuple[list[tuple[str, list[str]]], str]:
+    """The kubectl and helm calls of a deploy over such a release, and what it printed."""
+    release_with_statefulset(f, settings, service_name)
+    s, out = session(settings)
+    deploy.run_deploy(s)
+    calls = [(c["tool"], c["argv"]) for c in f.calls() if c["tool"] in ("kubectl", "helm")]
+    return calls, " ".join(out.getvalue().split())
 
 
 def test_a_release_whose_statefulset_names_the_clusterip_service_gets_it_recreated_first(
         fake_tools: FakeTools, tmp_path: Path) -> None:
     """serviceName is immutable: the StatefulSet and its pod go (the claim stays) before the
     upgrade creates them again, naming the headless Service."""
-    calls = upgrade_with_statefulset(fake_tools, settings_in(tmp_path), "todo-postgres")
+    calls, printed = upgrade_with_statefulset(fake_tools, settings_in(tmp_path),
+                                              "todo-postgres")
     delete = ("kubectl", ["delete", "statefulset", "todo-postgres", "-n", "todo",
                           "--cascade=foreground", "--wait=true", "--context", "minikube"])
     assert delete in calls
     upgrade = next(i for i, (tool, argv) in enumerate(calls) if argv[:1] == ["upgrade"])
     assert calls.index(delete) < upgrade
+    assert ("StatefulSet todo-postgres names Service todo-postgres; recreating it and its pod "
+            "to name the headless todo-postgres-headless (serviceName is immutable; the "
+            "database volume and its data stay)") in printed
 
 
 @pytest.mark.parametrize("service_name", ["todo-postgres-headless", ""],
                          ids=["already-headless", "no-statefulset"])
 def test_a_statefulset_naming_the_headless_service_or_none_is_left_alone(
         fake_tools: FakeTools, tmp_path: Path, service_name: str) -> None:
-    calls = upgrade_with_statefulset(fake_tools, settings_in(tmp_path), service_name)
+    calls, _ = upgrade_with_statefulset(fake_tools, settings_in(tmp_path), service_name)
     assert ("kubectl", [*GOVERNING, "--context", "minikube"]) in calls
     assert not [argv for tool, argv in calls if argv[:1] == ["delete"]]
 
 
 def test_a_first_install_does_not_look_for_an_old_statefulset(
         fake_tools: FakeTools, tmp_path: Path) -> None:
-    calls = upgrade_with_statefulset(fake_tools, settings_in(tmp_path), None)
+    calls, _ = upgrade_with_statefulset(fake_tools, settings_in(tmp_path), None)
     assert ("kubectl", [*GOVERNING, "--context", "minikube"]) not in calls
-
-
-def test_the_statefulset_is_recreated_saying_why_and_that_the_data_stays(
-        fake_tools: FakeTools, tmp_path: Path) -> None:
-    settings = settings_in(tmp_path)
-    cluster_up(fake_tools, settings, 4)
-    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")))
-    fake_tools.rule("kubectl", r"^get statefulset todo-postgres -n todo --ignore-not-found",
-                    stdout="todo-postgres")
-    fake_tools.rule("kubectl", r"^delete statefulset",
-                    stdout='statefulset.apps "todo-postgres" deleted\n')
-    fake_tools.rule("helm", r"^upgrade --install", stdout=upgraded(2))
-    s, out = session(settings)
-    deploy.run_deploy(s)
-    assert ("StatefulSet todo-postgres names Service todo-postgres; recreating it and its pod "
-            "to name the headless todo-postgres-headless (serviceName is immutable; the "
-            "database volume and its data stay)") in " ".join(out.getvalue().split())
 
 
 def test_a_statefulset_that_cannot_be_deleted_stops_the_deploy_with_the_command_to_run(
         fake_tools: FakeTools, tmp_path: Path) -> None:
     settings = settings_in(tmp_path)
-    cluster_up(fake_tools, settings, 4)
-    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")))
-    fake_tools.rule("kubectl", r"^get statefulset todo-postgres -n todo --ignore-not-found",
-                    stdout="todo-postgres")
-    fake_tools.rule("kubectl", r"^delete statefulset", code=1, stderr=(
+    release_with_statefulset(fake_tools, settings, "todo-postgres", delete_refused=(
         'Error from server (Forbidden): statefulsets.apps "todo-postgres" is forbidden\n'))
     with pytest.raises(StageFailed) as failed:
         deploy.run_deploy(session(settings)[0])
