@@ -6,8 +6,9 @@ suite's tags, untagging, and an unreachable daemon.
 ``FakeApi`` stands in for docker-py's low-level ``APIClient`` (``client.api``) and replays
 Docker Engine API 1.41's shapes: ``/build``'s stream (``{"stream": "Step 1/2 : FROM ..."}``,
 ``{"aux": {"ID": ...}}``, ``{"error", "errorDetail"}``), ``/images/json`` entries
-(``Id``, ``RepoTags``), ``/images/{name}/json`` (``Id``, ``Size``, ``Created`` with
-nanoseconds) and docker-py's exceptions (``ImageNotFound``, ``NotFound``, ``APIError``).
+(``Id``, ``RepoTags``, ``Created`` in whole Unix seconds), ``/images/{name}/json`` (``Id``,
+``Size``, ``Created`` with nanoseconds) and docker-py's exceptions (``ImageNotFound``,
+``NotFound``, ``APIError``).
 """
 
 from __future__ import annotations
@@ -46,9 +47,11 @@ class FakeApi:
         self.tagged: list[tuple[Any, ...]] = []
         self.listing_asked: list[tuple[str, dict[str, str]]] = []
         self.removed: list[str] = []
+        self.inspected_asked: list[str] = []
         self.closed = False
 
     def inspect_image(self, ref: str) -> dict[str, Any]:
+        self.inspected_asked.append(ref)
         if ref not in self.inspected:
             raise docker.errors.ImageNotFound(f"No such image: {ref}")
         return self.inspected[ref]
@@ -65,8 +68,8 @@ class FakeApi:
         self.tagged.append((*args, kwargs))
         return True
 
-    def images(self, *, name: str, filters: dict[str, str]) -> list[dict[str, Any]]:
-        self.listing_asked.append((name, filters))
+    def images(self, *, filters: dict[str, str]) -> list[dict[str, Any]]:
+        self.listing_asked.append(filters)
         return self.listed
 
     def remove_image(self, ref: str) -> None:
@@ -237,15 +240,16 @@ def test_latest_is_moved_onto_the_new_image() -> None:
 def test_tags_are_the_suites_images_of_that_repository_with_their_age() -> None:
     api = FakeApi(
         listed=[
-            {"Id": "sha256:a", "RepoTags": ["todo-backend:aaa", "todo-backend:latest",
-                                            "other/todo-backend:x", "todo-backend-2:y"]},
-            {"Id": "sha256:b", "RepoTags": ["elsewhere:1"]},
+            {"Id": "sha256:a", "Created": 1795955105,
+             "RepoTags": ["todo-backend:aaa", "todo-backend:latest", "other/todo-backend:x",
+                          "todo-backend-2:y"]},
+            {"Id": "sha256:b", "Created": 1795955105, "RepoTags": ["elsewhere:1"]},
             {"Id": "sha256:c", "RepoTags": None},
-        ],
-        inspect={"sha256:a": {"Created": "2026-11-29T12:25:05.5Z"}})
+        ])
     tags = DockerBuilder(FakeClient(api), "here").tags("todo-backend")
-    assert api.listing_asked == [("todo-backend", {"label": "todo-app.dev/component"})]
-    created = "2026-11-29T12:25:05.500000000"
+    assert api.listing_asked == [{"label": "todo-app.dev/component"}]
+    created = "2026-11-29T12:25:05.000000000"  # the listing's whole second: nothing inspected
+    assert api.inspected_asked == []
     assert tags == [TagInfo("todo-backend", "aaa", "sha256:a", created),
                     TagInfo("todo-backend", "latest", "sha256:a", created)]
     assert tags[0].ref == "todo-backend:aaa"
@@ -255,6 +259,45 @@ def test_an_image_without_a_creation_time_sorts_first() -> None:
     api = FakeApi(listed=[{"Id": "sha256:a", "RepoTags": ["todo-backend:aaa"]}],
                   inspect={"sha256:a": {}})
     assert DockerBuilder(FakeClient(api), "here").tags("todo-backend")[0].created == ""
+
+
+def test_one_listing_serves_every_repository_until_the_builder_changes_images() -> None:
+    api = FakeApi(listed=[
+        {"Id": "sha256:a", "Created": 1795955105, "RepoTags": ["todo-backend:aaa"]},
+        {"Id": "sha256:f", "Created": 1795955106, "RepoTags": ["todo-frontend:fff"]}])
+    builder = DockerBuilder(FakeClient(api), "here")
+    assert [t.tag for t in builder.tags("todo-backend")] == ["aaa"]
+    assert [t.tag for t in builder.tags("todo-frontend")] == ["fff"]
+    assert len(api.listing_asked) == 1
+    builder.remove("todo-backend:aaa")
+    builder.tags("todo-backend")
+    assert len(api.listing_asked) == 2  # read again after a removal
+
+    class Ctx:
+        repository = "todo-backend"
+        ref = images.ImageRef("backend", "todo-backend", "0123456789ab")
+
+    builder.tag_latest(Ctx())  # type: ignore[arg-type]
+    builder.tags("todo-backend")
+    assert len(api.listing_asked) == 3  # and after a new tag
+
+
+def test_only_images_sharing_a_listed_second_are_inspected_for_their_order() -> None:
+    a, b, c = (f"todo-backend:{x * 12}" for x in "abc")
+    api = FakeApi(
+        listed=[{"Id": "sha256:a", "Created": 1795955105, "RepoTags": [a]},
+                {"Id": "sha256:b", "Created": 1795955105, "RepoTags": [b]},
+                {"Id": "sha256:c", "Created": 1795955107, "RepoTags": [c]},
+                {"Id": "sha256:x", "Created": 1795955107, "RepoTags": ["elsewhere:1"]}],
+        inspect={"sha256:a": {"Created": "2026-11-29T12:25:05.7Z"},
+                 "sha256:b": {"Created": "2026-11-29T12:25:05.25Z"}})
+    tags = DockerBuilder(FakeClient(api), "here").tags("todo-backend")
+    assert [(t.tag[:1], t.created) for t in tags] == [
+        ("a", "2026-11-29T12:25:05.700000000"), ("b", "2026-11-29T12:25:05.250000000"),
+        ("c", "2026-11-29T12:25:07.000000000")]  # c's second is its own (x is elsewhere)
+    assert images.prune_plan(tags, 1, ()) == [a, b]  # newest first: c, then a (.7), then b
+    assert images.prune_plan(tags, 2, ()) == [b]
+    assert api.inspected_asked == ["sha256:a", "sha256:b"]
 
 
 def test_remove_untags_and_says_why_not() -> None:
@@ -327,10 +370,9 @@ def test_tags_of_a_repository_on_a_registry_port_and_of_every_listed_image() -> 
     repo = "127.0.0.1:5000/todo-backend"
     api = FakeApi(
         listed=[{"Id": "sha256:x", "RepoTags": ["127.0.0.1:5000/other:1"]},
-                {"Id": "sha256:a", "RepoTags": [f"{repo}:aaa"]},
+                {"Id": "sha256:a", "Created": 1795955105, "RepoTags": [f"{repo}:aaa"]},
                 {"Id": "sha256:b", "RepoTags": [f"{repo}:bbb"]}],
-        inspect={"sha256:a": {"Created": "2026-11-29T12:25:05Z"},
-                 "sha256:b": {"Created": "2026-11-29T12:25:06.1234567891Z"}})
+        inspect={"sha256:b": {"Created": "2026-11-29T12:25:06.1234567891Z"}})
     tags = DockerBuilder(FakeClient(api), "here").tags(repo)
     assert tags == [TagInfo(repo, "aaa", "sha256:a", "2026-11-29T12:25:05.000000000"),
                     TagInfo(repo, "bbb", "sha256:b", "2026-11-29T12:25:06.123456789")]

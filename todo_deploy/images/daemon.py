@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -70,6 +72,7 @@ class DockerBuilder:
     def __init__(self, client: Any, where: str):
         self.client = client
         self.where = where
+        self.listed: list[dict[str, Any]] | None = None  # see listing()
 
     def inspect(self, ref: str) -> ImageInfo | None:
         import docker.errors
@@ -86,6 +89,7 @@ class DockerBuilder:
 
         name = ctx.component
         image_id = None
+        self.listed = None
         with context_tar(ctx) as fileobj:
             try:
                 stream = self.client.api.build(
@@ -116,25 +120,48 @@ class DockerBuilder:
             raise build_failed(ctx, log, "the daemon reported no image ID")
 
     def tag_latest(self, ctx: BuildContext) -> None:
+        self.listed = None
         self.client.api.tag(ctx.ref.ref, ctx.repository, LATEST, force=True)
 
     def tags(self, repository: str) -> list[TagInfo]:
-        found = []
-        for image in self.client.api.images(name=repository,
-                                            filters={"label": COMPONENT_LABEL}):
+        """The tags of ``repository`` on the suite's images, with their age.
+
+        One listing of the suite's images serves every repository of a run (read again
+        after this builder builds, tags or removes). The listing's ``Created`` has whole
+        seconds; an image is inspected for its nanoseconds only when that second is shared
+        with another image of the repository (or missing), the one case where the order
+        needs them.
+        """
+        images = []
+        for image in self.listing():
             refs = [ref for ref in image.get("RepoTags") or []
                     if ref.rpartition(":")[0] == repository]
-            if not refs:
-                continue
-            # the list's Created has whole seconds only; inspect has nanoseconds
-            created = self.client.api.inspect_image(image["Id"]).get("Created") or ""
-            found += [TagInfo(repository, ref.rpartition(":")[2], str(image["Id"]),
-                              sortable_created(str(created))) for ref in refs]
+            if refs:
+                images.append((image, refs))
+        seconds = Counter(int(image.get("Created") or 0) for image, _ in images)
+        found = []
+        for image, refs in images:
+            whole = int(image.get("Created") or 0)
+            if whole and seconds[whole] == 1:
+                created = listed_created(whole)
+            else:
+                inspected = self.client.api.inspect_image(image["Id"]).get("Created") or ""
+                created = sortable_created(str(inspected))
+            found += [TagInfo(repository, ref.rpartition(":")[2], str(image["Id"]), created)
+                      for ref in refs]
         return found
+
+    def listing(self) -> list[dict[str, Any]]:
+        """The daemon's images this suite built (``/images/json`` with the suite's label),
+        asked once until this builder changes them."""
+        if self.listed is None:
+            self.listed = list(self.client.api.images(filters={"label": COMPONENT_LABEL}))
+        return self.listed
 
     def remove(self, ref: str) -> str | None:
         import docker.errors
 
+        self.listed = None
         try:
             self.client.api.remove_image(ref)
         except docker.errors.NotFound:
@@ -145,6 +172,12 @@ class DockerBuilder:
 
     def close(self) -> None:
         self.client.close()
+
+
+def listed_created(seconds: int) -> str:
+    """``/images/json``'s ``Created`` (Unix seconds) → the form of :func:`sortable_created`:
+    ``1795955105`` → ``2026-11-29T12:25:05.000000000``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + ".000000000"
 
 
 def sortable_created(value: str) -> str:
