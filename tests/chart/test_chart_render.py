@@ -242,6 +242,24 @@ def test_probe_timings_come_from_health_check_values(helm: Path) -> None:
     assert c["readinessProbe"]["periodSeconds"] == 7
 
 
+@pytest.mark.parametrize(("deployment", "name"), [("Deployment/todo-backend", "backend"),
+                                                  ("Deployment/todo-frontend", "frontend")])
+def test_a_stopping_pod_keeps_serving_while_the_services_drop_it(
+        helm: Path, deployment: str, name: str) -> None:
+    # The live cluster's rolling update: without a drain, the frontend's proxy answered 502 to
+    # requests kube-proxy still sent to a backend pod that had stopped listening.
+    objects = by_key(template(helm))
+    assert container(objects[deployment], name)["lifecycle"] == {
+        "preStop": {"exec": {"command": ["sleep", "5"]}}}
+    assert pod_spec(objects[deployment])["terminationGracePeriodSeconds"] == 35
+    longer = by_key(template(helm, "--set", "drainSeconds=12"))[deployment]
+    assert container(longer, name)["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "12"]
+    assert pod_spec(longer)["terminationGracePeriodSeconds"] == 42
+    off = by_key(template(helm, "--set", "drainSeconds=0"))[deployment]
+    assert "lifecycle" not in container(off, name)
+    assert pod_spec(off)["terminationGracePeriodSeconds"] == 30
+
+
 def test_every_object_carries_the_spec_and_recommended_labels(helm: Path) -> None:
     for key, obj in by_key(template(helm, *EMBEDDED)).items():
         labels = obj["metadata"]["labels"]
@@ -494,9 +512,11 @@ def test_helm_test_pod_checks_both_health_endpoints(helm: Path) -> None:
     (("--set", "backend.imageTag=oops"), "imageTag"),
     (("--set", "secretDigest=not-a-digest"), "secretDigest"),
     (("--set-string", "networkPolicy.enabled=yes"), "enabled"),
+    (("--set", "drainSeconds=-1"), "drainSeconds"),
+    (("--set-string", "drainSeconds=5"), "drainSeconds"),
 ], ids=["replicas-0", "frontend-replicas-0", "pullPolicy-Sometimes", "nodePort-80",
         "nodePort-32768", "service-type", "port-70000", "unknown-key", "digest-shape",
-        "network-policy-switch"])
+        "network-policy-switch", "drain-negative", "drain-string"])
 def test_schema_rejects_bad_values(helm: Path, args: tuple[str, ...], complaint: str) -> None:
     result = run_helm(helm, "template", "todo-app", str(CHART_DIR), *args)
     assert result.returncode != 0

@@ -11,7 +11,9 @@ import hashlib
 import json
 import re
 import subprocess
+import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -82,6 +84,49 @@ def settled(cluster: Cluster) -> bool:
     return all(not p["metadata"].get("deletionTimestamp") and any(
         c["type"] == "Ready" and c["status"] == "True" for c in p["status"]["conditions"])
         for p in items)
+
+
+class Answered:
+    """What a user of the app meets while a block runs (a rolling update, say): a thread GETs
+    ``url`` every 50 ms and keeps each answer that is not a 200. On leaving, it goes on until
+    no app pod is terminating any more (the old pods' whole shutdown), then stops."""
+
+    def __init__(self, cluster: Cluster, url: str):
+        self.cluster, self.url = cluster, url
+        self.count = 0
+        self.failed: list[tuple[float, str]] = []  # (seconds since the start, what came back)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._started = 0.0
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            at = time.monotonic() - self._started
+            try:
+                with urllib.request.urlopen(self.url, timeout=5) as response:
+                    outcome = "" if response.status == 200 else f"HTTP {response.status}"
+            except urllib.error.HTTPError as exc:
+                outcome = f"HTTP {exc.code}: {exc.read(200).decode(errors='replace')}"
+            except OSError as exc:  # refused, no route, timed out
+                outcome = repr(exc)[:200]
+            self.count += 1
+            if outcome:
+                self.failed.append((round(at, 2), outcome))
+            self._stop.wait(0.05)
+
+    def __enter__(self) -> Answered:
+        self._started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            wait_until("the old pods to finish shutting down", lambda: not any(
+                p["metadata"].get("deletionTimestamp") for p in self.cluster.kubectl_json(
+                    "get", "pods", "-n", NAMESPACE, "-l", SELECTOR)["items"]), 120, 0.5)
+        finally:
+            self._stop.set()
+            self._thread.join()
 
 
 def release_revision(cluster: Cluster) -> int:
@@ -336,8 +381,13 @@ def test_a_backend_edit_rebuilds_and_rolls_only_the_backend(app: App) -> None:
     frontend_tag = image_tag(app.cluster, "todo-frontend")
     source = app.path / "app" / "backend" / "todo_api" / "__init__.py"
     source.write_text(source.read_text() + f"# e2e edit {uuid.uuid4()}\n")
-    run = app.inv("up")
+    with Answered(app.cluster, f"{NODEPORT}/api/backend/api/todos") as users:
+        run = app.inv("up")
     State.edit_seconds = run.seconds
+    # every request through the frontend's proxy answered while the backend pods were
+    # replaced (without the chart's drainSeconds, 502s: the pod stopped listening before
+    # kube-proxy stopped sending it requests)
+    assert users.count > 20 and users.failed == [], users.failed
     assert "built todo-backend:" in run.output
     assert "skipped: todo-frontend" in run.output
     assert image_tag(app.cluster, "todo-frontend") == frontend_tag
@@ -357,7 +407,9 @@ def test_a_changed_env_value_rolls_the_pods_and_the_old_value_is_gone(app: App) 
     old_key = app.env_values().get("COHERE_API_KEY", "")
     new_key = f"e2e-cohere-{uuid.uuid4().hex}"
     set_key(app.path / ".env", "COHERE_API_KEY", new_key, quote_mode="never")
-    app.inv("up")
+    with Answered(app.cluster, f"{NODEPORT}/api/backend/api/todos") as users:
+        app.inv("up")  # rolls both Deployments: the NodePort's pods and the proxy's
+    assert users.count > 20 and users.failed == [], users.failed
     secret_after = app.cluster.kubectl_json("get", "secret", "todo-secrets", "-n", NAMESPACE)
     assert secret_after["data"] != secret_before["data"]
     assert not set(pod_state(app.cluster, "backend")) & backend_before

@@ -111,6 +111,19 @@ todo-app.dev/secret-digest: {{ . | quote }}
 {{- end }}
 
 {{/*
+A stopping pod keeps serving .Values.drainSeconds before SIGTERM (see values.yaml): the
+container's preStop hook, empty when 0. The pod's grace period covers it (+ 30 s to shut down).
+*/}}
+{{- define "todo-app.drain" -}}
+{{- if gt (int .Values.drainSeconds) 0 -}}
+lifecycle:
+  preStop:
+    exec:
+      command: ["sleep", {{ .Values.drainSeconds | quote }}]
+{{- end -}}
+{{- end }}
+
+{{/*
 One HTTP probe. Call with (dict "path" "/health" "port" "http" "probe" .Values.healthCheck.x).
 */}}
 {{- define "todo-app.httpProbe" -}}
