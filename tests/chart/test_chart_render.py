@@ -409,6 +409,22 @@ def test_embedded_database_makes_the_backend_wait_for_it_with_its_own_image(
     assert "todo-postgres" in init["command"][-1]
 
 
+def test_the_init_container_and_the_test_pod_ask_little_but_may_use_the_backends_cpu(
+        helm: Path) -> None:
+    # at a 100m limit their Python took 0.9 s to GET two URLs, 0.2 s at the backend's 500m:
+    # both lie on the edit → verified path (each backend start, each helm test)
+    objects = by_key(template(helm, *EMBEDDED, skip_tests=False))
+    backend = pod_spec(objects["Deployment/todo-backend"])
+    wait = backend["initContainers"][0]["resources"]
+    test = container(objects["Pod/todo-app-test-health"], "health")["resources"]
+    for resources in (wait, test):
+        assert resources["requests"] == {"memory": "32Mi", "cpu": "10m"}
+        assert resources["limits"] == {"memory": "64Mi", "cpu": "500m"}
+    faster = by_key(template(helm, *EMBEDDED, "--set", "backend.resources.limits.cpu=1"))
+    assert pod_spec(faster["Deployment/todo-backend"])["initContainers"][0]["resources"][
+        "limits"]["cpu"] == "1"
+
+
 def test_without_embedded_database_the_backend_has_no_init_container(helm: Path) -> None:
     assert "initContainers" not in pod_spec(by_key(template(helm))["Deployment/todo-backend"])
 
