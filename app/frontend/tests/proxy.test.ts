@@ -145,6 +145,38 @@ describe('proxyToBackend', () => {
     expect(JSON.stringify(logged.mock.calls)).not.toContain('pw');
   });
 
+  it('sends an idempotent request once more, on a new connection, when its connection failed', async () => {
+    // a pooled connection to a backend pod that shut down under it in a rolling update
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const warned = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const attempts = (method: string, failures: number, error: Error = new TypeError('fetch failed')) => {
+      const seen: Headers[] = [];
+      const fetchImpl = (async (_input: RequestInfo | URL, init?: RequestInit) => {
+        seen.push(new Headers(init?.headers));
+        if (seen.length <= failures) throw error;
+        return Response.json([]);
+      }) as typeof fetch;
+      const request = new Request('http://f/api/backend/api/todos/1', {
+        method,
+        body: method === 'GET' || method === 'HEAD' ? undefined : '{}',
+      });
+      return proxyToBackend(request, { env: {}, fetchImpl }).then((r) => ({ status: r.status, seen }));
+    };
+    for (const method of ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']) {
+      const { status, seen } = await attempts(method, 1);
+      expect([method, status, seen.length]).toEqual([method, 200, 2]);
+      expect(seen.map((h) => h.get('connection'))).toEqual([null, 'close']);
+    }
+    expect(warned).toHaveBeenLastCalledWith('proxy: DELETE to the backend failed (fetch failed); sent once more');
+    for (const method of ['POST', 'PATCH']) {
+      // it may have been carried out: never sent twice
+      expect(await attempts(method, 1).then((r) => [r.status, r.seen.length])).toEqual([502, 1]);
+    }
+    expect(await attempts('GET', 2).then((r) => [r.status, r.seen.length])).toEqual([502, 2]);
+    const timedOut = Object.assign(new Error('timed out'), { name: 'TimeoutError' });
+    expect(await attempts('GET', 1, timedOut).then((r) => [r.status, r.seen.length])).toEqual([504, 1]);
+  });
+
   it('answers 500 naming the variable when the backend URL is malformed', async () => {
     const { seen, fetchImpl } = recordingFetch();
     const response = await proxyToBackend(new Request('http://f/api/backend/api/todos'), {
