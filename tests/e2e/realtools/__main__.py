@@ -1,0 +1,45 @@
+"""``python3 -m tests.e2e.realtools SUBCOMMAND``: build the real tools and their images."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from . import tools
+
+
+def _runc_wrapper(args: argparse.Namespace) -> int:
+    built = tools.runc_wrapper()
+    if args.install:
+        target = Path(args.install)
+        tmp = target.with_name(target.name + ".tmp")
+        shutil.copy2(built, tmp)
+        tmp.replace(target)
+        built = target
+    print(built)
+    return 0
+
+
+def _minikube(args: argparse.Namespace) -> int:
+    print(tools.minikube())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python3 -m tests.e2e.realtools",
+        description="The real minikube and kind for the end-to-end tier, built here.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    wrapper = sub.add_parser("runc-wrapper", help="build runc-nosysres (print its path)")
+    wrapper.add_argument("--install", metavar="PATH", help="copy it to PATH too")
+    wrapper.set_defaults(run=_runc_wrapper)
+    sub.add_parser("minikube", help="build minikube (print its path)").set_defaults(
+        run=_minikube)
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+module localcluster/runcwrap
+
+go 1.24.0
