@@ -27,6 +27,13 @@ def _minikube(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kicbase(args: argparse.Namespace) -> int:
+    from . import kicbase
+
+    print(kicbase.build())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python3 -m tests.e2e.realtools",
@@ -37,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     wrapper.set_defaults(run=_runc_wrapper)
     sub.add_parser("minikube", help="build minikube (print its path)").set_defaults(
         run=_minikube)
+    sub.add_parser("kicbase", help="build minikube's node image from Debian packages "
+                   "(print its name)").set_defaults(run=_kicbase)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

@@ -3,6 +3,7 @@
 - ``minikube`` v1.37.0 (k8s.io/minikube): built inside its module directory (its go.mod has
   replace directives), with the version variables its Makefile sets (MINIKUBE_LDFLAGS), so
   ``minikube version`` tells the truth.
+- ``crictl`` v1.34.0 (sigs.k8s.io/cri-tools), which the node images need and Debian lacks.
 - ``runc-nosysres`` (go/runcwrap): runc minus CAP_SYS_RESOURCE and negative oom scores, which
   this machine's kernel refuses (see go/runcwrap/main.go). For this CI machine only.
 
@@ -23,6 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 MINIKUBE_VERSION = "v1.37.0"
+# crictl: minikube waits for `sudo crictl version` in the node (node/start.go
+# waitForCRIVersion) and lists containers with it; Debian bookworm does not package it
+CRI_TOOLS_VERSION = "v1.34.0"
 MINIKUBE_STORAGE_PROVISIONER_TAG = "v5"  # Makefile: STORAGE_PROVISIONER_TAG
 GO_DIR = Path(__file__).resolve().parent / "go"
 
@@ -105,6 +109,14 @@ def minikube() -> Path:
     source = module_dir("k8s.io/minikube", MINIKUBE_VERSION)
     return _cached("minikube", key(MINIKUBE_VERSION, minikube_ldflags()), "minikube",
                    lambda out: go_build(source, "./cmd/minikube", out, minikube_ldflags()))
+
+
+def crictl() -> Path:
+    """crictl (sigs.k8s.io/cri-tools), for the node images (built once)."""
+    source = module_dir("sigs.k8s.io/cri-tools", CRI_TOOLS_VERSION)
+    ldflags = f"-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version={CRI_TOOLS_VERSION}"
+    return _cached("crictl", key(CRI_TOOLS_VERSION, ldflags), "crictl",
+                   lambda out: go_build(source, "./cmd/crictl", out, ldflags))
 
 
 def runc_wrapper() -> Path:
