@@ -14,7 +14,6 @@ binary depends on (version, Go, source files): a second run builds nothing.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -22,6 +21,11 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+# the Go helpers the local cluster's build already has
+from tests.e2e.localcluster.build import go_version, module_dir
+
+__all__ = ["go_version", "module_dir"]  # kicbase uses module_dir through this module
 
 MINIKUBE_VERSION = "v1.37.0"
 # crictl: minikube waits for `sudo crictl version` in the node (node/start.go
@@ -40,11 +44,6 @@ def cache_root() -> Path:
                                "~/.cache/todo-deploy/realtools")).expanduser()
 
 
-def go_version() -> str:
-    return subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True,
-                          check=True).stdout.strip()
-
-
 def key(*parts: str, files: Path | None = None) -> str:
     digest = hashlib.sha256()
     for part in (*parts, go_version()):
@@ -54,17 +53,6 @@ def key(*parts: str, files: Path | None = None) -> str:
             if path.is_file():
                 digest.update(str(path.relative_to(files)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
-
-
-def module_dir(module: str, version: str) -> Path:
-    """The module's source in the Go module cache (downloaded when missing)."""
-    out = subprocess.run(["go", "mod", "download", "-json", f"{module}@{version}"],
-                         capture_output=True, text=True)
-    info = json.loads(out.stdout or "{}")
-    if out.returncode != 0 or "Dir" not in info:
-        raise SystemExit(f"realtools: cannot download {module}@{version}: "
-                         f"{info.get('Error') or out.stderr.strip()}")
-    return Path(info["Dir"])
 
 
 def go_build(cwd: Path, package: str, output: Path, ldflags: str) -> float:
