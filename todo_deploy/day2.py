@@ -196,7 +196,7 @@ def run_down(s: Session, *, purge: bool = False, yes: bool = False) -> None:
         with console.status("waiting for the provisioner to delete the volume"):
             gone = kube.run("wait", "--for=delete", *(f"pv/{v}" for v in volumes),
                             "--timeout=120s", timeout=settings.tool_timeout + 120, check=False)
-        if not gone.ok and "not found" not in gone.stderr.lower():
+        if not gone.ok and not tools.is_not_found("kubectl", gone.stderr):
             console.warn(f"the claim is deleted but volume {' '.join(volumes)} is still there "
                          f"(reclaim policy Retain?): {proc.tail(gone.stderr, 1)}",
                          kube.command("delete", "pv", *volumes))

@@ -20,7 +20,15 @@ crash-loop                    CrashLoopBackOff, or a container that  exit code +
 config-error                  CreateContainerConfigError             ``inv secrets``
 readiness                     Unhealthy "Readiness probe failed"     probe path + last event
 unschedulable                 PodScheduled=False Unschedulable       the nodes' CPU / memory
+stopped (never fatal)         phase Failed, reason Evicted /         the node's pressure
+                              NodeShutdown (the ReplicaSet replaces
+                              it)
 ============================  =====================================  ============================
+
+One crash of a container after its pod was Ready (``ContainersReady`` turned False after that
+run started) is reported, not fatal: kubelet restarts it, and a second crash soon after is
+``CrashLoopBackOff``. Helm's hook pods (the ``helm test`` pod carries the app's labels) are no
+app pods and are never classified.
 
 The fixes depend on the target (:class:`Place`): minikube's (``minikube image load``, its CPU
 and memory, its storage addons), kind's (``kind load docker-image``, the kind config), the
@@ -81,6 +89,7 @@ class Cause(StrEnum):
     READINESS = "readiness"
     UNSCHEDULABLE = "unschedulable"
     SANDBOX = "sandbox"
+    STOPPED = "stopped"  # evicted or stopped by its node: the ReplicaSet replaces it
 
 
 @dataclass(frozen=True)
@@ -378,6 +387,45 @@ def _config_error(v: PodView) -> Finding | None:
     return None
 
 
+def is_hook_pod(pod: dict[str, Any]) -> bool:
+    """A pod Helm runs as a hook (pure): the chart's ``helm test`` pod (``helm.sh/hook:
+    test``) carries the app's labels, but it is no app pod: it runs once and stops, and a
+    failed one stays for its logs. Its verdict is helm test's, never a crash loop."""
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    return bool(annotations.get("helm.sh/hook"))
+
+
+def _stopped(v: PodView) -> Finding | None:
+    """A pod its node evicted (memory or disk pressure) or stopped (node shutdown): phase
+    Failed with the node's reason. Its containers' exit codes are the kill's, not the app's;
+    the ReplicaSet has already started a replacement, so this is news, never a verdict."""
+    status = v.pod.get("status") or {}
+    reason = str(status.get("reason") or "")
+    if status.get("phase") != "Failed" or not reason:
+        return None
+    words = " ".join(str(status.get("message") or "").split())
+    return v.finding(
+        Cause.STOPPED, None, reason,
+        f"pod {v.name} was stopped by its node ({reason}){': ' + words if words else ''}; "
+        "its ReplicaSet starts a replacement",
+        f"{v.place.kubectl('describe', 'nodes')}   # the node's pressure conditions; "
+        f"the stopped pod can go: {v.place.kubectl('-n', v.namespace, 'delete', 'pod', v.name)}",
+        fatal=False)
+
+
+def crashed_after_ready(pod: dict[str, Any], terminated: dict[str, Any]) -> bool:
+    """Whether the container's run that ``terminated`` had made the pod Ready before it
+    crashed (pure): ``ContainersReady`` turned False after that run started (it was True in
+    between). A container that crashes at start never makes it Ready: the condition has been
+    False since before the run began."""
+    started = _ts(terminated.get("startedAt"))
+    cond = next((c for c in (pod.get("status") or {}).get("conditions") or []
+                 if c.get("type") == "ContainersReady"), None)
+    changed = _ts((cond or {}).get("lastTransitionTime"))
+    return bool(started and changed and cond and cond.get("status") == "False"
+                and changed > started)
+
+
 def _crash_loop(v: PodView) -> Finding | None:
     for status in _statuses(v.pod):
         state = status.get("state") or {}
@@ -385,6 +433,18 @@ def _crash_loop(v: PodView) -> Finding | None:
         now = state.get("terminated") or {}
         if reason != "CrashLoopBackOff" and not (now and int(now.get("exitCode", 0)) != 0):
             continue
+        if reason != "CrashLoopBackOff" and crashed_after_ready(v.pod, now):
+            # one crash of a pod that was serving: kubelet restarts it at once; a second
+            # crash soon after is CrashLoopBackOff, which is a verdict
+            container = str(status.get("name", ""))
+            return v.finding(
+                Cause.CRASH_LOOP, container, str(now.get("reason") or "Error"),
+                f"container {container} crashed once after its pod was ready: exit code "
+                f"{now.get('exitCode')} ({now.get('reason') or 'Error'}); kubelet restarts it",
+                f"inv logs {v.component}   "
+                f"({v.place.kubectl('-n', v.namespace, 'logs', v.name, '-c', container)})",
+                fatal=False, exit_code=int(now.get("exitCode", 0)),
+                crashed_run_is_current=True)
         container = str(status.get("name", ""))
         last = (status.get("lastState") or {}).get("terminated") or {}
         term = now if now and int(now.get("exitCode", 0)) != 0 else last
@@ -477,14 +537,17 @@ def storage_hint(place: Place, namespace: str) -> str:
 
 def classify_pod(pod: dict[str, Any], events: list[dict[str, Any]], *, place: Place,
                  readiness_grace: float = READINESS_GRACE_SECONDS) -> Finding | None:
-    """The cause that keeps ``pod`` from becoming ready, or None when nothing is wrong (yet):
-    one function per failure class, the first that names a cause wins (krane's
-    ``doom_reason``). ``events`` may hold the whole namespace's events; ``place`` says where
-    the pods run (the fixes depend on it)."""
+    """The cause that keeps ``pod`` from becoming ready, or None when nothing is wrong (yet)
+    or it is no app pod (a Helm hook: the helm test pod): one function per failure class,
+    the first that names a cause wins (krane's ``doom_reason``). ``events`` may hold the
+    whole namespace's events; ``place`` says where the pods run (the fixes depend on it)."""
     meta = pod.get("metadata") or {}
+    if is_hook_pod(pod):
+        return None
     view = PodView(pod, pod_events(events, str(meta.get("name", "?")), meta.get("uid")),
                    place)
-    for check in (_unschedulable, _image_missing, _config_error, _crash_loop, _sandbox):
+    for check in (_stopped, _unschedulable, _image_missing, _config_error, _crash_loop,
+                  _sandbox):
         found = check(view)
         if found is not None:
             return found
@@ -498,10 +561,11 @@ def classify_pods(pods: Iterable[dict[str, Any]], events: list[dict[str, Any]], 
 
 
 def group(findings: Sequence[Finding]) -> list[Finding]:
-    """One finding per (component, cause); the other pods are listed in ``also``."""
-    first: dict[tuple[str, Cause], Finding] = {}
+    """One finding per (component, cause, fatal); the other pods are listed in ``also`` (a
+    pod that may still recover never hides one that will not)."""
+    first: dict[tuple[str, Cause, bool], Finding] = {}
     for f in findings:
-        key = (f.component, f.cause)
+        key = (f.component, f.cause, f.fatal)
         if key in first:
             first[key] = replace(first[key], also=(*first[key].also, f.pod))
         else:

@@ -39,7 +39,13 @@ from .errors import ConfigError
 LOCAL_CONTEXT_NAMES = ("minikube", "docker-desktop", "docker-for-desktop", "rancher-desktop",
                        "orbstack", "colima", "todo-local")
 LOCAL_CONTEXT_PREFIXES = ("kind-", "k3d-")
-NOT_FOUND_RE = re.compile(r"\(NotFound\)|\bnot found\b", re.IGNORECASE)
+# The tools' own not-found answers, and nothing else: kubectl's API error
+# (`Error from server (NotFound): secrets "todo-secrets" not found`) and helm's storage
+# driver (`Error: release: not found`, also at the end of `Error: uninstall: Release not
+# loaded: todo-app: release: not found`). Never any stderr that merely contains the words
+# (a webhook's message, a missing kubeconfig file, `exec: "gke-gcloud-auth-plugin": not found`).
+KUBECTL_NOT_FOUND_RE = re.compile(r"^Error from server \(NotFound\)", re.MULTILINE)
+HELM_NOT_FOUND_RE = re.compile(r"^Error: (?:.*: )?release: not found\s*$", re.MULTILINE)
 
 PROFILE_NOT_FOUND = 85
 DOCKER_ENV_KEYS = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_API_VERSION")
@@ -65,10 +71,19 @@ def with_flags(argv: Sequence[str], flags: Sequence[str]) -> list[str]:
     return [*items, *flags]
 
 
+def is_not_found(tool: str, stderr: str) -> bool:
+    """Whether ``stderr`` is ``tool``'s own answer that the object does not exist (pure)."""
+    if tool == "kubectl":
+        return KUBECTL_NOT_FOUND_RE.search(stderr) is not None
+    if tool == "helm":
+        return HELM_NOT_FOUND_RE.search(stderr) is not None
+    return False
+
+
 def _check(result: proc.ToolResult, hint: str | None) -> proc.ToolResult:
     if result.ok:
         return result
-    if NOT_FOUND_RE.search(result.stderr):
+    if is_not_found(result.argv[0], result.stderr):
         raise NotFound(result.argv, result.code, result.stderr, hint)
     raise proc.ToolError(result.argv, result.code, result.stderr or result.stdout, hint)
 
@@ -434,20 +449,27 @@ def parse_docker_env(text: str) -> dict[str, str]:
     return env
 
 
+# The registries a runtime writes before a short image name: Docker Hub's (containerd and
+# docker list `docker.io/library/x`), and cri-o's (podman and cri-o store a locally built
+# `todo-backend:tag` as `localhost/todo-backend:tag`, and pods report that name).
+DEFAULT_REGISTRY_PREFIXES = ("docker.io/library/", "docker.io/", "localhost/")
+
+
+def short_image_ref(ref: str) -> str:
+    """An image name as the suite writes it (pure): ``localhost/todo-backend:abc`` and
+    ``docker.io/library/todo-backend:abc`` → ``todo-backend:abc``. Every comparison of an
+    image name a runtime reports with one the suite made goes through here."""
+    ref = ref.strip()
+    for prefix in DEFAULT_REGISTRY_PREFIXES:
+        if ref.startswith(prefix):
+            return ref[len(prefix):]
+    return ref
+
+
 def parse_image_list(text: str) -> set[str]:
-    """``minikube image ls`` (short format) → ``repository:tag`` set, default registry
-    prefixes (``docker.io/library/``, ``docker.io/``) removed."""
-    refs = set()
-    for line in text.splitlines():
-        ref = line.strip()
-        if not ref:
-            continue
-        for prefix in ("docker.io/library/", "docker.io/"):
-            if ref.startswith(prefix):
-                ref = ref[len(prefix):]
-                break
-        refs.add(ref)
-    return refs
+    """``minikube image ls`` (short format) → ``repository:tag`` set, the default registry
+    prefixes (``docker.io/library/``, ``docker.io/``, cri-o's ``localhost/``) removed."""
+    return {short_image_ref(line) for line in text.splitlines() if line.strip()}
 
 
 # -- kind ------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from .console import CheckResult
 from .diagnose import Finding
 from .errors import StageFailed
 from .session import Session
-from .tools import Kubectl, Tools
+from .tools import Kubectl, Tools, is_not_found
 
 DEPLOYMENTS = (("backend", "todo-backend"), ("frontend", "todo-frontend"))
 REVISION = "deployment.kubernetes.io/revision"
@@ -204,7 +204,7 @@ def explain_error(probe: HttpProbe, stderr: str, kube: Kubectl) -> tuple[str, st
         return (f"503 or no ready endpoint behind service {probe.service} ({line})",
                 f"{kube.command('-n', ns, 'get', 'endpoints', probe.service)}; "
                 f"inv logs {probe.component}")
-    if "(NotFound)" in line:
+    if is_not_found("kubectl", line):
         return (f"404 from {probe.service} or no such service ({line})",
                 f"{kube.command('-n', ns, 'get', 'svc', probe.service)}; inv deploy")
     if "(InternalError)" in line:

@@ -940,3 +940,112 @@ def test_report_lists_the_other_pods_only_when_there_are_and_no_empty_blocks() -
     assert out.getvalue().splitlines() == [
         "✗ frontend: readiness probe fails (also: web-2, web-3)", "  fix: inv logs frontend",
         "✗ backend: the node cannot start pod api-1's sandbox"]
+
+
+# -- pods that are no verdict: the helm test pod, evicted pods, one crash after Ready ------
+
+
+def crashed_backend(*, was_ready: bool) -> dict[str, Any]:
+    """The captured first crash (terminated, exit 2, never Ready), or the same pod after it
+    had been Ready for a while in that run: its ``ContainersReady`` went True, then False at
+    the crash (the transition after the run's start)."""
+    p = copy.deepcopy(pod("first-crash", only("first-crash", Cause.CRASH_LOOP).pod))
+    if was_ready:
+        status = p["status"]["containerStatuses"][0]
+        status["state"]["terminated"]["startedAt"] = "2026-11-29T11:30:38Z"
+        status["state"]["terminated"]["finishedAt"] = "2026-11-29T12:41:09Z"
+        for cond in p["status"]["conditions"]:
+            if cond["type"] in ("Ready", "ContainersReady"):
+                cond["lastTransitionTime"] = "2026-11-29T12:41:09Z"
+    return p
+
+
+def test_the_captured_first_crash_at_start_stays_a_fatal_crash_loop() -> None:
+    finding = diagnose.classify_pod(crashed_backend(was_ready=False), [], place=MINIKUBE)
+    assert finding is not None and finding.cause is Cause.CRASH_LOOP and finding.fatal
+
+
+def test_one_crash_of_a_pod_that_was_ready_is_reported_not_fatal() -> None:
+    finding = diagnose.classify_pod(crashed_backend(was_ready=True), [], place=MINIKUBE)
+    assert finding is not None and finding.cause is Cause.CRASH_LOOP
+    assert not finding.fatal
+    assert "crashed once after its pod was ready: exit code 2 (Error)" in finding.message
+
+
+def test_crash_loop_back_off_after_being_ready_is_still_fatal() -> None:
+    p = crashed_backend(was_ready=True)
+    status = p["status"]["containerStatuses"][0]
+    status["lastState"], status["restartCount"] = {"terminated": status["state"]["terminated"]}, 1
+    status["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 10s"}}
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
+    assert finding is not None and finding.cause is Cause.CRASH_LOOP and finding.fatal
+
+
+def test_a_transient_crash_never_hides_a_fatal_one_of_the_same_component() -> None:
+    transient = diagnose.classify_pod(crashed_backend(was_ready=True), [], place=MINIKUBE)
+    fatal = diagnose.classify_pod(crashed_backend(was_ready=False), [], place=MINIKUBE)
+    assert transient is not None and fatal is not None
+    grouped = diagnose.group([transient, dataclasses.replace(fatal, pod="other")])
+    assert [f.fatal for f in grouped] == [False, True]
+
+
+def evicted(p: dict[str, Any]) -> dict[str, Any]:
+    """A pod as kubelet leaves it after an eviction (Kubernetes 1.34's shape): phase Failed,
+    the node's reason and message, its container terminated by the kill (137)."""
+    p = copy.deepcopy(p)
+    p["status"].update(phase="Failed", reason="Evicted", message=(
+        "The node was low on resource: memory. Threshold quantity: 100Mi, available: 91Mi. "))
+    for status in p["status"]["containerStatuses"]:
+        status["ready"] = False
+        status["state"] = {"terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown",
+                                          "startedAt": "2026-11-29T11:29:07Z",
+                                          "finishedAt": "2026-11-29T12:00:00Z"}}
+    return p
+
+
+def test_an_evicted_pod_is_news_not_a_crash_loop() -> None:
+    healthy = next(p for p in load("pods-first-crash") if p["status"]["containerStatuses"][0]
+                   .get("ready"))
+    finding = diagnose.classify_pod(evicted(healthy), [], place=MINIKUBE)
+    assert finding is not None and finding.cause is Cause.STOPPED
+    assert not finding.fatal
+    assert finding.reason == "Evicted"
+    assert "was stopped by its node (Evicted): The node was low on resource: memory." in (
+        finding.message)
+    assert finding.hint.startswith("kubectl describe nodes --context minikube")
+
+
+def test_a_failed_pod_without_a_node_reason_is_classified_as_before() -> None:
+    p = crashed_backend(was_ready=False)
+    p["status"]["phase"] = "Failed"
+    finding = diagnose.classify_pod(p, [], place=MINIKUBE)
+    assert finding is not None and finding.cause is Cause.CRASH_LOOP and finding.fatal
+
+
+def helm_test_pod() -> dict[str, Any]:
+    """The chart's test pod after a failed ``helm test`` (the chart keeps it): the app's
+    labels with component test, Helm's hook annotation, its container exited 1."""
+    p = crashed_backend(was_ready=False)
+    p["metadata"].update(name="todo-app-test-health", ownerReferences=[], annotations={
+        "helm.sh/hook": "test",
+        "helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded"})
+    p["metadata"]["labels"] = {"app": "todo-app", "component": "test",
+                               "app.kubernetes.io/component": "test"}
+    p["status"]["phase"] = "Failed"
+    p["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] = 1
+    return p
+
+
+def test_the_helm_test_pod_is_not_taken_for_an_app_pod() -> None:
+    assert diagnose.classify_pod(helm_test_pod(), [], place=MINIKUBE) is None
+    assert diagnose.classify_pods([helm_test_pod()], [], place=MINIKUBE) == []
+
+
+def test_diagnose_leaves_a_failed_helm_test_pod_out() -> None:
+    pods = {"kind": "List", "items": [helm_test_pod()]}
+    c = MockContext(run={
+        "kubectl get pods -n todo -l app=todo-app -o json --context minikube":
+            Result(json.dumps(pods)),
+        "kubectl get events -n todo --field-selector involvedObject.kind=Pod -o json "
+        "--context minikube": Result('{"items": []}')})
+    assert diagnose.diagnose(diagnose.Place(kube(c))) == []

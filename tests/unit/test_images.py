@@ -306,6 +306,20 @@ def test_minikube_image_list_drops_the_default_registry_prefix() -> None:
         "registry.k8s.io/pause:3.10", "todo-backend:0123456789ab", "kubernetesui/dashboard:v2.7.0"}
 
 
+def test_cri_o_s_localhost_prefix_is_understood_as_the_suite_s_own_name() -> None:
+    """cri-o (podman) stores `minikube image build -t todo-backend:T` as localhost/…: the
+    build's check that the tag exists and `inv down --purge` must see it as ours."""
+    listing = ("localhost/todo-backend:0123456789ab\nlocalhost/todo-frontend:latest\n"
+               "registry.k8s.io/pause:3.10\n")
+    assert images.parse_image_list(listing) == {
+        "todo-backend:0123456789ab", "todo-frontend:latest", "registry.k8s.io/pause:3.10"}
+
+
+def test_a_registry_named_localhost_with_a_port_keeps_its_name() -> None:
+    assert images.parse_image_list("localhost:5000/todo-backend:0123456789ab\n") == {
+        "localhost:5000/todo-backend:0123456789ab"}
+
+
 def test_sizes_are_shown_in_decimal_units() -> None:
     assert [human_size(n) for n in (512, 52_300_000, 1_200_000_000)] == [
         "512 bytes", "52.3 MB", "1.2 GB"]

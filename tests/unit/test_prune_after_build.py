@@ -123,6 +123,18 @@ def test_nothing_goes_when_helm_cannot_tell_which_images_the_release_uses(
             "(Error: Kubernetes cluster unreachable)") in " ".join(out.getvalue().split())
 
 
+def test_a_helm_failure_that_merely_says_not_found_removes_nothing(
+        built: images.BuildContext) -> None:
+    """Only helm's own ``release: not found`` means "no release": a kube-context that is not
+    there is a failure, and nothing may be pruned on it."""
+    c = MockContext(run={HELM: Result(stderr='Error: Kubernetes cluster unreachable: context '
+                                      '"minikube" not found\n', exited=1)})
+    s, _ = session(c)
+    daemon = Daemon(older(built, 4))
+    assert prune_old_tags(s, daemon, [built]) == Pruned((), (), 5)  # type: ignore[arg-type]
+    assert daemon.removed == []
+
+
 def test_a_silent_helm_failure_names_its_exit_code(built: images.BuildContext) -> None:
     s, out = session(MockContext(run={HELM: Result(exited=2)}))
     prune_old_tags(s, Daemon(older(built, 4)), [built])  # type: ignore[arg-type]

@@ -97,6 +97,39 @@ def test_uninstalling_a_release_that_is_not_there_says_so_without_string_matchin
     assert helm(c).uninstall("todo-app", 300) is False
 
 
+@pytest.mark.parametrize(("tool", "stderr"), [
+    ("kubectl", 'Error from server (NotFound): secrets "todo-secrets" not found\n'),
+    ("kubectl", 'Error from server (NotFound): namespaces "todo" not found\n'),
+    ("helm", "Error: release: not found\n"),
+    ("helm", "Error: uninstall: Release not loaded: todo-app: release: not found\n"),
+])
+def test_the_tools_own_not_found_answers_are_not_found(tool: str, stderr: str) -> None:
+    assert tools.is_not_found(tool, stderr)
+
+
+@pytest.mark.parametrize(("tool", "stderr"), [
+    # words in other failures: a credential plugin, a kubeconfig, a webhook, a chart path
+    ("kubectl", 'error: exec: "gke-gcloud-auth-plugin": executable file not found in $PATH\n'),
+    ("kubectl", "error: stat /home/u/.kube/config: no such file: context not found\n"),
+    ("kubectl", 'Error from server (InternalError): Internal error occurred: failed calling '
+                'webhook "v.example.com": service "hook" not found\n'),
+    ("helm", "Error: INSTALLATION FAILED: path \"./chart\" not found\n"),
+    ("helm", "Error: Kubernetes cluster unreachable: context \"kind-x\" not found\n"),
+    ("minikube", "Error from server (NotFound): secrets \"s\" not found\n"),  # not its own
+])
+def test_other_stderr_with_the_words_is_not_not_found(tool: str, stderr: str) -> None:
+    assert not tools.is_not_found(tool, stderr)
+
+
+def test_a_webhook_saying_not_found_is_a_tool_error_not_a_missing_object() -> None:
+    c = MockContext(run={"kubectl get secret s -n todo -o 'jsonpath={.data}' --context ctx-a":
+                         Result("", stderr='Error from server (InternalError): failed calling '
+                                'webhook: service "hook" not found\n', exited=1)})
+    with pytest.raises(tools.proc.ToolError) as failed:
+        kube(c).jsonpath("secret", "s", "{.data}")
+    assert not isinstance(failed.value, tools.NotFound)
+
+
 @pytest.mark.parametrize(("named", "current", "target", "want"), [
     ("flag-or-config", "current", "minikube", "flag-or-config"),
     ("", "kind-dev", "kind", "kind-dev"),

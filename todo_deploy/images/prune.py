@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from .. import proc
 from ..errors import SuiteError
 from ..session import Session
+from ..tools import is_not_found
 from .builder import Builder, TagInfo
 from .context import TAG_LENGTH, BuildContext
 
@@ -80,7 +81,7 @@ def release_refs(s: Session) -> set[str] | None:
         return None
     if result.ok:
         return parse_release_refs(result.stdout, tuple(settings.images))
-    if "not found" in result.stderr:
+    if is_not_found("helm", result.stderr):
         return set()
     why = proc.tail(result.stderr, 1) or f"helm exited {result.code}"
     s.console.info(f"old image tags kept: cannot tell which images release "
