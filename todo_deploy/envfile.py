@@ -7,8 +7,9 @@ One module for the file, used by ``inv secrets`` (which turns it into the Secret
   values are never interpolated, never shown (key names and lengths only), never put in argv.
 - Every key may be absent or empty (the zero-credential default); absent means empty.
 - Generated values are written back with python-dotenv's ``set_key`` (its temporary file next
-  to ``.env``); the file's mode is never loosened, and a ``.env`` others can read is warned
-  about with the ``chmod 600`` fix.
+  to ``.env``, or to its target when ``.env`` is a symlink, which stays one; a UTF-8 BOM is
+  kept and never makes a second copy of the first key); the file's mode is never loosened,
+  and a ``.env`` others can read is warned about with the ``chmod 600`` fix.
 """
 
 from __future__ import annotations
@@ -252,12 +253,29 @@ def values_to_mask(path: Path) -> list[str]:
     return [v for v in values if v]
 
 
+def file_encoding(path: Path) -> str:
+    """The encoding to rewrite ``path`` in (pure but for reading 3 bytes): ``utf-8-sig`` for
+    a file that starts with a UTF-8 BOM (an editor on Windows writes one), so its first key is
+    read as itself, not as ``\ufeffKEY``, and the BOM is written back; else ``utf-8``."""
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(3)
+    except OSError:
+        return "utf-8"
+    return "utf-8-sig" if head == b"\xef\xbb\xbf" else "utf-8"
+
+
 def persist_generated(path: Path, generated: Mapping[str, str]) -> None:
     """Store generated values in ``.env`` with python-dotenv's ``set_key`` (>= 1.2.2: its
     temporary file is made next to ``.env``, never in the system temp directory, and the
-    mode is kept). A new file is made private; an existing one is never loosened."""
+    mode is kept). A new file is made private; an existing one is never loosened.
+
+    A symlinked ``.env`` (dotfiles kept elsewhere) stays a symlink: the values go into its
+    target (``follow_symlinks``; without it the rename would put a regular file in the
+    link's place). A ``.env`` with a BOM keeps it and gets no second copy of its first key."""
     existed = path.exists()
+    encoding = file_encoding(path)
     for key, value in generated.items():
-        set_key(path, key, value, quote_mode="never")
+        set_key(path, key, value, quote_mode="never", encoding=encoding, follow_symlinks=True)
     if not existed:
-        path.chmod(0o600)
+        path.chmod(0o600)  # follows a (dangling) link to the new target

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import sys
 import tempfile
@@ -385,6 +386,34 @@ def test_without_a_profile_the_configured_size_must_fit(
 def test_without_a_profile_the_configured_cpus_are_enough_at_exactly_the_request(
         tmp_path: Path, cpu: str, ok: bool) -> None:
     assert fit(tmp_path, values=BACKEND_CPU.format(cpu=cpu), cpus=2, memory=8192).ok is ok
+
+
+@pytest.mark.parametrize(("cpus", "memory", "has"), [
+    (0, 0, "no CPU limit (this host: 8 CPU) / no memory limit (this host: 16000Mi)"),
+    (0, 4000, "no CPU limit (this host: 8 CPU) / 4000Mi"),
+    (4, 0, "4 CPU / no memory limit (this host: 16000Mi)"),
+])
+def test_a_no_limit_profile_fits_with_what_its_host_has(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpus: int, memory: int,
+        has: str) -> None:
+    """`minikube start --cpus=no-limit --memory=no-limit` stores CPUs 0 / Memory 0 (minikube
+    1.37's getCPUCount / getMemorySize for the docker and podman drivers)."""
+    monkeypatch.setattr(doctor, "host_capacity", lambda: (8, 16000))
+    result = fit(tmp_path, listing=profiles(cpus=cpus, memory=memory))
+    assert result.ok and result.hint is None
+    assert result.detail == f"minikube has {has}; chart requests 700m CPU / 1536Mi {SYSTEM}"
+
+
+def test_a_no_limit_profile_on_a_host_too_small_still_fails(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(doctor, "host_capacity", lambda: (1, 16000))
+    assert not fit(tmp_path, listing=profiles(cpus=0, memory=0)).ok
+
+
+def test_the_host_capacity_is_this_machines() -> None:
+    cpus, memory = doctor.host_capacity()
+    assert cpus == os.cpu_count()
+    assert memory > 0
 
 
 def test_a_missing_chart_fails_the_fit_check_with_where_to_look(tmp_path: Path) -> None:

@@ -241,6 +241,52 @@ def test_persist_generated_updates_env_in_place(tmp_path: Path) -> None:
     assert env.value("POSTGRES_PASSWORD") == "p" * 20
 
 
+def test_a_symlinked_env_stays_a_symlink_and_its_target_gets_the_values(
+        tmp_path: Path) -> None:
+    target = tmp_path / "dotfiles" / "todo.env"
+    target.parent.mkdir()
+    target.write_text("DATABASE_URL=\nBETTER_AUTH_SECRET=\n")
+    target.chmod(0o600)
+    link = tmp_path / ".env"
+    link.symlink_to(target)
+    envfile.persist_generated(link, {"BETTER_AUTH_SECRET": "g" * 64})
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert parsed(target.read_text()).value("BETTER_AUTH_SECRET") == "g" * 64
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".env", "dotfiles"]  # no temp left
+
+
+def test_a_dangling_env_symlink_creates_its_target_privately(tmp_path: Path) -> None:
+    target = tmp_path / "todo.env"
+    link = tmp_path / ".env"
+    link.symlink_to(target)
+    envfile.persist_generated(link, {"BETTER_AUTH_SECRET": "g" * 64})
+    assert link.is_symlink()
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert parsed(target.read_text()).value("BETTER_AUTH_SECRET") == "g" * 64
+
+
+def test_an_env_starting_with_a_bom_gets_no_duplicate_key(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    path.write_bytes(b"\xef\xbb\xbfBETTER_AUTH_SECRET=\r\nDATABASE_URL=\r\n")
+    envfile.persist_generated(path, {"BETTER_AUTH_SECRET": "g" * 64, "POSTGRES_PASSWORD": "p" * 20})
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfBETTER_AUTH_SECRET=" + b"g" * 64)  # BOM kept, once
+    text = envfile.read_env_text(path)
+    assert text.count("BETTER_AUTH_SECRET=") == 1
+    env = parsed(text)
+    assert env.value("BETTER_AUTH_SECRET") == "g" * 64
+    assert env.value("POSTGRES_PASSWORD") == "p" * 20
+    assert not env.warnings  # no duplicate-key warning
+
+
+def test_an_env_without_a_bom_gets_none(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    path.write_text("BETTER_AUTH_SECRET=\n")
+    envfile.persist_generated(path, {"BETTER_AUTH_SECRET": "g" * 64})
+    assert path.read_bytes().startswith(b"BETTER_AUTH_SECRET=")
+
+
 def test_persist_generated_makes_a_new_env_private(tmp_path: Path) -> None:
     path = tmp_path / ".env"
     envfile.persist_generated(path, {"BETTER_AUTH_SECRET": "g" * 64})
