@@ -41,10 +41,18 @@ class DockerEndpoint:
 
     @property
     def host(self) -> str:
-        """Where the engine answers, for messages: the host's engine is found as the docker
-        SDK finds it (DOCKER_HOST of this process, else the default socket)."""
-        found = os.environ if self.target == "host" else self.environment
-        return found.get("DOCKER_HOST") or "local default socket"
+        """Where the engine answers, for messages: the host's engine is found as the Docker
+        CLI finds it (DOCKER_HOST of this process, else the CLI's current context, else the
+        default socket)."""
+        if self.target == "host":
+            from .errors import SuiteError
+            from .images.daemon import host_engine  # the docker SDK's module (no cycle)
+
+            try:
+                return host_engine(os.environ).describe()
+            except SuiteError:
+                return os.environ.get("DOCKER_HOST") or "local default socket"
+        return self.environment.get("DOCKER_HOST") or "local default socket"
 
 
 def minikube(settings: Settings, *args: str) -> list[str]:

@@ -8,8 +8,10 @@ step view.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
+import shutil
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -198,13 +200,80 @@ def docker_environment(endpoint: DockerEndpoint) -> dict[str, str]:
     return dict(endpoint.environment)
 
 
+@dataclass(frozen=True)
+class HostEngine:
+    """The host's Docker engine as the Docker CLI finds it: ``DOCKER_HOST``, else the CLI's
+    context (``DOCKER_CONTEXT``, else ``currentContext`` in ``~/.docker/config.json``): Docker
+    Desktop on Linux (``desktop-linux``), colima, OrbStack, rootless docker (``rootless``)
+    each make one and make it current. ``base_url`` "" = the SDK's default socket."""
+
+    base_url: str = ""
+    context: str = ""  # the CLI context it came from ("" = DOCKER_HOST or the default)
+    tls: Any = None  # the context's TLS material (docker.tls.TLSConfig), if any
+
+    def describe(self) -> str:
+        where = self.base_url or "local default socket"
+        return f"{where} (docker context {self.context})" if self.context else where
+
+
+def host_engine(environ: Mapping[str, str]) -> HostEngine:
+    """Where the host's engine answers (reads the Docker CLI's config, never changes it).
+    docker-py before 7.2 ignores the CLI's context, so the suite resolves it itself."""
+    if environ.get("DOCKER_HOST"):
+        return HostEngine(environ["DOCKER_HOST"])
+    from docker.context import ContextAPI
+    from docker.context.config import get_current_context_name
+
+    name = environ.get("DOCKER_CONTEXT") or get_current_context_name() or "default"
+    if name == "default":
+        return HostEngine()
+    try:
+        ctx = ContextAPI.get_context(name)
+    except Exception as exc:  # docker-py raises a bare Exception for a malformed meta.json
+        raise PrereqError(f"cannot read docker context {name!r}: {exc}",
+                          "docker context ls   # then: docker context use NAME") from None
+    if ctx is None:
+        source = ("DOCKER_CONTEXT" if environ.get("DOCKER_CONTEXT") else
+                  "currentContext in ~/.docker/config.json")
+        raise PrereqError(f"docker context {name!r} ({source}) does not exist",
+                          "docker context ls   # then: docker context use NAME "
+                          "(or: docker context use default)")
+    return HostEngine(str(ctx.Host or ""), name, ctx.TLSConfig)
+
+
+def ssh_transport(base_url: str) -> bool:
+    """``use_ssh_client`` for an ``ssh://`` engine: docker-py's own transport needs paramiko
+    (the SDK's ``ssh`` extra); without it the ``ssh`` client is used, as the Docker CLI does
+    (``ssh HOST docker system dial-stdio``). Neither: refused with the fix."""
+    if not base_url.startswith("ssh://"):
+        return False
+    if importlib.util.find_spec("paramiko") is not None:
+        return False
+    if shutil.which("ssh"):
+        return True
+    raise PrereqError(
+        f"the Docker engine {base_url} is reached over ssh, and neither the ssh client nor "
+        "paramiko is installed",
+        "install the OpenSSH client (apt-get install openssh-client), or: "
+        ".venv/bin/pip install 'docker[ssh]'")
+
+
 def docker_client(endpoint: DockerEndpoint, timeout: float) -> Any:
     import docker.errors
 
     import docker
 
     try:
-        return docker.from_env(environment=docker_environment(endpoint), timeout=int(timeout))
+        if endpoint.target != "host":
+            return docker.from_env(environment=docker_environment(endpoint),
+                                   timeout=int(timeout))
+        engine = host_engine(os.environ)
+        shell_out = ssh_transport(engine.base_url)
+        if not engine.context:  # DOCKER_HOST, or the default socket
+            return docker.from_env(environment=docker_environment(endpoint),
+                                   timeout=int(timeout), use_ssh_client=shell_out)
+        return docker.DockerClient(base_url=engine.base_url or None, tls=engine.tls or False,
+                                   timeout=int(timeout), use_ssh_client=shell_out)
     except docker.errors.DockerException as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if endpoint.target == "host":
