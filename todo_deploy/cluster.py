@@ -46,7 +46,7 @@ class DockerEndpoint:
         default socket)."""
         if self.target == "host":
             from .errors import SuiteError
-            from .images.daemon import host_engine  # the docker SDK's module (no cycle)
+            from .images.daemon import host_engine  # here: images.daemon imports this module
 
             try:
                 return host_engine(os.environ).describe()

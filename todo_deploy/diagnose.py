@@ -433,19 +433,19 @@ def _crash_loop(v: PodView) -> Finding | None:
         now = state.get("terminated") or {}
         if reason != "CrashLoopBackOff" and not (now and int(now.get("exitCode", 0)) != 0):
             continue
+        container = str(status.get("name", ""))
         if reason != "CrashLoopBackOff" and crashed_after_ready(v.pod, now):
             # one crash of a pod that was serving: kubelet restarts it at once; a second
             # crash soon after is CrashLoopBackOff, which is a verdict
-            container = str(status.get("name", ""))
+            once = str(now.get("reason") or "Error")
             return v.finding(
-                Cause.CRASH_LOOP, container, str(now.get("reason") or "Error"),
+                Cause.CRASH_LOOP, container, once,
                 f"container {container} crashed once after its pod was ready: exit code "
-                f"{now.get('exitCode')} ({now.get('reason') or 'Error'}); kubelet restarts it",
+                f"{now.get('exitCode')} ({once}); kubelet restarts it",
                 f"inv logs {v.component}   "
                 f"({v.place.kubectl('-n', v.namespace, 'logs', v.name, '-c', container)})",
                 fatal=False, exit_code=int(now.get("exitCode", 0)),
                 crashed_run_is_current=True)
-        container = str(status.get("name", ""))
         last = (status.get("lastState") or {}).get("terminated") or {}
         term = now if now and int(now.get("exitCode", 0)) != 0 else last
         code = term.get("exitCode")

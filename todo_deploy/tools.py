@@ -457,8 +457,8 @@ DEFAULT_REGISTRY_PREFIXES = ("docker.io/library/", "docker.io/", "localhost/")
 
 def short_image_ref(ref: str) -> str:
     """An image name as the suite writes it (pure): ``localhost/todo-backend:abc`` and
-    ``docker.io/library/todo-backend:abc`` → ``todo-backend:abc``. Every comparison of an
-    image name a runtime reports with one the suite made goes through here."""
+    ``docker.io/library/todo-backend:abc`` → ``todo-backend:abc``, so a name a runtime lists
+    compares equal to the one the suite built."""
     ref = ref.strip()
     for prefix in DEFAULT_REGISTRY_PREFIXES:
         if ref.startswith(prefix):

@@ -81,10 +81,14 @@ def test_a_missing_object_is_a_typed_not_found_error() -> None:
         kube(c).jsonpath("secret", "s", "{.data}")
 
 
-def test_another_failure_is_a_tool_error_not_a_not_found() -> None:
+@pytest.mark.parametrize("stderr", [
+    "error: You must be logged in to the server (Unauthorized)\n",
+    # a webhook saying "not found" is a failure of the call, not a missing object
+    'Error from server (InternalError): failed calling webhook: service "hook" not found\n',
+])
+def test_another_failure_is_a_tool_error_not_a_not_found(stderr: str) -> None:
     c = MockContext(run={"kubectl get secret s -n todo -o 'jsonpath={.data}' --context ctx-a":
-                         Result("", stderr="error: You must be logged in to the server "
-                                "(Unauthorized)\n", exited=1)})
+                         Result("", stderr=stderr, exited=1)})
     with pytest.raises(tools.proc.ToolError) as failed:
         kube(c).jsonpath("secret", "s", "{.data}")
     assert not isinstance(failed.value, tools.NotFound)
@@ -119,15 +123,6 @@ def test_the_tools_own_not_found_answers_are_not_found(tool: str, stderr: str) -
 ])
 def test_other_stderr_with_the_words_is_not_not_found(tool: str, stderr: str) -> None:
     assert not tools.is_not_found(tool, stderr)
-
-
-def test_a_webhook_saying_not_found_is_a_tool_error_not_a_missing_object() -> None:
-    c = MockContext(run={"kubectl get secret s -n todo -o 'jsonpath={.data}' --context ctx-a":
-                         Result("", stderr='Error from server (InternalError): failed calling '
-                                'webhook: service "hook" not found\n', exited=1)})
-    with pytest.raises(tools.proc.ToolError) as failed:
-        kube(c).jsonpath("secret", "s", "{.data}")
-    assert not isinstance(failed.value, tools.NotFound)
 
 
 @pytest.mark.parametrize(("named", "current", "target", "want"), [
