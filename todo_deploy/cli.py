@@ -1,7 +1,9 @@
 """Glue between invoke tasks and the stages: one session per task call.
 
 ``session`` resolves the settings once, creates the console, and turns expected failures
-(:class:`SuiteError`) into one clear message plus an exit code — never a traceback.
+(:class:`SuiteError`, and a library's exception through
+:func:`~todo_deploy.errors.library_failure`) into one clear message plus an exit code — never a
+traceback.
 Ctrl-C exits 130.
 """
 
@@ -16,7 +18,7 @@ from typing import Any
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from .errors import ExitCode, SuiteError
+from .errors import ExitCode, SuiteError, library_failure
 from .session import Session, settings_for
 
 
@@ -39,3 +41,9 @@ def session(c: Context, *, no_color: bool = False, **overrides: Any) -> Iterator
     except KeyboardInterrupt:
         console.error("interrupted")
         raise Exit(code=int(ExitCode.INTERRUPTED)) from None
+    except Exception as exc:  # a library's failure (docker SDK, requests, OS): its fix
+        failure = library_failure(exc)
+        if failure is None:
+            raise  # a bug: its traceback is the report
+        console.error(failure.message, failure.hint, failure.details)
+        raise Exit(code=int(failure.code)) from None

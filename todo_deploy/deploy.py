@@ -59,6 +59,7 @@ GOOD_STATUSES = ("deployed", "superseded")
 DESCRIPTION_PREFIX = "inv deploy: "
 TIMEOUT_MARGIN = 60.0  # seconds the subprocess may outlive helm's own --timeout
 WATCH_SECONDS = 2.0  # how often the pods are looked at while helm waits
+WATCH_RETRY_SECONDS = 60.0  # how long failed reads of the pods are retried while helm waits
 # The embedded PostgreSQL's StatefulSet and the headless Service its serviceName names
 # (chart 1.0.0 before issue 11 named the ClusterIP Service todo-postgres there).
 POSTGRES_STATEFULSET = "todo-postgres"
@@ -425,17 +426,30 @@ def _upgrade_watching_pods(s: Session, plan: DeployPlan,
                 diagnose.get_pods(kube)}
     running = s.tools.helm.start(*upgrade_args(plan, major),
                                  timeout=plan.timeout + TIMEOUT_MARGIN)
-    while (result := running.wait(WATCH_SECONDS)) is None:
-        fresh = new_pods(diagnose.get_pods(kube), existing)
-        if not fresh:
-            continue
-        fatal = [f for f in diagnose.classify_pods(
-            fresh, diagnose.get_events(kube), place=diagnose.Place.of(s.settings, kube))
-            if f.fatal]
-        if fatal:
-            stopped = running.stop()
-            return stopped, [diagnose.with_logs(kube, f)
-                             for f in diagnose.group(fatal)]
+    # the API server answered just now: a failed read while helm waits is retried with
+    # backoff (a restart, a timeout); when the watch gives up, helm is stopped with it
+    retry, delay = proc.Retry(budget=WATCH_RETRY_SECONDS), WATCH_SECONDS
+    with running.watched():
+        while (result := running.wait(delay)) is None:
+            try:
+                pods = diagnose.get_pods(kube)
+            except SuiteError as exc:
+                delay = retry.failed(exc)
+                s.console.detail(f"watching the pods: {exc.message}; asking again in "
+                                 f"{delay:.0f}s")
+                continue
+            retry.ok()
+            delay = WATCH_SECONDS
+            fresh = new_pods(pods, existing)
+            if not fresh:
+                continue
+            fatal = [f for f in diagnose.classify_pods(
+                fresh, diagnose.get_events(kube), place=diagnose.Place.of(s.settings, kube))
+                if f.fatal]
+            if fatal:
+                stopped = running.stop()
+                return stopped, [diagnose.with_logs(kube, f)
+                                 for f in diagnose.group(fatal)]
     return result, []
 
 
@@ -536,15 +550,16 @@ def _rollback(s: Session, plan: DeployPlan, target: int) -> proc.ToolResult:
                                                 plan.timeout),
                                  timeout=plan.timeout + TIMEOUT_MARGIN)
     deleted: set[str] = set()
-    while (result := running.wait(WATCH_SECONDS)) is None:
-        objects = kube.items("statefulsets,pods", diagnose.APP_SELECTOR, check=False)
-        for pod in stuck_statefulset_pods(objects):
-            if pod not in deleted:
-                kube.run("delete", "pod", pod, "-n", plan.namespace, "--wait=false",
-                         check=False)
-                deleted.add(pod)
-                s.console.info(f"deleted pod {pod}: it was stuck on the failed revision, and a "
-                               "StatefulSet does not replace such a pod by itself")
+    with running.watched():  # Ctrl-C stops the rollback too, never leaves it running
+        while (result := running.wait(WATCH_SECONDS)) is None:
+            objects = kube.items("statefulsets,pods", diagnose.APP_SELECTOR, check=False)
+            for pod in stuck_statefulset_pods(objects):
+                if pod not in deleted:
+                    kube.run("delete", "pod", pod, "-n", plan.namespace, "--wait=false",
+                             check=False)
+                    deleted.add(pod)
+                    s.console.info(f"deleted pod {pod}: it was stuck on the failed revision, "
+                                   "and a StatefulSet does not replace such a pod by itself")
     return result
 
 

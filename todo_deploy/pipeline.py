@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from . import cluster, day2, deploy, doctor, secrets, tools, verify
 from .console import CheckResult
-from .errors import SuiteError
+from .errors import library_failure
 from .session import Session
 
 STAGES = ("doctor", "minikube", "build", "secrets", "deploy", "verify", "url")
@@ -140,12 +140,17 @@ def run_up(s: Session, options: UpOptions | None = None) -> list[StageRun]:
         started = time.monotonic()
         try:
             detail = _verify(s, options) if stage == "verify" else RUNNERS[stage](s)
-        except (SuiteError, KeyboardInterrupt) as exc:
-            why = exc.message if isinstance(exc, SuiteError) else "interrupted"
+        except (Exception, KeyboardInterrupt) as exc:
+            error = None if isinstance(exc, KeyboardInterrupt) else library_failure(exc)
+            if error is None and not isinstance(exc, KeyboardInterrupt):
+                raise  # a bug: its traceback is the report
+            why = error.message if error is not None else "interrupted"
             runs.append(StageRun(stage, True, time.monotonic() - started, f"FAILED: {why}",
                                  failed=True))
             runs += [StageRun(later, False, 0.0, "not run") for later, _ in steps[n:]]
             _table(s, runs)
+            if error is not None and error is not exc:
+                raise error from None
             raise
         runs.append(StageRun(stage, True, time.monotonic() - started, detail))
     _table(s, runs)

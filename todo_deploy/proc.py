@@ -10,21 +10,24 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import shlex
+import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from invoke.context import Context
 from invoke.exceptions import CommandTimedOut
 from invoke.runners import Local
 
-from .errors import PrereqError, StageFailed
+from .errors import PrereqError, StageFailed, SuiteError
 
 NOT_FOUND = 127
+INTERRUPT_GRACE = 15.0  # seconds a tool has to stop after Ctrl-C, then SIGKILL
 
 
 @dataclass(frozen=True)
@@ -53,14 +56,21 @@ class GroupRunner(Local):
 
     invoke's own runner kills only its direct child at a timeout. A grandchild (``sh -c``'s
     command, a plugin helm starts) that still held the pipes kept ``inv`` waiting for it, and
-    a tool that never read its stdin payload hung the call for as long as it lived."""
+    a tool that never read its stdin payload hung the call for as long as it lived.
+
+    A Ctrl-C forwarded to the tool is counted (:attr:`interrupts`): :func:`run` raises
+    ``KeyboardInterrupt`` after such a call, whatever the tool's exit code and ``check``.
+    invoke itself only forwards it and returns the tool's result, so a ``check=False``
+    caller carried on as if the tool had merely failed."""
+
+    interrupts = 0  # Ctrl-Cs forwarded to a tool, in this process
 
     def start(self, command: str, shell: str, env: dict[str, Any]) -> None:
         if self.using_pty:  # never used by the suite (hide/in_stream need pipes)
             super().start(command, shell, env)
             return
-        self.process = subprocess.Popen(command, shell=True, executable=shell, env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        self.process = subprocess.Popen(command, shell=True, executable=shell_path(shell, env),
+                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         stdin=subprocess.PIPE, start_new_session=True)
 
     def _signal_group(self, signum: int) -> None:
@@ -72,7 +82,17 @@ class GroupRunner(Local):
 
     def send_interrupt(self, interrupt: KeyboardInterrupt) -> None:
         # its own session has no terminal: forward Ctrl-C as the terminal would have
+        GroupRunner.interrupts += 1
         self._signal_group(signal.SIGINT)
+
+
+def shell_path(shell: str, env: Mapping[str, Any]) -> str:
+    """The shell invoke names (``bash`` by default, found on PATH) as an absolute path; the
+    POSIX ``/bin/sh`` when PATH has none (a PATH of the user's tools only), so a missing tool
+    is still reported as missing, not as a missing shell."""
+    if os.path.isabs(shell):
+        return shell
+    return shutil.which(shell, path=str(env.get("PATH") or os.defpath)) or "/bin/sh"
 
 
 def tail(text: str, lines: int = 8) -> str:
@@ -122,6 +142,7 @@ def run(
     """
     cmd = shlex.join(argv)
     c.config.runners.local = GroupRunner  # invoke's extension point for how c.run runs
+    interrupts = GroupRunner.interrupts
     try:
         result = c.run(
             cmd,
@@ -137,6 +158,8 @@ def run(
         )
     except CommandTimedOut as exc:
         raise ToolError(argv, -1, f"timed out after {exc.timeout}s", hint) from None
+    if GroupRunner.interrupts != interrupts:  # Ctrl-C: the tool was stopped, so is the run
+        raise KeyboardInterrupt
     assert result is not None
     out = ToolResult(tuple(argv), result.exited, result.stdout, result.stderr)
     if out.code == NOT_FOUND and "not found" in out.stderr:
@@ -171,16 +194,41 @@ class Background:
         return ToolResult(self.argv, self.process.returncode, stdout, stderr)
 
     def stop(self, grace: float = 60.0) -> ToolResult:
-        """SIGTERM (helm then records the release as failed and exits), SIGKILL after
-        ``grace`` seconds."""
+        """SIGTERM to the tool's process group (helm then records the release as failed and
+        exits), SIGKILL after ``grace`` seconds."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self._signal(signal.SIGTERM)
         try:
             stdout, stderr = self.process.communicate(timeout=grace)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            self._signal(signal.SIGKILL)
             stdout, stderr = self.process.communicate()
         return ToolResult(self.argv, self.process.returncode, stdout, stderr)
+
+    def _signal(self, signum: int) -> None:
+        """``signum`` to the tool, then to the rest of its process group (a plugin it ran)."""
+        if signum == signal.SIGKILL:
+            self.process.kill()
+        else:
+            self.process.send_signal(signum)
+        pid = getattr(self.process, "pid", None)
+        if pid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):  # all gone
+                os.killpg(pid, signum)
+
+    @contextlib.contextmanager
+    def watched(self, grace: float = INTERRUPT_GRACE) -> Iterator[Background]:
+        """The block that watches this tool: whatever ends the block early (Ctrl-C, an error
+        of the watch) stops the tool first, so it never runs on unwatched after ``inv`` has
+        gone. A :class:`~todo_deploy.errors.SuiteError` then says that the tool was stopped."""
+        try:
+            yield self
+        except BaseException as exc:
+            if self.process.poll() is None:
+                self.stop(grace)
+                if isinstance(exc, SuiteError):
+                    exc.message += f" ({shlex.join(self.argv[:2])} was stopped)"
+            raise
 
 
 def start(argv: Sequence[str], *, timeout: float,
@@ -188,9 +236,71 @@ def start(argv: Sequence[str], *, timeout: float,
     """Start ``argv`` in the background (see :class:`Background`); a missing tool raises
     :class:`ToolMissing` at once."""
     try:
+        # its own process group: a Ctrl-C at the terminal reaches inv only, which stops the
+        # tool (Background.watched) and waits for it, instead of racing it
         process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True,
+                                   stderr=subprocess.PIPE, text=True, start_new_session=True,
                                    env={**os.environ, **(env or {})})
     except FileNotFoundError:
         raise ToolMissing(argv[0]) from None
     return Background(tuple(argv), process, time.monotonic() + timeout)
+
+
+# -- transient failures ----------------------------------------------------------------------
+# The words kubectl, helm and Go's net/http use for an API server that restarts, is overloaded
+# or was briefly out of reach. A refusal (Forbidden, Unauthorized) or a missing object is an
+# answer, not a fault: asked again, it stays.
+TRANSIENT_RE = re.compile(
+    r"connection refused|connection to the server \S+ was refused|connection reset|"
+    r"broken pipe|i/o timeout|timed out|timeout|"
+    r"TLS handshake|unable to connect to the server|server is currently unable|"
+    r"etcdserver|unexpected EOF|\bEOF\b|GOAWAY|client connection lost|too many requests|"
+    r"ServiceUnavailable|was unable to return a response|no route to host|"
+    r"http2: server sent|net/http: request canceled", re.IGNORECASE)
+ANSWER_RE = re.compile(r"\(Forbidden\)|\(Unauthorized\)|\(NotFound\)|\bforbidden:|"
+                       r"must be logged in", re.IGNORECASE)
+
+
+def transient(error: SuiteError) -> bool:
+    """Whether asking again may succeed (pure): a tool that timed out, or a failure in the
+    API server's words for a restart, an overload or a dropped connection. Never a missing
+    tool, a refusal or an object that is not there."""
+    if not isinstance(error, ToolError) or isinstance(error, ToolMissing):
+        return False
+    text = f"{error.message}\n{error.details or ''}"
+    if ANSWER_RE.search(text):
+        return False
+    return error.exit_code == -1 or bool(TRANSIENT_RE.search(text))
+
+
+@dataclass
+class Retry:
+    """Backoff for the reads of a watch (a rollout) once the API server has answered in this
+    run: a transient failure waits ``first``, then twice as long each time up to ``cap``; a
+    failure that is not transient, or one that lasts ``budget`` seconds, is raised. ``ok()``
+    after each read that worked starts afresh."""
+
+    budget: float = 60.0
+    first: float = 1.0
+    cap: float = 8.0
+    clock: Callable[[], float] = time.monotonic
+    attempts: int = 0
+    failing_since: float | None = field(default=None)
+
+    def ok(self) -> None:
+        self.attempts, self.failing_since = 0, None
+
+    def failed(self, error: SuiteError) -> float:
+        """Seconds to wait before the next read; raises ``error`` when it is not worth
+        retrying (its message then says for how long it was retried)."""
+        now = self.clock()
+        if not transient(error):
+            raise error
+        if self.failing_since is None:
+            self.failing_since = now
+        elif now - self.failing_since >= self.budget:
+            error.message += (f" (still failing after {now - self.failing_since:.0f}s, "
+                              f"{self.attempts + 1} attempts)")
+            raise error
+        self.attempts += 1
+        return float(min(self.cap, self.first * 2 ** (self.attempts - 1)))

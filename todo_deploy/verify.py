@@ -34,13 +34,14 @@ from . import access, diagnose, doctor, keptfile, proc
 from .config import Settings
 from .console import CheckResult
 from .diagnose import Finding
-from .errors import StageFailed
+from .errors import StageFailed, SuiteError
 from .session import Session
 from .tools import Kubectl, Tools, is_not_found
 
 DEPLOYMENTS = (("backend", "todo-backend"), ("frontend", "todo-frontend"))
 REVISION = "deployment.kubernetes.io/revision"
 POLL_SECONDS = 2.0
+WATCH_RETRY_SECONDS = 60.0  # failed reads of a rollout watch are retried this long
 HTTP_RETRY_SECONDS = 15.0  # endpoints can trail a finished rollout by a few seconds
 NODEPORT_PATH = "/api/health"
 HELM_TEST_SECONDS = 120.0  # helm test's --timeout (the test pod takes seconds)
@@ -262,12 +263,30 @@ def watch_rollout(kube: Kubectl, settings: Settings, *, poll: float = POLL_SECON
                   progress: Callable[[str], None] | None = None,
                   clock: Callable[[], float] = time.monotonic,
                   sleep: Callable[[float], None] = time.sleep) -> WatchResult:
-    """Poll until both rollouts complete, a pod has a fatal cause, or the timeout passes."""
+    """Poll until both rollouts complete, a pod has a fatal cause, or the timeout passes.
+
+    A read that fails after the first one worked (the API server restarting, a timeout) is
+    retried with backoff for up to ``WATCH_RETRY_SECONDS`` (never past the deadline); the
+    first read is not: a cluster that does not answer at all is news at once."""
     started = clock()
     deadline = started + settings.verify_timeout
     last_line = ""
+    retry = proc.Retry(budget=WATCH_RETRY_SECONDS, clock=clock)
+    answered = False
     while True:
-        objects = get_workloads(kube)
+        try:
+            objects = get_workloads(kube)
+        except SuiteError as exc:
+            if not answered or clock() >= deadline:
+                raise
+            wait = retry.failed(exc)
+            if progress:
+                progress(f"the API server did not answer ({exc.message}); asking again in "
+                         f"{wait:.0f}s")
+            sleep(max(0.0, min(wait, deadline - clock())))
+            continue
+        answered = True
+        retry.ok()
         states = tuple(rollout_state(comp, name, objects) for comp, name in DEPLOYMENTS)
         line = "; ".join(f"{st.component} {st.detail}" for st in states)
         if progress and line != last_line:
