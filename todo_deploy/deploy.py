@@ -82,6 +82,7 @@ class Recovery(StrEnum):
     ROLLBACK = "rollback"  # a new revision failed: go back to the last good one
     UNCHANGED = "unchanged"  # helm failed before creating a revision: nothing to undo
     FIRST_INSTALL = "first-install"  # no good revision exists: clean up by hand
+    NOT_OURS = "not-ours"  # another run made a revision since: roll back nothing of theirs
 
 
 @dataclass(frozen=True)
@@ -177,11 +178,18 @@ def uninstall_hint(helm: Helm, release: str, namespace: str) -> str:
 def recovery_plan(history: Sequence[Revision], before: int | None) -> RecoveryPlan:
     """What to do after a failed upgrade, from the history now and the revision before it.
 
-    ``before`` is the latest revision number before this deploy (None: no release yet).
+    ``before`` is the latest revision number before this deploy (None: no release yet). This
+    run's own revision is the next number: a run rolls back only a revision it made itself, so
+    any other revision newer than ``before`` (another run's, a ``helm`` by hand) means
+    :attr:`Recovery.NOT_OURS`: nothing is rolled back.
     """
     newer = [r for r in history if before is None or r.number > before]
     if not newer:
         return RecoveryPlan(Recovery.UNCHANGED)
+    mine = (before or 0) + 1
+    if [r.number for r in newer] != [mine]:
+        return RecoveryPlan(Recovery.NOT_OURS, failed=mine if any(
+            r.number == mine for r in newer) else None, target=newer[-1].number)
     failed = newer[-1].number
     good = [r for r in history if r.number < failed and r.status in GOOD_STATUSES]
     if not good:
@@ -496,6 +504,13 @@ def _recover(s: Session, plan: DeployPlan, before: int | None,
         raise StageFailed(f"deploy failed before Helm changed anything: {why.splitlines()[-1]}",
                           stuck_hint(history, s.tools.helm, plan.release, plan.namespace)
                           or hint)
+    if recovery.action is Recovery.NOT_OURS:
+        history_cmd = s.tools.helm.command("history", plan.release, "-n", plan.namespace)
+        raise StageFailed(
+            f"deploy failed, and release {plan.release} has a revision this run did not make "
+            f"(revision {recovery.target}, by another run or by hand; this run's would be "
+            f"{(before or 0) + 1}): nothing was rolled back, so no other run's work is undone",
+            f"{hint}\nlook first: {history_cmd}")
     if recovery.action is Recovery.FIRST_INSTALL:
         raise StageFailed(
             f"the first install of {plan.release} failed (revision {recovery.failed}); "

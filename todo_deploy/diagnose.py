@@ -19,6 +19,7 @@ crash-loop                    CrashLoopBackOff, or a container that  exit code +
                               just terminated non-zero
 config-error                  CreateContainerConfigError             ``inv secrets``
 readiness                     Unhealthy "Readiness probe failed"     probe path + last event
+database                      the backend's ``/ready`` answers 503   DATABASE_URL in ``.env``
 unschedulable                 PodScheduled=False Unschedulable       the nodes' CPU / memory
 stopped (never fatal)         phase Failed, reason Evicted /         the node's pressure
                               NodeShutdown (the ReplicaSet replaces
@@ -61,6 +62,13 @@ READINESS_GRACE_SECONDS = 60.0
 # within seconds (kubelet marks the pod unready after failureThreshold = 2 such answers).
 CLIENT_ERROR = re.compile(r"statuscode: 4\d\d")
 CLIENT_ERROR_FAILURES = 2
+# The backend's readiness path checks the database (``SELECT 1``): a 503 there is the database
+# the pod cannot use (a bad DATABASE_URL, a database that is down), a verdict after this long
+# (four failed probes at the chart's 5 s period; the embedded PostgreSQL is already up, the
+# backend's init container waited for it).
+DATABASE_READINESS_PATH = "/ready"
+DATABASE_GRACE_SECONDS = 20.0
+UNAVAILABLE = re.compile(r"statuscode: 503")
 # A claim that stays unbound this long has no StorageClass or provisioner to answer it.
 UNBOUND_CLAIM = "unbound immediate PersistentVolumeClaims"
 STORAGE_GRACE_SECONDS = 30.0
@@ -87,6 +95,7 @@ class Cause(StrEnum):
     CRASH_LOOP = "crash-loop"
     CONFIG_ERROR = "config-error"
     READINESS = "readiness"
+    DATABASE = "database"
     UNSCHEDULABLE = "unschedulable"
     SANDBOX = "sandbox"
     STOPPED = "stopped"  # evicted or stopped by its node: the ReplicaSet replaces it
@@ -510,6 +519,14 @@ def _readiness(v: PodView, grace: float) -> Finding | None:
         words = " ".join(str(last_event.get("message", "")).split())
         # a 4xx is an answer, not a slow start: the probe asks for the wrong path or port
         answered = CLIENT_ERROR.search(words) is not None
+        if target.startswith(f"GET {DATABASE_READINESS_PATH} ") and UNAVAILABLE.search(words):
+            return v.finding(
+                Cause.DATABASE, container, "Unhealthy",
+                f"the backend cannot use its database: {target} answers 503 ({failures}x in "
+                f"{failing_for:.0f}s; the pod runs, /health is fine)",
+                f"check DATABASE_URL in .env (host, port, user, password, database), then: "
+                f"inv secrets deploy   # details: inv logs {v.component}",
+                fatal=failing_for >= DATABASE_GRACE_SECONDS)
         return v.finding(
             Cause.READINESS, container, "Unhealthy",
             f"readiness probe {target} keeps failing for container {container} "

@@ -8,7 +8,10 @@ written is skipped (the answer is asked again next run). Never a secret in any o
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +26,27 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def save(path: Path, data: dict[str, Any]) -> bool:
-    """Write ``data`` atomically (a scratch file beside it, then rename); False when the
-    directory is not writable."""
+    """Write ``data`` atomically (:func:`write_atomic`); False when the directory is not
+    writable."""
+    return write_atomic(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def write_atomic(path: Path, text: str) -> bool:
+    """Write ``text`` to ``path`` atomically: a scratch file with a unique name in the same
+    directory (``tempfile.mkstemp``: two runs at once never share one, nor write over each
+    other's half-written file), then ``os.replace``, so a reader sees the old file or the new
+    one, never a mix. False (and no scratch file left) when it cannot be written."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        scratch = path.with_suffix(".tmp")
-        scratch.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        scratch.replace(path)
+        fd, scratch = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError:
+        return False
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(scratch, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(scratch)
         return False
     return True

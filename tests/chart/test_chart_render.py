@@ -219,15 +219,18 @@ def test_containers_listen_on_the_spec_ports(helm: Path) -> None:
         "containerPort"] == 3000
 
 
-@pytest.mark.parametrize(("deployment", "name", "path", "port"), [
-    ("Deployment/todo-backend", "backend", "/health", 7860),
-    ("Deployment/todo-frontend", "frontend", "/api/health", 3000),
+@pytest.mark.parametrize(("deployment", "name", "path", "ready", "port"), [
+    ("Deployment/todo-backend", "backend", "/health", "/ready", 7860),
+    ("Deployment/todo-frontend", "frontend", "/api/health", "/api/health", 3000),
 ])
 def test_probes_use_the_spec_endpoints_and_timings_behind_a_startup_probe(
-        helm: Path, deployment: str, name: str, path: str, port: int) -> None:
+        helm: Path, deployment: str, name: str, path: str, ready: str, port: int) -> None:
+    """The backend's readiness asks /ready (it checks the database: a revision whose pods
+    cannot use DATABASE_URL never becomes ready); startup and liveness stay on /health."""
     c = container(by_key(template(helm))[deployment], name)
-    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+    for probe in ("startupProbe", "livenessProbe"):
         assert c[probe]["httpGet"] == {"path": path, "port": port}
+    assert c["readinessProbe"]["httpGet"] == {"path": ready, "port": port}
     assert (c["livenessProbe"]["periodSeconds"], c["livenessProbe"]["timeoutSeconds"],
             c["livenessProbe"]["failureThreshold"]) == (10, 5, 3)
     assert (c["readinessProbe"]["periodSeconds"], c["readinessProbe"]["timeoutSeconds"],

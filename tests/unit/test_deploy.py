@@ -151,6 +151,20 @@ def test_failure_before_a_new_revision_changes_nothing() -> None:
     assert deploy.recovery_plan([], before=None).action is Recovery.UNCHANGED
 
 
+def test_a_revision_another_run_made_since_is_never_rolled_back() -> None:
+    """This run upgraded from revision 2 (its own is 3); revision 4 is another run's."""
+    rows = deploy.parse_history(history((2, "superseded"), (3, "failed"), (4, "deployed")))
+    assert deploy.recovery_plan(rows, before=2) == deploy.RecoveryPlan(
+        Recovery.NOT_OURS, failed=3, target=4)
+
+
+def test_a_failure_before_helm_recorded_ours_does_not_roll_back_anothers_revision() -> None:
+    """Helm failed before it made revision 3, and another run has made revision 3 since: its
+    number is the one this run would have had, but it follows another run's revision 4."""
+    rows = deploy.parse_history(history((2, "superseded"), (3, "superseded"), (4, "failed")))
+    assert deploy.recovery_plan(rows, before=2).action is Recovery.NOT_OURS
+
+
 def test_release_and_notes_come_from_upgrade_json() -> None:
     stdout = json.dumps({"name": "todo-app", "info": {
         "first_deployed": "2025-05-20T10:01:00Z", "last_deployed": "2025-05-20T10:05:00Z",

@@ -192,6 +192,41 @@ def test_a_readiness_probe_answered_503_gets_the_grace_period() -> None:
     assert readiness_finding(answered_503(grace)).fatal
 
 
+def database_finding(spread: timedelta) -> Finding:
+    """The captured readiness failure, as the chart probes now (GET /ready) answered 503:
+    the backend runs but cannot use its database."""
+    pods = copy.deepcopy(load("pods-readiness-failing"))
+    for p in pods:
+        for c in p["spec"]["containers"]:
+            if (c.get("readinessProbe") or {}).get("httpGet"):
+                c["readinessProbe"]["httpGet"]["path"] = diagnose.DATABASE_READINESS_PATH
+    found = [f for f in diagnose.classify_pods(pods, answered_503(spread), place=MINIKUBE)
+             if f.component == "backend"]
+    assert found
+    return found[0]
+
+
+def test_the_backends_ready_answered_503_is_a_database_cause_naming_database_url() -> None:
+    finding = database_finding(timedelta(seconds=diagnose.DATABASE_GRACE_SECONDS))
+    assert finding.cause is Cause.DATABASE
+    assert finding.fatal
+    assert finding.message.startswith("the backend cannot use its database: GET /ready on port "
+                                      "7860 answers 503")
+    assert finding.hint.startswith("check DATABASE_URL in .env")
+    assert "inv secrets deploy" in finding.hint
+
+
+def test_a_database_cause_is_a_verdict_only_after_its_grace() -> None:
+    grace = timedelta(seconds=diagnose.DATABASE_GRACE_SECONDS)
+    early = database_finding(grace - timedelta(seconds=1))
+    assert (early.cause, early.fatal) == (Cause.DATABASE, False)
+    assert diagnose.DATABASE_GRACE_SECONDS < diagnose.READINESS_GRACE_SECONDS
+
+
+def test_a_503_on_another_readiness_path_stays_a_readiness_cause() -> None:
+    assert readiness_finding(answered_503(timedelta(seconds=5))).cause is Cause.READINESS
+
+
 def test_insufficient_memory_is_unschedulable_with_a_minikube_resources_hint() -> None:
     finding = only("unschedulable", Cause.UNSCHEDULABLE, where=place(profile="dev"))
     assert "Insufficient memory" in finding.message

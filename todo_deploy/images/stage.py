@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .. import keptfile
 from ..console import StepTracker, human_size
 from ..errors import ConfigError, StageFailed
 from ..session import Session
@@ -172,9 +173,4 @@ def build_one(s: Session, builder: Builder, ctx: BuildContext, *, force: bool,
 
 
 def write_log(path: Path, log: BuildLog) -> bool:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(log.lines) + "\n", encoding="utf-8")
-    except OSError:
-        return False
-    return True
+    return keptfile.write_atomic(path, "\n".join(log.lines) + "\n")
