@@ -253,38 +253,37 @@ def test_deploy_rides_out_an_api_server_restart_while_helm_waits(
     assert len([a for a in fake_tools.argvs("kubectl") if a[:2] == ["get", "pods"]]) >= 4
 
 
-def test_deploy_stops_helm_when_the_api_server_stays_away_and_says_so(
-        fake_tools: FakeTools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(deploy, "WATCH_RETRY_SECONDS", 3.0)
+def deploy_while_pods_fail_for_good(fake_tools: FakeTools, tmp_path: Path,
+                                    stderr: str) -> tuple[StageFailed, float]:
+    """run_deploy with helm hanging and every pod read after the first failing with
+    ``stderr``: the error it ends with, and how long it took."""
     settings = settings_in(tmp_path)
     cluster_up(fake_tools, settings, 3)
     fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")))
-    flaky_pods(fake_tools, REFUSED, times=None)
+    flaky_pods(fake_tools, stderr, times=None)
     fake_tools.rule("helm", r"^upgrade --install", hang=120, on_term=CANCELLED)
     s, _ = session(settings)
     started = time.monotonic()
-
     with pytest.raises(StageFailed) as err:
         deploy.run_deploy(s)
+    return err.value, time.monotonic() - started
 
-    assert time.monotonic() - started < 40
-    assert "still failing after" in err.value.message
-    assert err.value.message.endswith("(helm upgrade was stopped)")
+
+def test_deploy_stops_helm_when_the_api_server_stays_away_and_says_so(
+        fake_tools: FakeTools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deploy, "WATCH_RETRY_SECONDS", 3.0)
+
+    err, elapsed = deploy_while_pods_fail_for_good(fake_tools, tmp_path, REFUSED)
+
+    assert elapsed < 40
+    assert "still failing after" in err.message
+    assert err.message.endswith("(helm upgrade was stopped)")
 
 
 def test_deploy_stops_helm_at_once_when_the_pods_cannot_be_read_for_good(
         fake_tools: FakeTools, tmp_path: Path) -> None:
-    settings = settings_in(tmp_path)
-    cluster_up(fake_tools, settings, 3)
-    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")))
-    flaky_pods(fake_tools, FORBIDDEN, times=None)
-    fake_tools.rule("helm", r"^upgrade --install", hang=120, on_term=CANCELLED)
-    s, _ = session(settings)
-    started = time.monotonic()
+    err, elapsed = deploy_while_pods_fail_for_good(fake_tools, tmp_path, FORBIDDEN)
 
-    with pytest.raises(StageFailed) as err:
-        deploy.run_deploy(s)
-
-    assert time.monotonic() - started < 30
-    assert "Forbidden" in err.value.message and "still failing" not in err.value.message
-    assert err.value.message.endswith("(helm upgrade was stopped)")
+    assert elapsed < 30
+    assert "Forbidden" in err.message and "still failing" not in err.message
+    assert err.message.endswith("(helm upgrade was stopped)")
