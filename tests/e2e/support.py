@@ -113,14 +113,15 @@ def fresh_copy(dest: Path) -> Path:
     return dest
 
 
-def runtime_config(live: Cluster, directory: Path) -> Path:
-    """invoke runtime config (INVOKE_RUNTIME_CONFIG): stand-in base images where CI has no
-    registry, and the stand-in PostgreSQL image for the embedded database."""
-    todo: dict[str, Any] = {"minikube": {"profile": live.profile}}
+def standin_config(directory: Path, network: str) -> dict[str, Any]:
+    """The suite's ``todo`` config for what CI has no registry for: the stand-in base images
+    (build args) and the stand-in PostgreSQL image for the embedded database (values in
+    ``directory``), each from the environment .ci/run sets, when set."""
+    todo: dict[str, Any] = {}
     args = {"backend": os.environ.get("TODO_PYTHON_BASE"),
             "frontend": os.environ.get("TODO_NODE_BASE")}
     if any(args.values()):
-        todo["build"] = {"network": os.environ.get("INVOKE_TODO_BUILD_NETWORK", ""),
+        todo["build"] = {"network": network,
                          "args": {k: {"BASE_IMAGE": v} for k, v in args.items() if v}}
     postgres = os.environ.get("TODO_POSTGRES_IMAGE")
     if postgres:
@@ -129,6 +130,13 @@ def runtime_config(live: Cluster, directory: Path) -> Path:
         values.write_text(yaml.safe_dump({"postgresql": {"image": {
             "repository": repository, "tag": tag, "pullPolicy": "Never"}}}))
         todo["values_file"] = str(values)
+    return todo
+
+
+def runtime_config(live: Cluster, directory: Path) -> Path:
+    """invoke runtime config (INVOKE_RUNTIME_CONFIG): the cluster's profile and the stand-ins."""
+    todo = {"minikube": {"profile": live.profile},
+            **standin_config(directory, os.environ.get("INVOKE_TODO_BUILD_NETWORK", ""))}
     path = directory / "e2e-invoke.yaml"
     path.write_text(yaml.safe_dump({"todo": todo}))
     return path

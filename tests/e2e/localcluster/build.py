@@ -27,8 +27,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-K8S_VERSION = "v1.34.4"
-STAGING_VERSION = "v0.34.4"  # k8s.io/<staging> modules of the same release (go/kube/go.mod)
+# v1.34.0: the default of minikube v1.37.0 (tests/e2e/realtools), which refuses other versions
+# offline; one build serves the local cluster and minikube's kubeadm, kubelet and images
+K8S_VERSION = "v1.34.0"
+STAGING_VERSION = "v0.34.0"  # k8s.io/<staging> modules of the same release (go/kube/go.mod)
 ETCD_VERSION = "v3.6.4"  # the go.etcd.io/etcd/server/v3 that k8s.io/kubernetes requires
 # v0.4.x refuses Docker Engine API < 1.42; Debian bookworm's docker.io 20.10 speaks 1.41,
 # and v0.3.17 negotiates the API version with the daemon.
@@ -38,7 +40,8 @@ PAUSE_VERSION = "3.10.1"  # build/pause/Makefile TAG of Kubernetes 1.34
 
 GO_DIR = Path(__file__).resolve().parent / "go"
 KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet",
-                 "kube-proxy", "kubectl", "etcd")
+                 "kube-proxy", "kubectl", "etcd", "kubeadm")
+KEEP_BUILDS = 2  # build() keeps this many key dirs (another run on this machine may use one)
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,8 @@ def cache_key() -> str:
     """What the binaries depend on: versions, Go, and the wrapper modules' files."""
     digest = hashlib.sha256()
     for part in (K8S_VERSION, STAGING_VERSION, ETCD_VERSION, CRI_DOCKERD_VERSION,
-                 COREDNS_VERSION, PAUSE_VERSION, go_version(), *SANDBOX_OOM_PATCH):
+                 COREDNS_VERSION, PAUSE_VERSION, go_version(), *SANDBOX_OOM_PATCH,
+                 *KUBEADM_PROXY_PATCH):
         digest.update(part.encode() + b"\0")
     for path in sorted(GO_DIR.rglob("*")):
         if path.is_file():
@@ -112,32 +116,82 @@ def kube_ldflags() -> str:
     return " ".join(flags)
 
 
-def _build_kube(out: Path) -> None:
-    _go_build(GO_DIR / "kube", out, kube_ldflags())
+# A change to upstream source: (file in the module, text, replacement).
+Patch = tuple[str, str, str]
 
-
-# The one change to upstream source: this machine (a sandboxed VM) refuses a negative
+# The one change to cri-dockerd: this machine (a sandboxed VM) refuses a negative
 # oom_score_adj even to root, and cri-dockerd gives every pause container -998, so no pod
 # sandbox could start ("runc create failed: can't get final child's PID from pipe").
 # 0 only changes which process the kernel's OOM killer prefers; the pods' own containers
 # keep the values kubelet gives them (Burstable and BestEffort ones are positive).
-SANDBOX_OOM_PATCH = ("core/sandbox_helpers.go", "defaultSandboxOOMAdj int = -998",
-                     "defaultSandboxOOMAdj int = 0")
+SANDBOX_OOM_PATCH: Patch = ("core/sandbox_helpers.go", "defaultSandboxOOMAdj int = -998",
+                            "defaultSandboxOOMAdj int = 0")
+
+# The one change to Kubernetes v1.34.0, backported from v1.34.4 (its fix, verbatim): kubeadm's
+# preflight HTTPProxyCIDR check wrote an IPv4 address in brackets ("https://[10.96.0.1]/"),
+# which Go >= 1.26's net/url rejects ("invalid IP-literal"), so `kubeadm init` (minikube
+# start) failed its preflight here.
+KUBEADM_PROXY_PATCH: Patch = (
+    "cmd/kubeadm/app/preflight/checks.go",
+    """\ttestIPstring := testIP.String()
+\tif len(testIP) == net.IPv6len {
+\t\ttestIPstring = fmt.Sprintf("[%s]:1234", testIP)
+\t}
+\turl := fmt.Sprintf("%s://%s/", subnet.Proto, testIPstring)""",
+    """\ttestHostString := net.JoinHostPort(testIP.String(), "1234")
+\turl := fmt.Sprintf("%s://%s/", subnet.Proto, testHostString)""")
+
+
+def apply_patches(root: Path, patches: tuple[Patch, ...], what: str) -> None:
+    """Apply each (file, old, new) once under ``root``; stop when a text is not there."""
+    for name, old, new in patches:
+        text = (root / name).read_text()
+        if text.count(old) != 1:
+            raise SystemExit(f"localcluster: {what}: {name} has no single `{old[:60]}` to patch")
+        (root / name).write_text(text.replace(old, new))
+
+
+def patched_copy(source: Path, target: Path, patches: tuple[Patch, ...], what: str) -> Path:
+    """A writable copy of a module's ``source`` at ``target`` with ``patches`` applied (kept
+    when already there: a fixed path keeps Go's build cache warm across builds)."""
+    done = target / ".todo-patched"
+    if done.exists():
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("vendor"))
+    for path in target.rglob("*"):  # the module cache is read-only
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | 0o200)
+    apply_patches(target, patches, what)
+    done.write_text("")
+    return target
+
+
+def _patch_key(patches: tuple[Patch, ...]) -> str:
+    return hashlib.sha256("\0".join(p for patch in patches for p in patch).encode()
+                          ).hexdigest()[:12]
+
+
+def _build_kube(out: Path) -> None:
+    # go/kube built against a patched copy of k8s.io/kubernetes (a replace in a copy of its
+    # go.mod; `go build -overlay` refuses files of the module cache)
+    source = patched_copy(module_dir("k8s.io/kubernetes", K8S_VERSION),
+                          cache_root() / "src" / f"kubernetes-{K8S_VERSION}-"
+                          f"{_patch_key((KUBEADM_PROXY_PATCH,))}",
+                          (KUBEADM_PROXY_PATCH,), f"kubernetes {K8S_VERSION}")
+    work = cache_root() / "src" / "kube"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(GO_DIR / "kube", work)
+    subprocess.run(["go", "mod", "edit", f"-replace=k8s.io/kubernetes={source}"], cwd=work,
+                   check=True, env={**os.environ, "GOTOOLCHAIN": "local"})
+    _go_build(work, out, kube_ldflags(), "-mod=mod")
 
 
 def _build_cri_dockerd(out: Path) -> None:
     source = module_dir("github.com/Mirantis/cri-dockerd", CRI_DOCKERD_VERSION)
     with tempfile.TemporaryDirectory(prefix="cri-dockerd-") as tmp:
-        work = Path(tmp) / "src"
-        shutil.copytree(source, work, ignore=shutil.ignore_patterns("vendor"))
-        for path in work.rglob("*"):  # the module cache is read-only
-            path.chmod(path.stat().st_mode | 0o200)
-        name, old, new = SANDBOX_OOM_PATCH
-        text = (work / name).read_text()
-        if old not in text:
-            raise SystemExit(f"localcluster: cri-dockerd {CRI_DOCKERD_VERSION}: {name} has no "
-                             f"`{old}` to patch")
-        (work / name).write_text(text.replace(old, new))
+        work = patched_copy(source, Path(tmp) / "src", (SANDBOX_OOM_PATCH,),
+                            f"cri-dockerd {CRI_DOCKERD_VERSION}")
         version = CRI_DOCKERD_VERSION.lstrip("v")
         _go_build(work, out, "-s -w -X github.com/Mirantis/cri-dockerd/cmd/version.Version="
                   + version, "-mod=mod")
@@ -185,7 +239,15 @@ def build(force: bool = False) -> list[Built]:
             link.unlink(missing_ok=True)
             link.symlink_to("kube")
     times_file.write_text(json.dumps(times, indent=2) + "\n")
-    for other in cache_root().iterdir():  # outputs of other versions: never used again
-        if other.is_dir() and other != bins.parent:
-            shutil.rmtree(other, ignore_errors=True)
+    for other in stale_builds(cache_root(), bins.parent):
+        shutil.rmtree(other, ignore_errors=True)
     return done
+
+
+def stale_builds(root: Path, current: Path, keep: int = KEEP_BUILDS) -> list[Path]:
+    """Key dirs under ``root`` to delete: all but ``current`` and the newest others, so that
+    ``keep`` remain (another run on this machine may be using the previous version's)."""
+    others = [d for d in root.iterdir() if d.is_dir() and d != current
+              and len(d.name) == 12 and all(c in "0123456789abcdef" for c in d.name)]
+    others.sort(key=lambda d: d.stat().st_mtime, reverse=True)
+    return others[max(keep - 1, 0):]

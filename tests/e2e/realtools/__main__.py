@@ -34,6 +34,16 @@ def _kicbase(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kubeimages(args: argparse.Namespace) -> int:
+    from . import kubeimages
+
+    for name in kubeimages.build():
+        print(name)
+    if args.minikube_home:
+        print(kubeimages.install_binaries(Path(args.minikube_home)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python3 -m tests.e2e.realtools",
@@ -46,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         run=_minikube)
     sub.add_parser("kicbase", help="build minikube's node image from Debian packages "
                    "(print its name)").set_defaults(run=_kicbase)
+    images = sub.add_parser("kubeimages", help="build the Kubernetes images minikube asks for "
+                            "into the host's daemon (print their names)")
+    images.add_argument("--minikube-home", metavar="DIR",
+                        help="also put kubeadm, kubelet, kubectl into DIR/cache/linux/amd64/...")
+    images.set_defaults(run=_kubeimages)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

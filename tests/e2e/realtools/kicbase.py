@@ -155,6 +155,15 @@ ln -sf /usr/sbin/dockerd /usr/bin/dockerd
 sed -ri 's/UsePAM yes/#UsePAM yes/g' /etc/ssh/sshd_config
 adduser --ingroup docker --disabled-password --gecos '' docker >/dev/null
 adduser docker sudo >/dev/null
+# adduser --disabled-password leaves the account locked ("!"), and sshd (without PAM, as the
+# Dockerfile sets it) refuses every login to a locked account, keys included: minikube logs in
+# as docker with its key only. "*" keeps password logins impossible but unlocks the account.
+usermod -p '*' docker
+# minikube runs commands over ssh in non-login shells; Debian's default PATH for them lacks
+# the sbin directories (iptables, sysctl, ...), Ubuntu's (the upstream kicbase) has them
+mkdir -p /etc/ssh/sshd_config.d
+echo 'SetEnv PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+  > /etc/ssh/sshd_config.d/minikube-path.conf
 echo '%sudo ALL=(ALL) NOPASSWD:ALL' >> /etc/sudoers
 install -d -o docker -g docker /home/docker/.ssh
 rm -rf /usr/share/doc/* /usr/share/man/* /var/lib/apt/lists/* /var/cache/apt/*.bin \
@@ -164,6 +173,21 @@ rm -rf /usr/share/doc/* /usr/share/man/* /var/lib/apt/lists/* /var/cache/apt/*.b
         f'{{"iso_version": "{tools.MINIKUBE_VERSION}", "kicbase_version": "{KIC_VERSION}", '
         f'"minikube_version": "{tools.MINIKUBE_VERSION}", "commit": "todo-debian-bookworm"}}\n')
     (root / "kic.txt").write_text(f"kic! Build: debian bookworm {image_key()}\n")
+
+
+def docker_import(root: Path, image: str, changes: list[str]) -> None:
+    """``docker import`` of the directory ``root`` (numeric owners kept) as ``image``."""
+    tar = subprocess.Popen(["tar", "-C", str(root), "--numeric-owner", "-c", "."],
+                           stdout=subprocess.PIPE)
+    assert tar.stdout is not None
+    argv = ["docker", "import", *(f"--change={c}" for c in changes), "-", image]
+    result = subprocess.run(argv, stdin=tar.stdout, capture_output=True, text=True)
+    tar.stdout.close()
+    if result.returncode != 0:
+        tar.kill()
+    tar.wait()
+    if result.returncode != 0 or tar.returncode != 0:
+        raise SystemExit(f"realtools: docker import of {image} failed: {result.stderr}")
 
 
 def build() -> str:
@@ -178,20 +202,9 @@ def build() -> str:
         root = Path(tmp) / "rootfs"
         _rootfs(root)
         # docker import takes ENV/EXPOSE/ENTRYPOINT; STOPSIGNAL needs a (one-line) build
-        changes = ["ENV container=docker", "EXPOSE 22",
-                   'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]']
         imported = f"{IMAGE}-rootfs:{image_key()}"
-        tar = subprocess.Popen(["tar", "-C", str(root), "--numeric-owner", "-c", "."],
-                               stdout=subprocess.PIPE)
-        assert tar.stdout is not None
-        argv = ["docker", "import", *(f"--change={c}" for c in changes), "-", imported]
-        result = subprocess.run(argv, stdin=tar.stdout, capture_output=True, text=True)
-        tar.stdout.close()
-        if result.returncode != 0:
-            tar.kill()
-        tar.wait()
-        if result.returncode != 0 or tar.returncode != 0:
-            raise SystemExit(f"realtools: docker import of {imported} failed: {result.stderr}")
+        docker_import(root, imported, ["ENV container=docker", "EXPOSE 22",
+                                       'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]'])
         # systemd exits on SIGRTMIN+3 (SIGTERM re-executes it): the Dockerfile's STOPSIGNAL
         dockerfile = f"FROM {imported}\nSTOPSIGNAL SIGRTMIN+3\n"
         result = subprocess.run(["docker", "build", "-q", "-t", image, "-"], input=dockerfile,

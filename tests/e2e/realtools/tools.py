@@ -70,7 +70,7 @@ def go_build(cwd: Path, package: str, output: Path, ldflags: str) -> float:
     return time.monotonic() - started
 
 
-def _cached(name: str, key_: str, binary: str, build: Callable[[Path], float]) -> Path:
+def cached(name: str, key_: str, binary: str, build: Callable[[Path], float]) -> Path:
     out = cache_root() / f"{name}-{key_}" / binary
     if out.exists():
         return out
@@ -95,7 +95,7 @@ def minikube_ldflags() -> str:
 def minikube() -> Path:
     """The minikube binary (built once)."""
     source = module_dir("k8s.io/minikube", MINIKUBE_VERSION)
-    return _cached("minikube", key(MINIKUBE_VERSION, minikube_ldflags()), "minikube",
+    return cached("minikube", key(MINIKUBE_VERSION, minikube_ldflags()), "minikube",
                    lambda out: go_build(source, "./cmd/minikube", out, minikube_ldflags()))
 
 
@@ -103,14 +103,14 @@ def crictl() -> Path:
     """crictl (sigs.k8s.io/cri-tools), for the node images (built once)."""
     source = module_dir("sigs.k8s.io/cri-tools", CRI_TOOLS_VERSION)
     ldflags = f"-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version={CRI_TOOLS_VERSION}"
-    return _cached("crictl", key(CRI_TOOLS_VERSION, ldflags), "crictl",
+    return cached("crictl", key(CRI_TOOLS_VERSION, ldflags), "crictl",
                    lambda out: go_build(source, "./cmd/crictl", out, ldflags))
 
 
 def runc_wrapper() -> Path:
     """runc-nosysres (built once)."""
     source = GO_DIR / "runcwrap"
-    return _cached("runcwrap", key(files=source), "runc-nosysres",
+    return cached("runcwrap", key(files=source), "runc-nosysres",
                    lambda out: go_build(source, ".", out, "-s -w"))
 
 

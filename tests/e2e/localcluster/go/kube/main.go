@@ -1,5 +1,6 @@
 // Command kube is a multi-call binary (as hyperkube was) holding the upstream
-// Kubernetes components the local test cluster runs, plus etcd and kubectl.
+// Kubernetes components the local test cluster runs, plus etcd, kubectl and
+// kubeadm (which the real minikube runs in its node).
 // It dispatches on the name it is called by (a symlink: kube-apiserver, ...)
 // or on its first argument (kube kube-apiserver --flags...).
 //
@@ -28,6 +29,8 @@ import (
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
 	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	kubeadm "k8s.io/kubernetes/cmd/kubeadm/app"
+	kubeadmerrors "k8s.io/kubernetes/cmd/kubeadm/app/util/errors"
 	kubelet "k8s.io/kubernetes/cmd/kubelet/app"
 )
 
@@ -42,12 +45,16 @@ var commands = map[string]func() *cobra.Command{
 func main() {
 	name := filepath.Base(os.Args[0])
 	args := os.Args
-	if _, ok := commands[name]; !ok && name != "kubectl" && name != "etcd" && len(os.Args) > 1 {
+	if _, ok := commands[name]; !ok && name != "kubectl" && name != "etcd" && name != "kubeadm" && len(os.Args) > 1 {
 		name, args = os.Args[1], os.Args[1:]
 	}
 	switch name {
 	case "etcd":
 		etcdmain.Main(args)
+		return
+	case "kubeadm": // minikube's bootstrapper (cmd/kubeadm/kubeadm.go)
+		os.Args = args
+		kubeadmerrors.HandleError(kubeadm.Run())
 		return
 	case "kubectl":
 		os.Args = args
@@ -59,7 +66,7 @@ func main() {
 	}
 	newCommand, ok := commands[name]
 	if !ok {
-		names := []string{"etcd", "kubectl"}
+		names := []string{"etcd", "kubeadm", "kubectl"}
 		for n := range commands {
 			names = append(names, n)
 		}

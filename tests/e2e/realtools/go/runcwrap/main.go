@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -151,6 +152,9 @@ func rewrite(path string) error {
 			changed = true
 		}
 	}
+	if clampRlimits(process) {
+		changed = true
+	}
 	if !changed {
 		return nil
 	}
@@ -167,4 +171,49 @@ func rewrite(path string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// rlimitTypes: the OCI names of the limits syscall knows. Raising a hard limit above the
+// caller's needs CAP_SYS_RESOURCE, which this machine lacks: minikube's node dockerd gives every
+// container nofile=1048576 (--default-ulimit), so every pod sandbox failed with "error setting
+// rlimit type 7: operation not permitted".
+var rlimitTypes = map[string]int{
+	"RLIMIT_NOFILE": syscall.RLIMIT_NOFILE, "RLIMIT_CORE": syscall.RLIMIT_CORE,
+	"RLIMIT_STACK": syscall.RLIMIT_STACK, "RLIMIT_AS": syscall.RLIMIT_AS,
+	"RLIMIT_CPU": syscall.RLIMIT_CPU, "RLIMIT_DATA": syscall.RLIMIT_DATA,
+	"RLIMIT_FSIZE": syscall.RLIMIT_FSIZE,
+}
+
+// clampRlimits lowers each rlimit's hard (and soft) value to this process's own hard limit.
+func clampRlimits(process map[string]any) bool {
+	limits, ok := process["rlimits"].([]any)
+	if !ok {
+		return false
+	}
+	changed := false
+	for _, item := range limits {
+		limit, ok := item.(map[string]any)
+		if !ok {
+			continue
+		}
+		kind, ok := rlimitTypes[fmt.Sprint(limit["type"])]
+		if !ok {
+			continue
+		}
+		var own syscall.Rlimit
+		if syscall.Getrlimit(kind, &own) != nil {
+			continue
+		}
+		for _, field := range []string{"hard", "soft"} {
+			n, ok := limit[field].(json.Number)
+			if !ok {
+				continue
+			}
+			if v, err := strconv.ParseUint(n.String(), 10, 64); err == nil && v > own.Max {
+				limit[field] = json.Number(fmt.Sprint(own.Max))
+				changed = true
+			}
+		}
+	}
+	return changed
 }
