@@ -110,6 +110,23 @@ def runtime_config(directory: Path) -> Path:
     return path
 
 
+def forget_stale_images(minikube_home: Path) -> None:
+    """minikube saves the images it takes from the host's daemon (the Kubernetes images, and
+    the stand-ins of ``minikube image load``) into its cache (``cache/images``) and loads them
+    from there next time: after a rebuild of any, that cache would hand the node the old ones."""
+    cache = minikube_home / "cache" / "images"
+    stamp = minikube_home / "cache" / "todo-images-key"
+    ids = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}",
+                          *(os.environ[k] for k in STANDINS if os.environ.get(k))],
+                         capture_output=True, text=True).stdout.split()
+    key = " ".join([kubeimages.image_key(), *ids])
+    if stamp.exists() and stamp.read_text() == key:
+        return
+    shutil.rmtree(cache, ignore_errors=True)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(key)
+
+
 def prepare(workdir: Path) -> Laptop:
     """The laptop: user, tools, images, a fresh clone (no .env: onboarding makes it)."""
     user = dev_user()
@@ -117,6 +134,7 @@ def prepare(workdir: Path) -> Laptop:
     base_image = kicbase.build()
     kubeimages.build()
     kubeimages.install_binaries(home / ".minikube")
+    forget_stale_images(home / ".minikube")
     _chown_tree(home / ".minikube", user)
     bin_dir = _bin_dir(user)
     clone = home / "todo-app"

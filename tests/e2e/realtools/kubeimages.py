@@ -14,8 +14,10 @@ cache_binaries.go) takes:
 The Kubernetes images hold the local cluster's multi-call ``kube`` binary (go/kube: the
 upstream commands, unmodified) under each command's name in /usr/local/bin, as upstream's
 images do; kubeadm's static pod manifests run them by name. kube-proxy's image adds Debian's
-iptables, conntrack and ipset (upstream's distroless-iptables has the same tools). CoreDNS and
-pause come from the same build; storage-provisioner builds from the minikube module.
+iptables, conntrack and ipset (upstream's distroless-iptables has the same tools). pause comes
+from the same build; CoreDNS, with the plugins of minikube's Corefile, from go/coredns
+(tools.coredns); storage-provisioner from the minikube module, with one patch
+(PROVISIONER_PATCH).
 """
 
 from __future__ import annotations
@@ -54,10 +56,10 @@ class Image:
 
 
 def image_key() -> str:
-    """What the images are made of: the local cluster's build, this file, the provisioner."""
+    """What the images are made of: the local cluster's build, this file, CoreDNS's module."""
     digest = hashlib.sha256()
     for part in (localbuild.cache_key(), KUBERNETES_VERSION, tools.MINIKUBE_VERSION,
-                 *PROXY_PACKAGES):
+                 tools.key(files=tools.GO_DIR / "coredns"), *PROXY_PACKAGES):
         digest.update(part.encode() + b"\0")
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()[:12]
@@ -84,7 +86,7 @@ def images() -> list[Image]:
               f"FROM {proxy_base}\nCOPY --from={base} /usr/local/bin/ /usr/local/bin/\n"
               f"{label}\nENTRYPOINT [\"/usr/local/bin/kube-proxy\"]\n", "none"),
         Image(f"{k8s}/etcd:{ETCD_TAG}", kube("etcd"), "none"),
-        Image(f"{k8s}/coredns/coredns:{COREDNS_TAG}", scratch("coredns"), "bin"),
+        Image(f"{k8s}/coredns/coredns:{COREDNS_TAG}", scratch("coredns"), "coredns"),
         Image(f"{k8s}/pause:{PAUSE_TAG}", scratch("pause"), "bin"),
         Image(f"gcr.io/k8s-minikube/storage-provisioner:{tools.MINIKUBE_STORAGE_PROVISIONER_TAG}",
               scratch("storage-provisioner"), "provisioner"),
@@ -117,15 +119,35 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
+# minikube v1.37.0's own source builds a storage-provisioner that exits at once: its
+# sig-storage-lib-external-provisioner v6.3.0 asks client-go for an "endpoints" leader-election
+# lock, which the client-go v0.33 of the same go.mod removed ("endpoints lock is removed,
+# migrate to leases"). Upstream still ships the v5 image built in 2021 with an older client-go.
+# One provisioner per node needs no leader election: turn it off (the library's own option).
+PROVISIONER_PATCH: localbuild.Patch = (
+    "pkg/storage/storage_provisioner.go",
+    "controller.NewProvisionController(clientset, provisionerName, hostPathProvisioner, "
+    "serverVersion.GitVersion)",
+    "controller.NewProvisionController(clientset, provisionerName, hostPathProvisioner, "
+    "serverVersion.GitVersion, controller.LeaderElection(false))")
+
+
 def storage_provisioner() -> Path:
-    """minikube's storage-provisioner (cmd/storage-provisioner, its Makefile's ldflags)."""
-    source = tools.module_dir("k8s.io/minikube", tools.MINIKUBE_VERSION)
+    """minikube's storage-provisioner (cmd/storage-provisioner, its Makefile's ldflags), from a
+    copy of its module with PROVISIONER_PATCH."""
     ldflags = (f"-s -w -X k8s.io/minikube/pkg/storage.version="
                f"{tools.MINIKUBE_STORAGE_PROVISIONER_TAG}")
-    return tools.cached("storage-provisioner", tools.key(tools.MINIKUBE_VERSION, ldflags),
-                        "storage-provisioner",
-                        lambda out: tools.go_build(source, "./cmd/storage-provisioner", out,
-                                                   ldflags))
+
+    def build(out: Path) -> float:
+        source = tools.module_dir("k8s.io/minikube", tools.MINIKUBE_VERSION)
+        with tempfile.TemporaryDirectory(prefix="minikube-src-", dir=tools.cache_root()) as tmp:
+            work = localbuild.patched_copy(source, Path(tmp) / "src", (PROVISIONER_PATCH,),
+                                           f"minikube {tools.MINIKUBE_VERSION}")
+            return tools.go_build(work, "./cmd/storage-provisioner", out, ldflags)
+
+    return tools.cached("storage-provisioner",
+                        tools.key(tools.MINIKUBE_VERSION, ldflags, *PROVISIONER_PATCH),
+                        "storage-provisioner", build)
 
 
 def _proxy_base(tag: str, work: Path) -> None:
@@ -168,7 +190,8 @@ def build() -> list[str]:
             _docker_build(base, f"FROM scratch\nCOPY usr /usr\n{PATH_ENV}\n", ctx)
         if any("kube-proxy" in image.name for image in stale) and _label(proxy_base) is None:
             _proxy_base(proxy_base, work)
-        contexts = {"bin": bins, "provisioner": storage_provisioner().parent}
+        contexts = {"bin": bins, "coredns": tools.coredns().parent,
+                    "provisioner": storage_provisioner().parent}
         for image in stale:
             if image.context == "none":
                 _docker_build(image.name, image.dockerfile, None)

@@ -4,6 +4,7 @@
   replace directives), with the version variables its Makefile sets (MINIKUBE_LDFLAGS), so
   ``minikube version`` tells the truth.
 - ``crictl`` v1.34.0 (sigs.k8s.io/cri-tools), which the node images need and Debian lacks.
+- ``coredns`` (go/coredns): upstream CoreDNS with the plugins of the Corefile minikube writes.
 - ``runc-nosysres`` (go/runcwrap): runc minus CAP_SYS_RESOURCE and negative oom scores, which
   this machine's kernel refuses (see go/runcwrap/main.go). For this CI machine only.
 
@@ -96,7 +97,7 @@ def minikube() -> Path:
     """The minikube binary (built once)."""
     source = module_dir("k8s.io/minikube", MINIKUBE_VERSION)
     return cached("minikube", key(MINIKUBE_VERSION, minikube_ldflags()), "minikube",
-                   lambda out: go_build(source, "./cmd/minikube", out, minikube_ldflags()))
+                  lambda out: go_build(source, "./cmd/minikube", out, minikube_ldflags()))
 
 
 def crictl() -> Path:
@@ -105,6 +106,13 @@ def crictl() -> Path:
     ldflags = f"-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version={CRI_TOOLS_VERSION}"
     return cached("crictl", key(CRI_TOOLS_VERSION, ldflags), "crictl",
                    lambda out: go_build(source, "./cmd/crictl", out, ldflags))
+
+
+def coredns() -> Path:
+    """CoreDNS with the plugins of minikube's Corefile (go/coredns; built once)."""
+    source = GO_DIR / "coredns"
+    return cached("coredns", key(files=source), "coredns",
+                  lambda out: go_build(source, ".", out, "-s -w"))
 
 
 def runc_wrapper() -> Path:

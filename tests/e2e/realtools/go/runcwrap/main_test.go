@@ -1,9 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -75,5 +77,34 @@ func TestRewriteDropsTheCapabilityFromAnExecProcessFile(t *testing.T) {
 	}
 	if out, _ := os.ReadFile(path); strings.Contains(string(out), "CAP_SYS_RESOURCE") {
 		t.Errorf("capability kept: %s", out)
+	}
+}
+
+func TestRewriteClampsRlimitsAboveThisProcesssHardLimit(t *testing.T) {
+	var own syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &own); err != nil {
+		t.Fatal(err)
+	}
+	if own.Max == ^uint64(0) {
+		t.Skip("RLIMIT_NOFILE is unlimited here: nothing to clamp")
+	}
+	path := filepath.Join(t.TempDir(), "config.json")
+	// minikube's node dockerd: --default-ulimit=nofile=1048576:1048576 (and a limit it keeps)
+	spec := fmt.Sprintf(`{"process":{"rlimits":[`+
+		`{"type":"RLIMIT_NOFILE","hard":%d,"soft":%d},`+
+		`{"type":"RLIMIT_CORE","hard":0,"soft":0}]}}`, own.Max+1, own.Max+1)
+	if err := os.WriteFile(path, []byte(spec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := rewrite(path); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := os.ReadFile(path)
+	want := fmt.Sprintf(`{"hard":%d,"soft":%d,"type":"RLIMIT_NOFILE"}`, own.Max, own.Max)
+	if !strings.Contains(string(out), want) {
+		t.Errorf("nofile not clamped to %d: %s", own.Max, out)
+	}
+	if !strings.Contains(string(out), `{"hard":0,"soft":0,"type":"RLIMIT_CORE"}`) {
+		t.Errorf("a limit within bounds changed: %s", out)
 	}
 }
