@@ -13,7 +13,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shlex
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +34,10 @@ COMPONENTS = ("backend", "frontend")
 LOG_TAIL = 100
 IMAGE_GC_SECONDS = 120.0  # how long down --purge waits for kubelet to free the images
 IMAGE_RETRY_SECONDS = 3.0
+VOLUME_WAIT_SECONDS = 20  # a provisioner deletes a released volume within about a second
+PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
+HOSTPATH_PROVISIONER = "k8s.io/minikube-hostpath"  # minikube's storage-provisioner
+HOSTPATH_ROOT = "/tmp/hostpath-provisioner/"  # its volumes' parent directory in the node
 
 
 @dataclass(frozen=True)
@@ -192,15 +199,11 @@ def run_down(s: Session, *, purge: bool = False, yes: bool = False) -> None:
     volumes = kube.run("get", "pvc", "-n", ns, "-l", selector, "-o",
                        "jsonpath={.items[*].spec.volumeName}", check=False).stdout.split()
     kube.run("delete", "pvc", "-n", ns, "-l", selector, "--ignore-not-found")
-    if volumes:  # the provisioner deletes the volume (the data) after the claim: wait for it
-        with console.status("waiting for the provisioner to delete the volume"):
-            gone = kube.run("wait", "--for=delete", *(f"pv/{v}" for v in volumes),
-                            "--timeout=120s", timeout=settings.tool_timeout + 120, check=False)
-        if not gone.ok and not tools.is_not_found("kubectl", gone.stderr):
-            console.warn(f"the claim is deleted but volume {' '.join(volumes)} is still there "
-                         f"(reclaim policy Retain?): {proc.tail(gone.stderr, 1)}",
-                         kube.command("delete", "pv", *volumes))
-    console.success("PostgreSQL volume deleted")
+    if not volumes:  # what an earlier down left (a volume its provisioner ignored)
+        listed = kube.run("get", "pv", "-o", "json", check=False)
+        volumes = volumes_of_our_claims(_pv_items(listed.stdout) if listed.ok else [], ns)
+    if volumes and _delete_volumes(s, volumes):
+        console.success("PostgreSQL volume deleted")
     repositories = [image.name for image in settings.images.values()]
     if settings.builds_on_host:
         _purge_host_images(s, repositories)
@@ -226,6 +229,76 @@ def run_down(s: Session, *, purge: bool = False, yes: bool = False) -> None:
             if left:
                 time.sleep(IMAGE_RETRY_SECONDS)
     console.success(f"images removed: {', '.join(refs) if refs else 'none found'}")
+
+
+def _delete_volumes(s: Session, volumes: list[str]) -> bool:
+    """Wait for the provisioner to delete the claims' volumes (the data); delete minikube's
+    orphaned hostPath volumes itself. False (with a warning and the command) when any is left."""
+    console, settings, kube = s.console, s.settings, s.tools.kubectl
+    with console.status("waiting for the provisioner to delete the volume"):
+        gone = kube.run("wait", "--for=delete", *(f"pv/{v}" for v in volumes),
+                        f"--timeout={VOLUME_WAIT_SECONDS}s",
+                        timeout=settings.tool_timeout + VOLUME_WAIT_SECONDS, check=False)
+    if gone.ok or tools.is_not_found("kubectl", gone.stderr):
+        return True
+    listed = kube.run("get", "pv", *volumes, "--ignore-not-found", "-o", "json", check=False)
+    items = _pv_items(listed.stdout) if listed.ok else []
+    left = {str(pv.get("metadata", {}).get("name")) for pv in items} if listed.ok \
+        else set(volumes)
+    for name, path in orphaned_hostpath_volumes(items):
+        # what the provisioner does for a volume of its own: remove the directory, then the PV
+        s.minikube.run("ssh", "--", "sudo", "rm", "-rf", shlex.quote(path))
+        kube.run("delete", "pv", name, "--ignore-not-found")
+        console.info(f"volume {name}: minikube's provisioner ignores it (made before its last "
+                     f"restart), so its directory {path} in the node was removed here")
+        left.discard(name)
+    if left:
+        console.warn(f"the claim is deleted but volume {' '.join(sorted(left))} is still there "
+                     f"(reclaim policy Retain?): {proc.tail(gone.stderr, 1)}",
+                     kube.command("delete", "pv", *sorted(left)))
+        return False
+    return True
+
+
+def _pv_items(text: str) -> list[dict[str, Any]]:
+    """``kubectl get pv ... -o json``: one name gives the object itself, else a List."""
+    try:
+        data = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        return []
+    if not isinstance(data, dict):
+        return []
+    return [data] if data.get("kind") == "PersistentVolume" else list(data.get("items") or [])
+
+
+def volumes_of_our_claims(items: Sequence[dict[str, Any]], namespace: str) -> list[str]:
+    """Names of the volumes claimed by the embedded database's claims in ``namespace``
+    (``data-todo-postgres-N``, the StatefulSet's claim template), whatever their phase (pure)."""
+    from .deploy import POSTGRES_STATEFULSET  # here: deploy's imports are not needed before
+
+    claim = re.compile(rf"data-{re.escape(POSTGRES_STATEFULSET)}-\d+")
+    return sorted(str((pv.get("metadata") or {}).get("name")) for pv in items
+                  if (ref := (pv.get("spec") or {}).get("claimRef") or {})
+                  and ref.get("namespace") == namespace
+                  and claim.fullmatch(str(ref.get("name") or "")))
+
+
+def orphaned_hostpath_volumes(items: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(name, directory) of each Released volume that minikube's hostpath provisioner made and
+    will never delete (pure). It deletes only volumes whose ``hostPathProvisionerIdentity``
+    annotation is its own identity, and takes a new one each time it starts (every ``minikube
+    start``): a volume made before a restart stays Released, its data on the node, forever.
+    Only directories under the provisioner's own root qualify."""
+    found = []
+    for pv in items:
+        meta, spec = pv.get("metadata") or {}, pv.get("spec") or {}
+        path = str((spec.get("hostPath") or {}).get("path") or "")
+        if ((meta.get("annotations") or {}).get(PROVISIONED_BY) == HOSTPATH_PROVISIONER
+                and (pv.get("status") or {}).get("phase") == "Released"
+                and spec.get("persistentVolumeReclaimPolicy") == "Delete"
+                and path.startswith(HOSTPATH_ROOT) and ".." not in path.split("/")):
+            found.append((str(meta.get("name")), path))
+    return found
 
 
 def _purge_host_images(s: Session, repositories: Sequence[str]) -> None:

@@ -219,6 +219,7 @@ def test_purge_retries_images_a_stopped_container_still_uses_until_kubelet_frees
         "kubectl delete pvc -n todo -l app=todo-app,component=postgresql --ignore-not-found"
             " --context minikube":
             Result(""),
+        "kubectl get pv -o json --context minikube": Result('{"kind": "List", "items": []}'),
         "minikube -p minikube image ls": [Result(OUR_IMAGES), Result(still_used),
                                           Result(OTHER_IMAGES)],
         "minikube -p minikube image rm todo-backend:3f9a1c2b7d4e todo-backend:latest "
@@ -245,6 +246,7 @@ def test_purge_gives_up_on_an_image_still_in_use_with_the_command_to_finish(
         "kubectl delete pvc -n todo -l app=todo-app,component=postgresql --ignore-not-found"
             " --context minikube":
             Result(""),
+        "kubectl get pv -o json --context minikube": Result('{"kind": "List", "items": []}'),
         "minikube -p minikube image ls": Result("docker.io/library/todo-backend:latest\n"),
         "minikube -p minikube image rm todo-backend:latest": Result("", stderr=IN_USE,
                                                                     exited=1),
@@ -270,7 +272,7 @@ def test_purge_with_yes_uninstalls_then_deletes_secret_volume_and_images() -> No
         "kubectl delete pvc -n todo -l app=todo-app,component=postgresql --ignore-not-found"
             " --context minikube":
             Result('persistentvolumeclaim "data-todo-postgres-0" deleted\n'),
-        "kubectl wait --for=delete pv/pvc-6b1f0d2e --timeout=120s --context minikube": Result(
+        "kubectl wait --for=delete pv/pvc-6b1f0d2e --timeout=20s --context minikube": Result(
             'persistentvolume/pvc-6b1f0d2e condition met\n'),
         "minikube -p minikube image ls": [Result(OUR_IMAGES), Result(OTHER_IMAGES)],
         "minikube -p minikube image rm todo-backend:3f9a1c2b7d4e todo-backend:latest "
@@ -359,3 +361,102 @@ def test_every_task_flag_has_a_letter_as_its_short_flag_or_none() -> None:
                                    capture_output=True, text=True, timeout=60).stdout
         shorts = re.findall(r"^\s+-(\S)[ ,]", help_text, re.MULTILINE)
         assert all(flag.isalpha() for flag in shorts), (name, shorts)
+
+
+# minikube v1.37.0's answer, captured live after `minikube stop` + `inv up` + the claim's
+# deletion: Released, and its storage-provisioner (new identity since the restart) ignores it
+ORPHAN = json.loads((Path(__file__).resolve().parent.parent / "fixtures" / "kubectl"
+                     / "pv-released-hostpath-orphan.json").read_text())
+ORPHAN_NAME = ORPHAN["metadata"]["name"]
+ORPHAN_PATH = "/tmp/hostpath-provisioner/todo/data-todo-postgres-0"
+
+
+def test_a_released_volume_of_minikubes_provisioner_is_an_orphan_only_under_its_root() -> None:
+    assert day2.orphaned_hostpath_volumes([ORPHAN]) == [(ORPHAN_NAME, ORPHAN_PATH)]
+
+    def changed(path: tuple[str, ...], value: object) -> dict[str, object]:
+        pv = json.loads(json.dumps(ORPHAN))
+        node = pv
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        return pv
+
+    for other in (changed(("status", "phase"), "Bound"),
+                  changed(("spec", "persistentVolumeReclaimPolicy"), "Retain"),
+                  changed(("spec", "hostPath", "path"), "/var/lib/data"),
+                  changed(("spec", "hostPath", "path"), "/tmp/hostpath-provisioner/../../etc"),
+                  changed(("metadata", "annotations", "pv.kubernetes.io/provisioned-by"),
+                          "rancher.io/local-path")):
+        assert day2.orphaned_hostpath_volumes([other]) == []
+
+
+def test_the_volumes_of_our_claims_are_found_by_their_claim_in_the_namespace() -> None:
+    assert day2.volumes_of_our_claims([ORPHAN], "todo") == [ORPHAN_NAME]
+    assert day2.volumes_of_our_claims([ORPHAN], "other") == []
+    foreign = json.loads(json.dumps(ORPHAN))
+    foreign["spec"]["claimRef"]["name"] = "data-someone-else-0"
+    assert day2.volumes_of_our_claims([foreign], "todo") == []
+
+
+def test_purge_removes_the_volume_minikubes_provisioner_ignores_and_says_so() -> None:
+    calls: list[str] = []
+    answers = {
+        **PREREQS,
+        "helm uninstall todo-app -n todo --wait --kube-context minikube": Result(""),
+        "kubectl delete secret todo-secrets -n todo --ignore-not-found --context minikube":
+            Result(""),
+        "kubectl get pvc -n todo -l app=todo-app,component=postgresql -o "
+        "'jsonpath={.items[*].spec.volumeName}' --context minikube": Result(ORPHAN_NAME),
+        "kubectl delete pvc -n todo -l app=todo-app,component=postgresql --ignore-not-found"
+            " --context minikube": Result(""),
+        f"kubectl wait --for=delete pv/{ORPHAN_NAME} --timeout=20s --context minikube": Result(
+            stderr="error: timed out waiting for the condition on persistentvolumes/"
+                   f"{ORPHAN_NAME}\n", exited=1),
+        f"kubectl get pv {ORPHAN_NAME} --ignore-not-found -o json --context minikube": Result(
+            json.dumps(ORPHAN)),
+        f"minikube -p minikube ssh -- sudo rm -rf {ORPHAN_PATH}": Result(""),
+        f"kubectl delete pv {ORPHAN_NAME} --ignore-not-found --context minikube": Result(""),
+        "minikube -p minikube image ls": Result(OTHER_IMAGES),
+    }
+
+    class Recording(MockContext):
+        def run(self, command: str, *args: object, **kwargs: object) -> Result:
+            calls.append(command)
+            return super().run(command, *args, **kwargs)
+
+    s, out, err = session(Recording(run=answers))
+    day2.run_down(s, purge=True, yes=True)
+    assert f"minikube -p minikube ssh -- sudo rm -rf {ORPHAN_PATH}" in calls
+    assert f"kubectl delete pv {ORPHAN_NAME} --ignore-not-found --context minikube" in calls
+    text = out.getvalue() + err.getvalue()
+    assert "minikube's provisioner ignores it" in text and ORPHAN_PATH in text
+    assert "PostgreSQL volume deleted" in text
+
+
+def test_purge_names_a_volume_it_cannot_delete_and_does_not_claim_it_deleted() -> None:
+    kept = json.loads(json.dumps(ORPHAN))
+    kept["spec"]["persistentVolumeReclaimPolicy"] = "Retain"
+    answers = {
+        **PREREQS,
+        "helm uninstall todo-app -n todo --wait --kube-context minikube": Result(""),
+        "kubectl delete secret todo-secrets -n todo --ignore-not-found --context minikube":
+            Result(""),
+        "kubectl get pvc -n todo -l app=todo-app,component=postgresql -o "
+        "'jsonpath={.items[*].spec.volumeName}' --context minikube": Result(""),
+        "kubectl delete pvc -n todo -l app=todo-app,component=postgresql --ignore-not-found"
+            " --context minikube": Result(""),
+        "kubectl get pv -o json --context minikube": Result(json.dumps(
+            {"kind": "List", "items": [kept]})),
+        f"kubectl wait --for=delete pv/{ORPHAN_NAME} --timeout=20s --context minikube": Result(
+            stderr="error: timed out waiting for the condition\n", exited=1),
+        f"kubectl get pv {ORPHAN_NAME} --ignore-not-found -o json --context minikube": Result(
+            json.dumps(kept)),
+        "minikube -p minikube image ls": Result(OTHER_IMAGES),
+    }
+    s, out, err = session(MockContext(run=answers))
+    day2.run_down(s, purge=True, yes=True)
+    text = out.getvalue() + err.getvalue()
+    assert f"volume {ORPHAN_NAME} is still there" in text
+    assert f"kubectl delete pv {ORPHAN_NAME}" in text
+    assert "PostgreSQL volume deleted" not in text

@@ -44,6 +44,13 @@ def _kubeimages(args: argparse.Namespace) -> int:
     return 0
 
 
+def _capture(args: argparse.Namespace) -> int:
+    from . import capture
+
+    capture.capture(Path(args.out))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python3 -m tests.e2e.realtools",
@@ -61,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     images.add_argument("--minikube-home", metavar="DIR",
                         help="also put kubeadm, kubelet, kubectl into DIR/cache/linux/amd64/...")
     images.set_defaults(run=_kubeimages)
+    grab = sub.add_parser("capture-minikube", help="capture the real minikube's answers the "
+                          "suite parses (as user todo-dev; root)")
+    grab.add_argument("--out", default="tests/fixtures/minikube", metavar="DIR",
+                      help="where the fixtures go (default: %(default)s)")
+    grab.set_defaults(run=_capture)
     args = parser.parse_args(argv)
     return int(args.run(args))
 
