@@ -83,7 +83,7 @@ def test_profile_list_finds_each_profile_with_its_facts() -> None:
     assert (ours.driver, ours.runtime, ours.cpus, ours.memory_mib) == ("docker", "docker", 2,
                                                                        4096)
     other = parse_profile_list(stdout, "todo-extra")
-    assert other is not None and other.cpus == 1
+    assert other is not None and (other.cpus, other.memory_mib) == (2, 2048)
     assert parse_profile_list(stdout, "todo-none") is None
 
 

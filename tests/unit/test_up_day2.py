@@ -363,10 +363,11 @@ def test_every_task_flag_has_a_letter_as_its_short_flag_or_none() -> None:
         assert all(flag.isalpha() for flag in shorts), (name, shorts)
 
 
-# minikube v1.37.0's answer, captured live after `minikube stop` + `inv up` + the claim's
-# deletion: Released, and its storage-provisioner (new identity since the restart) ignores it
+# `kubectl get pv -o json` on minikube v1.37.0, captured live after `minikube stop`, `inv up`
+# and the claim's deletion: Released, and its storage-provisioner (a new identity since the
+# restart) ignores it
 ORPHAN = json.loads((Path(__file__).resolve().parent.parent / "fixtures" / "kubectl"
-                     / "pv-released-hostpath-orphan.json").read_text())
+                     / "pv-released-hostpath-orphan.json").read_text())["items"][0]
 ORPHAN_NAME = ORPHAN["metadata"]["name"]
 ORPHAN_PATH = "/tmp/hostpath-provisioner/todo/data-todo-postgres-0"
 

@@ -45,8 +45,8 @@ def capture(out: Path) -> None:
         dev.run("minikube", "delete", "--all", timeout=600)
         try:
             dev.minikube("start", "--cpus=2", "--memory=4096", timeout=900)
-            dev.run("minikube", "-p", EXTRA, "start", "--no-kubernetes", "--cpus=1",
-                    "--memory=1024", timeout=900, check=True)
+            dev.run("minikube", "-p", EXTRA, "start", "--no-kubernetes", "--cpus=2",
+                    "--memory=2048", timeout=900, check=True)
             _save(dev, out, "status-running", *mk, "status", "-o", "json")
             _save(dev, out, "docker-env", *mk, "docker-env", "--shell", "none")
             _save(dev, out, "profile-list", "minikube", "profile", "list", "-o", "json")
