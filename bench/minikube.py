@@ -96,10 +96,10 @@ def main() -> int:
                 main_py.write_text(main_py.read_text() + f"\n# bench edit {i}\n")
                 seconds, up = timed(lambda: dev.inv("up"))
                 edits.append((seconds, stage_times(up.stdout)))
-            results["noop_up_s"] = statistics.median(noop)
-            results["edit_to_verified_s"] = statistics.median(s for s, _ in edits)
+            results["noop_up_s"] = round(statistics.median(noop), 2)
+            results["edit_to_verified_s"] = round(statistics.median(s for s, _ in edits), 2)
             results["edit_stages_s"] = {
-                k: statistics.median(st.get(k, 0.0) for _, st in edits)
+                k: round(statistics.median(st.get(k, 0.0) for _, st in edits), 2)
                 for k in ("build", "deploy", "verify")}
             dev.minikube("stop", timeout=300)
             warm_s, up = timed(lambda: dev.inv("up", timeout=1200))
