@@ -4,7 +4,7 @@ This file only declares tasks and their help; the work lives in ``todo_deploy``.
 Chain them: ``inv build secrets deploy verify`` (or ``inv up``). Configuration:
 ``invoke.yaml`` < ``INVOKE_TODO_*`` environment < flags; see ``inv config``.
 Exit codes: 0 ok, 1 deployment/check failed, 2 config or input error, 3 prerequisite
-missing, 130 interrupted.
+missing (also: another run holds the release's lock), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ CONTEXT = ("kube-context for every kubectl/helm call of the run (default: todo.c
            "kubectl's current one); a non-local cluster must be named here or in config")
 TARGET = "minikube (default), kind, registry or docker: where images go (README: Beyond minikube)"
 REGISTRY = "registry target: where to push, e.g. 127.0.0.1:5000 (default: todo.registry.url)"
+WAIT_LOCK = ("when another run holds the release's lock (a Lease), wait for it: --wait-lock "
+             "waits up to 900s, --wait-lock=SECONDS that long (default: lock.wait = 0, refuse "
+             "at once, exit 3)")
 
 
 @task(help={"json": "print the resolved configuration as JSON", "no-color": NO_COLOR})
@@ -69,19 +72,20 @@ def doctor(c: Context, profile: str | None = None, env_file: str | None = None,
         doctor_stage.run_doctor(s)
 
 
-@task(help={
+@task(optional=["wait_lock"], help={
     "dry-run": "validate .env and show the masked Secret; touch no cluster and no file",
     "env-file": ENV_FILE,
     "namespace": NAMESPACE,
     "context": CONTEXT,
+    "wait-lock": WAIT_LOCK,
     "no-color": NO_COLOR,
 })
 def secrets(c: Context, dry_run: bool = False, env_file: str | None = None,
             namespace: str | None = None, context: str | None = None,
-            no_color: bool = False) -> None:
+            no_color: bool = False, wait_lock: str | None = None) -> None:
     """Create/update Secret todo-secrets from .env (server-side apply on stdin; never shown)."""
     with session(c, no_color=no_color, env_file=env_file, namespace=namespace,
-                 context=context) as s:
+                 context=context, lock_wait=wait_lock) as s:
         secrets_stage.run_secrets(s, dry_run=dry_run)
 
 
@@ -113,7 +117,7 @@ def build(c: Context, target: str | None = None, force: bool = False, no_cache: 
                                build_args=build_arg or [])
 
 
-@task(help={
+@task(optional=["wait_lock"], help={
     "dry-run": "render the chart with the deploy's values and diff it against the release; "
                "change nothing",
     "force": "replace resources that cannot be patched (Helm 3 --force, Helm 4 --force-replace)",
@@ -126,17 +130,19 @@ def build(c: Context, target: str | None = None, force: bool = False, no_cache: 
     "target": TARGET,
     "registry": REGISTRY,
     "profile": PROFILE,
+    "wait-lock": WAIT_LOCK,
     "no-color": NO_COLOR,
 })
 def deploy(c: Context, dry_run: bool = False, force: bool = False, redeploy: bool = False,
            timeout: float | None = None,
            release: str | None = None, namespace: str | None = None,
            profile: str | None = None, context: str | None = None,
-           target: str | None = None, registry: str | None = None, no_color: bool = False) -> None:
+           target: str | None = None, registry: str | None = None, no_color: bool = False,
+           wait_lock: str | None = None) -> None:
     """helm upgrade --install (digest tags, Secret digest); on failure diagnose, roll back."""
     with session(c, no_color=no_color, deploy_timeout=timeout, release=release,
                  namespace=namespace, profile=profile, context=context,
-                 target=target, registry=registry) as s:
+                 target=target, registry=registry, lock_wait=wait_lock) as s:
         deploy_stage.run_deploy(s, dry_run=dry_run, force=force, redeploy=redeploy)
 
 
@@ -170,7 +176,7 @@ def verify(c: Context, json: bool = False, timeout: float | None = None,
         verify_stage.run_verify(s, as_json=json, helm_test=not skip_helm_test)
 
 
-@task(auto_shortflags=False, help={  # five --skip-* flags: invoke would make one `-`
+@task(auto_shortflags=False, optional=["wait_lock"], help={  # five --skip-*: one `-` each
     "skip-build": "do not build images (use the tags already in minikube)",
     "skip-secrets": "do not apply the Secret from .env",
     "skip-deploy": "do not run helm upgrade --install",
@@ -185,6 +191,7 @@ def verify(c: Context, json: bool = False, timeout: float | None = None,
     "target": TARGET,
     "registry": REGISTRY,
     "profile": PROFILE,
+    "wait-lock": WAIT_LOCK,
     "no-color": NO_COLOR,
 })
 def up(c: Context, skip_build: bool = False, skip_secrets: bool = False,
@@ -192,11 +199,12 @@ def up(c: Context, skip_build: bool = False, skip_secrets: bool = False,
        cpus: int | None = None,
        memory: int | None = None, timeout: float | None = None, env_file: str | None = None,
        namespace: str | None = None, profile: str | None = None, context: str | None = None,
-       target: str | None = None, registry: str | None = None, no_color: bool = False) -> None:
+       target: str | None = None, registry: str | None = None, no_color: bool = False,
+       wait_lock: str | None = None) -> None:
     """Fresh clone to verified app: doctor, minikube, build, secrets, deploy, verify, URL."""
     with session(c, no_color=no_color, cpus=cpus, memory=memory, verify_timeout=timeout,
                  env_file=env_file, namespace=namespace, profile=profile, context=context,
-                 target=target, registry=registry) as s:
+                 target=target, registry=registry, lock_wait=wait_lock) as s:
         pipeline_stage.run_up(s, pipeline_stage.UpOptions(
             skip_build=skip_build, skip_secrets=skip_secrets, skip_deploy=skip_deploy,
             skip_verify=skip_verify, skip_helm_test=skip_helm_test))
@@ -244,21 +252,22 @@ def url(c: Context, namespace: str | None = None, profile: str | None = None,
         day2_stage.run_url(s)
 
 
-@task(help={
+@task(optional=["wait_lock"], help={
     "purge": "also delete the Secret, the PostgreSQL volume (its data) and the built images",
     "yes": "do not ask before deleting data (required with --purge when not on a terminal)",
     "namespace": NAMESPACE,
     "context": CONTEXT,
     "target": TARGET,
     "profile": PROFILE,
+    "wait-lock": WAIT_LOCK,
     "no-color": NO_COLOR,
 })
 def down(c: Context, purge: bool = False, yes: bool = False, namespace: str | None = None,
          profile: str | None = None, context: str | None = None, target: str | None = None,
-         no_color: bool = False) -> None:
+         no_color: bool = False, wait_lock: str | None = None) -> None:
     """helm uninstall the release; --purge also removes the Secret, data volume and images."""
     with session(c, no_color=no_color, namespace=namespace, profile=profile, context=context,
-                 target=target) as s:
+                 target=target, lock_wait=wait_lock) as s:
         day2_stage.run_down(s, purge=purge, yes=yes)
 
 

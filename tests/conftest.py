@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from tests.fakes.canned import LEASE_CREATE, LEASE_CREATED, LEASE_DELETED, LEASE_RELEASE
+
 ROOT = Path(__file__).resolve().parent.parent
 FAKE = Path(__file__).resolve().parent / "fakes" / "fake_tool.py"
 
@@ -139,6 +141,10 @@ def fake_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fake
     fakes = FakeTools(bin_dir, tmp_path / "calls.jsonl", tmp_path / "rules.json")
     fakes.rules_file.write_text("[]")
     fakes.install("minikube", "kubectl", "helm")
+    # a cluster where no other run holds the run lock (todo_deploy/lock.py): the Lease is
+    # created and deleted as on the live cluster; tests of the lock set their own answers
+    fakes.rule("kubectl", LEASE_CREATE, stdout=LEASE_CREATED, fallback=True)
+    fakes.rule("kubectl", LEASE_RELEASE, stdout=LEASE_DELETED, fallback=True)
     monkeypatch.setenv("FAKE_TOOLS_LOG", str(fakes.log))
     monkeypatch.setenv("FAKE_TOOLS_RULES", str(fakes.rules_file))
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")

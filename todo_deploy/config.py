@@ -60,7 +60,14 @@ KEYS = (
     Key("timeouts.tool", "tool_timeout", "seconds for any single kubectl/helm/minikube call"),
     Key("timeouts.deploy", "deploy_timeout", "helm --timeout, seconds"),
     Key("timeouts.verify", "verify_timeout", "seconds of inv verify's rollout watch"),
+    Key("lock.wait", "lock_wait", "seconds a mutating task waits for the run lock another run "
+        "holds (0: refuse at once; --wait-lock[=SECONDS])"),
+    Key("lock.lease_seconds", "lock_seconds", "the run lock's leaseDurationSeconds: a run "
+        "that stops renewing it (killed, crashed) loses it this long after its last renewal"),
 )
+# `--wait-lock` without a value: wait this long (a cold `inv up` of another run may build
+# for minutes)
+LOCK_WAIT_BARE = 900.0
 
 
 def default_image(component: str) -> dict[str, str]:
@@ -132,6 +139,8 @@ class Settings:
     tool_timeout: float = 120.0
     deploy_timeout: float = 300.0
     verify_timeout: float = 300.0
+    lock_wait: float = 0.0  # seconds to wait for a run lock held by another run (lock.wait)
+    lock_seconds: int = 30  # the run lock's leaseDurationSeconds (lock.lease_seconds)
     images: dict[str, ImageConfig] = field(default_factory=lambda: default_images(ROOT))
     root: Path = ROOT
 
@@ -197,6 +206,8 @@ class Settings:
             if key in given:
                 p = Path(str(given[key])).expanduser()
                 given[key] = p if p.is_absolute() else Path.cwd() / p
+        if given.get("lock_wait") is True:  # a bare `--wait-lock` (invoke's optional value)
+            given["lock_wait"] = LOCK_WAIT_BARE
         for key, value in list(given.items()):  # invoke passes flags without a typed default
             current = getattr(self, key)  # (``cpus: int | None = None``) as strings
             if isinstance(value, str) and isinstance(current, int | float) and \
@@ -221,6 +232,12 @@ class Settings:
                 f"build.keep must be at least 1 (the newest tag per image), not "
                 f"{resolved.keep_tags}", "inv build --keep 3   (or fix build.keep / "
                 "INVOKE_TODO_BUILD_KEEP)")
+        if resolved.lock_wait < 0 or resolved.lock_seconds < 5:
+            raise ConfigError(
+                f"lock.wait must be 0 or more seconds and lock.lease_seconds at least 5, not "
+                f"{resolved.lock_wait:g} and {resolved.lock_seconds}",
+                "inv deploy --wait-lock=300   (or fix lock.wait / INVOKE_TODO_LOCK_WAIT, "
+                "lock.lease_seconds / INVOKE_TODO_LOCK_LEASE_SECONDS)")
         if resolved.target not in TARGETS:
             raise ConfigError(
                 f"target must be one of {', '.join(TARGETS)}, not {resolved.target!r}",

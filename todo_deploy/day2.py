@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import diagnose, doctor, proc, tools, verify
+from . import diagnose, doctor, lock, proc, tools, verify
 from .access import AppUrl, frontend_url, service_url_command
 from .errors import ConfigError, StageFailed
 from .session import Session
@@ -184,6 +184,12 @@ def run_down(s: Session, *, purge: bool = False, yes: bool = False) -> None:
             return
     tools.require_safe(s.tools, "uninstall")
     doctor.require(s, "helm", "kubectl", "cluster")
+    with lock.held(s, "down", create_namespace=False):  # never under another run's deploy
+        _down(s, purge=purge)
+
+
+def _down(s: Session, *, purge: bool) -> None:
+    console, settings = s.console, s.settings
     ns, kube = settings.namespace, s.tools.kubectl
     if s.tools.helm.uninstall(settings.release, settings.deploy_timeout):
         console.success(f"release {settings.release} uninstalled from namespace {ns} "

@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from . import access, chart, diagnose, doctor, images, proc, secrets, tools, verify
+from . import access, chart, diagnose, doctor, images, lock, proc, secrets, tools, verify
 from .chart import ChartValues
 from .config import Settings
 from .errors import PrereqError, StageFailed, SuiteError
@@ -297,11 +297,16 @@ def run_deploy(s: Session, *, dry_run: bool = False, force: bool = False,
     """Deploy (or, with ``dry_run``, show what would change) and return the release. A release
     whose latest revision installed exactly this (chart, values, images, Secret digest) is
     left as it is, unless ``redeploy`` or ``force``."""
-    settings = s.settings
     if dry_run:
         return _dry_run(s)
     tools.require_safe(s.tools, "deploy")
     doctor.require(s, "kubectl", "helm", "cluster")
+    with lock.held(s, "deploy"):  # one mutating run at a time (another's Secret, upgrade)
+        return _deploy(s, force=force, redeploy=redeploy)
+
+
+def _deploy(s: Session, *, force: bool, redeploy: bool) -> Release:
+    settings = s.settings
     major = helm_major(doctor.helm_version(s))
     refs = images.current_images(settings)
     digests: dict[str, str] = {}

@@ -9,16 +9,18 @@ identical values leaves the pod template — and so the pods — alone.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import cluster, day2, deploy, doctor, secrets, tools, verify
+from . import cluster, day2, deploy, doctor, lock, secrets, tools, verify
 from .console import CheckResult
 from .errors import library_failure
 from .session import Session
 
 STAGES = ("doctor", "minikube", "build", "secrets", "deploy", "verify", "url")
+MUTATING = ("build", "secrets", "deploy")  # the run lock is held from the first that runs
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,21 @@ def run_up(s: Session, options: UpOptions | None = None) -> list[StageRun]:
     where = f"context {s.tools.context}, target {s.settings.target}"
     steps = plan(options)
     runs: list[StageRun] = []
+    with contextlib.ExitStack() as locked:
+        _run_stages(s, options, steps, runs, locked, where)
+    _table(s, runs)
+    url = next((r.detail for r in runs if r.name == "url"), "")
+    if options.skip_verify:
+        s.console.success(f"Todo app deployed (not verified: --skip-verify): {url}")
+    else:
+        s.console.success(f"Todo app is up and verified: open {url}")
+    return runs
+
+
+def _run_stages(s: Session, options: UpOptions, steps: list[tuple[str, bool]],
+                runs: list[StageRun], locked: contextlib.ExitStack, where: str) -> None:
+    """Run the stages, taking the run lock before the first one that changes something (build,
+    secrets, deploy) and holding it to the end of verify, in ``locked``."""
     for n, (stage, runs_it) in enumerate(steps, start=1):
         if not runs_it:
             s.console.step(n, len(steps), f"{title(s, stage)} — skipped (--skip-{stage})")
@@ -139,6 +156,8 @@ def run_up(s: Session, options: UpOptions | None = None) -> list[StageRun]:
         s.console.step(n, len(steps), f"{title(s, stage)} [{where}]")
         started = time.monotonic()
         try:
+            if stage in MUTATING and s.recall(lock.LOCK_KEY) is None:
+                locked.enter_context(lock.held(s, "up"))
             detail = _verify(s, options) if stage == "verify" else RUNNERS[stage](s)
         except (Exception, KeyboardInterrupt) as exc:
             error = None if isinstance(exc, KeyboardInterrupt) else library_failure(exc)
@@ -153,13 +172,6 @@ def run_up(s: Session, options: UpOptions | None = None) -> list[StageRun]:
                 raise error from None
             raise
         runs.append(StageRun(stage, True, time.monotonic() - started, detail))
-    _table(s, runs)
-    url = next((r.detail for r in runs if r.name == "url"), "")
-    if options.skip_verify:
-        s.console.success(f"Todo app deployed (not verified: --skip-verify): {url}")
-    else:
-        s.console.success(f"Todo app is up and verified: open {url}")
-    return runs
 
 
 def _table(s: Session, runs: list[StageRun]) -> None:

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import yaml
 
-from . import doctor, envfile, proc, tools
+from . import doctor, envfile, lock, proc, tools
 from .config import Settings
 from .console import mask
 from .envfile import (
@@ -221,6 +221,12 @@ def run_secrets(s: Session, *, dry_run: bool = False) -> SecretPlan:
         return secret_plan
     tools.require_safe(s.tools, "apply the Secret")
     doctor.require(s, "kubectl", "cluster")
+    with lock.held(s, "secrets"):  # one mutating run at a time (.env's generated values too)
+        return _apply(s, secret_plan)
+
+
+def _apply(s: Session, secret_plan: SecretPlan) -> SecretPlan:
+    console, settings = s.console, s.settings
     # before anything is stored or applied: a refusal leaves .env and the Secret as they were
     _rotate_embedded_password(s, secret_plan)
     if secret_plan.generated:

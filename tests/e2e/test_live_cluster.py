@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -530,6 +531,95 @@ def test_a_database_that_cannot_start_is_rolled_back_and_its_stuck_pod_replaced(
                .get("readyReplicas") == 1, 120)
     _, listed = http("GET", f"{NODEPORT}/api/backend/api/todos")
     assert any(t["title"] == State.todo_title for t in listed)
+
+
+# -- 6b. one mutating run at a time (issue 23, 2) -----------------------------------------------
+
+LEASE = f"todo-deploy-{RELEASE}"
+
+
+def start_inv(app: App, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """``inv ARGS`` in the fresh copy, started and left running (its pid is its lock's pid)."""
+    return subprocess.Popen([sys.executable, "-m", "invoke", *args], cwd=app.path,
+                            env=env or app.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def finish(app: App, process: subprocess.Popen[str], *args: str) -> InvRun:
+    output, _ = process.communicate(timeout=900)
+    run = InvRun(("pid", str(process.pid), *args), process.returncode, output, 0.0)
+    app.runs.append(run)
+    return run
+
+
+def lease_holder(cluster: Cluster) -> str | None:
+    found = cluster.run("kubectl", "get", "lease", LEASE, "-n", NAMESPACE, "-o", "json",
+                        check=False)
+    return json.loads(found.stdout)["spec"].get("holderIdentity") if found.returncode == 0 \
+        else None
+
+
+def two_deploys_at_once(app: App, *flags: str) -> list[tuple[int, InvRun]]:
+    args = ("deploy", "--redeploy", *flags)
+    started = [start_inv(app, *args) for _ in range(2)]
+    return [(p.pid, finish(app, p, *args)) for p in started]
+
+
+def test_two_deploys_at_once_one_upgrades_and_the_other_refuses_naming_it(app: App) -> None:
+    before = release_revision(app.cluster)
+    runs = two_deploys_at_once(app)
+    assert sorted(run.code for _, run in runs) == [0, 3], [run.output for _, run in runs]
+    (winner, _), (_, loser) = sorted(runs, key=lambda r: r[1].code)
+    assert "is locked by another run" in loser.output, loser.output
+    assert f":{winner} inv deploy since " in loser.output  # names the run that holds it
+    assert "--wait-lock" in loser.output  # and the fix
+    assert release_revision(app.cluster) == before + 1  # exactly one upgrade
+    assert lease_holder(app.cluster) is None  # released at the end
+
+
+def test_with_wait_lock_the_second_deploy_waits_for_the_first_then_upgrades(app: App) -> None:
+    before = release_revision(app.cluster)
+    runs = two_deploys_at_once(app, "--wait-lock=300")
+    assert [run.code for _, run in runs] == [0, 0], [run.output for _, run in runs]
+    waited = [(pid, run) for pid, run in runs if "for the lock of release" in run.output]
+    assert len(waited) == 1, [run.output for _, run in runs]
+    other = next(pid for pid, _ in runs if pid != waited[0][0])
+    assert "held by " in waited[0][1].output and f":{other} inv deploy" in waited[0][1].output
+    history = json.loads(app.cluster.run("helm", "history", RELEASE, "-n", NAMESPACE, "-o",
+                                         "json").stdout)
+    assert [(r["revision"], r["status"]) for r in history[-2:]] == [
+        (before + 1, "superseded"), (before + 2, "deployed")]  # one after the other
+    assert lease_holder(app.cluster) is None
+
+
+def test_a_lock_left_by_a_killed_deploy_is_refused_then_taken_over_after_it_expires(
+        app: App) -> None:
+    import os
+    import signal
+
+    env = {**app.env, "INVOKE_TODO_LOCK_LEASE_SECONDS": "10"}
+    killed = start_inv(app, "deploy", "--redeploy", env=env)
+    wait_until("the deploy to take its lock", lambda: lease_holder(app.cluster), 120, 0.2)
+    os.kill(killed.pid, signal.SIGKILL)  # no finally, no release: a crash
+    killed.communicate()
+    assert f":{killed.pid} inv deploy" in (lease_holder(app.cluster) or "")
+    saved = app.env
+    app.env = env
+    try:
+        refused = app.inv("deploy", check=False)
+        assert refused.code == 3, refused.output
+        assert f":{killed.pid} inv deploy since " in refused.output
+        # the killed run's helm (a process of its own) finishes by itself: let it
+        wait_until("the killed run's helm to finish", lambda: not json.loads(app.cluster.run(
+            "helm", "history", RELEASE, "-n", NAMESPACE, "-o", "json").stdout)[-1][
+            "status"].startswith("pending"), 300)
+        taken = app.inv("deploy", "--wait-lock=120")
+    finally:
+        app.env = saved
+    assert "took over the lock of release" in taken.output, taken.output
+    assert f":{killed.pid} inv deploy" in taken.output  # names the run it took it from
+    assert lease_holder(app.cluster) is None
+    wait_until("the app to settle", lambda: settled(app.cluster), 120)
 
 
 # -- 7. day 2 ----------------------------------------------------------------------------------

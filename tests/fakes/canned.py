@@ -100,3 +100,40 @@ def nodes(*runtimes: str, cluster: str = "ci") -> str:
                          "osImage": "Debian GNU/Linux 12 (bookworm)", "systemUUID": ""}}})
     return json.dumps({"apiVersion": "v1", "items": items, "kind": "List",
                        "metadata": {"resourceVersion": ""}})
+
+
+# The run lock's kubectl answers (todo_deploy/lock.py), captured from the live cluster by
+# tests/e2e/capture_lease.py (namespace todo-lock-capture, holder alice@build-box:4242).
+def lease_fixture(name: str) -> str:
+    return (FIXTURES / name).read_text()
+
+
+LEASE_CREATED = lease_fixture("lease-created.json")  # kubectl create -f - -o json
+LEASE_REPLACED = lease_fixture("lease-replaced.json")  # kubectl replace -f - -o json
+LEASE_DELETED = lease_fixture("lease-deleted.txt")  # kubectl delete --raw ... -f -
+LEASE_ALREADY_EXISTS = lease_fixture("lease-already-exists.txt")
+LEASE_CONFLICT = lease_fixture("lease-conflict.txt")
+LEASE_NOT_FOUND = lease_fixture("lease-not-found.txt")
+LEASE_NAMESPACE_NOT_FOUND = lease_fixture("lease-namespace-not-found.txt")
+LEASE_DELETE_CONFLICT = lease_fixture("lease-delete-conflict.txt")
+LEASE_CREATE = r"^create -f - -n \S+ -o json"
+LEASE_RELEASE = r"^delete --raw /apis/coordination\.k8s\.io/v1/namespaces/\S+/leases/"
+
+
+def lease_json(holder: str, *, renewed: str, acquired: str = "", seconds: int = 30,
+               resource_version: str = "1202", transitions: int = 1) -> str:
+    """The captured Lease (lease-get.json) held by ``holder``, last renewed at ``renewed``."""
+    lease = json.loads(lease_fixture("lease-get.json"))
+    lease["metadata"]["resourceVersion"] = resource_version
+    lease["spec"].update(holderIdentity=holder, renewTime=renewed,
+                         acquireTime=acquired or renewed, leaseDurationSeconds=seconds,
+                         leaseTransitions=transitions)
+    return json.dumps(lease)
+
+
+def lock_commands(namespace: str = "todo", context: str = "minikube",
+                  release: str = "todo-app") -> dict[str, str]:
+    """The two calls of an uncontended run lock, as MockContext sees them → kubectl's answer."""
+    return {f"kubectl create -f - -n {namespace} -o json --context {context}": LEASE_CREATED,
+            f"kubectl delete --raw /apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/"
+            f"todo-deploy-{release} -f - --context {context}": LEASE_DELETED}

@@ -930,7 +930,7 @@ def test_a_statefulset_naming_the_headless_service_or_none_is_left_alone(
         fake_tools: FakeTools, tmp_path: Path, service_name: str) -> None:
     calls, _ = upgrade_with_statefulset(fake_tools, settings_in(tmp_path), service_name)
     assert ("kubectl", [*GOVERNING, "--context", "minikube"]) in calls
-    assert not [argv for tool, argv in calls if argv[:1] == ["delete"]]
+    assert not [argv for tool, argv in calls if argv[:2] == ["delete", "statefulset"]]
 
 
 def test_a_first_install_does_not_look_for_an_old_statefulset(
@@ -964,7 +964,7 @@ def test_a_statefulset_that_cannot_be_read_is_left_alone_and_the_upgrade_goes_on
     fake_tools.rule("helm", r"^upgrade --install", stdout=upgraded(2))
     release = deploy.run_deploy(session(settings)[0])
     assert release.revision == 2
-    assert not [a for a in fake_tools.argvs("kubectl") if a[:1] == ["delete"]]
+    assert not [a for a in fake_tools.argvs("kubectl") if a[:2] == ["delete", "statefulset"]]
 
 
 def test_a_deploy_to_a_context_that_is_only_current_and_not_local_is_refused(

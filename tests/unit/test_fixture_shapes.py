@@ -18,7 +18,8 @@ FIXTURES = sorted((Path(__file__).parents[1] / "fixtures" / "kubectl").glob("*.j
 @pytest.mark.parametrize("path", FIXTURES, ids=[p.name for p in FIXTURES])
 def test_fixture_objects_validate_against_the_kubernetes_schema(path: Path) -> None:
     doc = json.loads(path.read_text())
-    assert doc["kind"] == "List" and doc["items"]
-    for item in doc["items"]:
+    items = doc["items"] if doc["kind"] == "List" else [doc]  # a List, or one object (Lease)
+    assert items
+    for item in items:
         for version in (CAPTURED_FROM, kubernetes_validate.latest_version()):
             kubernetes_validate.validate(item, version, strict=True)

@@ -17,7 +17,8 @@ from invoke.exceptions import Exit
 
 import tasks
 from tests.fakes.canned import RUNNING as MINIKUBE_RUNNING
-from tests.fakes.canned import secret_json
+from tests.fakes.canned import lock_commands, secret_json
+from tests.unit.test_secrets_task import under_lock
 from todo_deploy import envfile, secrets
 from todo_deploy.config import Settings
 from todo_deploy.console import MASK, Console, mask
@@ -36,6 +37,7 @@ CHECKS = {
         {"clientVersion": {"gitVersion": "v1.31.0"}})),
     "minikube -p minikube status -o json": Result(MINIKUBE_RUNNING),
     "kubectl config current-context": Result("minikube\n"),
+    **{command: Result(answer) for command, answer in lock_commands().items()},
 }
 # the applied Secret, read back once per run (kubectl get -o json; not there yet by default)
 GET_SECRET = "kubectl get secret todo-secrets -n todo -o json" + CTX
@@ -380,7 +382,7 @@ def test_a_changed_password_without_database_pod_or_data_is_simply_applied(
                                    '"data-todo-postgres-0" not found\n', exited=1),
         APPLY: Result("")})
     tasks.secrets(c, env_file=str(embedded_env(tmp_path)), no_color=True)
-    assert [call.args[0] for call in c.run.call_args_list][-1] == APPLY  # type: ignore[attr-defined]
+    assert under_lock([call.args[0] for call in c.run.call_args_list])[-1] == APPLY  # type: ignore[attr-defined]
 
 
 def test_a_failed_rotation_points_at_the_database_logs_and_applies_nothing(
@@ -402,7 +404,7 @@ def test_the_stage_applies_unless_asked_for_a_dry_run(tmp_path: Path) -> None:
     c = MockContext(run={**CHECKS, APPLY: Result("")})
     s = Session(c, Settings(env_file=env, context="minikube"), Console(no_color=True))
     secrets.run_secrets(s)
-    assert [call.args[0] for call in c.run.call_args_list][-1] == APPLY  # type: ignore[attr-defined]
+    assert under_lock([call.args[0] for call in c.run.call_args_list])[-1] == APPLY  # type: ignore[attr-defined]
 
 
 def test_an_unreachable_cluster_while_reading_the_digest_points_at_doctor() -> None:

@@ -21,7 +21,7 @@ from invoke.exceptions import Exit
 import tasks
 from tests.conftest import ROOT, FakeTools
 from tests.fakes.canned import RUNNING as MINIKUBE_RUNNING
-from tests.fakes.canned import SECRET_NOT_FOUND, STOPPED, secret_json
+from tests.fakes.canned import SECRET_NOT_FOUND, STOPPED, lock_commands, secret_json
 from todo_deploy import envfile, secrets
 from todo_deploy.config import Settings
 
@@ -57,6 +57,7 @@ def test_secrets_runs_exactly_the_checks_then_one_server_side_apply(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     env = write_env(tmp_path / ".env")
     c = MockContext(run={
+        **{command: Result(answer) for command, answer in lock_commands().items()},
         "kubectl version --client -o json": Result(KUBECTL_VERSION),
         "minikube -p minikube status -o json": Result(MINIKUBE_RUNNING),
         "kubectl config current-context": Result("minikube\n"),
@@ -72,8 +73,12 @@ def test_secrets_runs_exactly_the_checks_then_one_server_side_apply(
         "kubectl config current-context",
         "kubectl version --client -o json",
         "minikube -p minikube status -o json",
+        # the run lock (a Lease), taken once the cluster is known to be there
+        "kubectl create -f - -n todo -o json --context minikube",
         "kubectl get secret todo-secrets -n todo -o json --context minikube",
         "kubectl apply --server-side --field-manager=todo-deploy -f - --context minikube",
+        "kubectl delete --raw /apis/coordination.k8s.io/v1/namespaces/todo/leases/"
+        "todo-deploy-todo-app -f - --context minikube",
     ]
 
 
@@ -205,6 +210,7 @@ CHECKS = {
     "kubectl config current-context": Result("minikube\n"),
     "kubectl apply --server-side --field-manager=todo-deploy -f -"
         " --context minikube": Result(APPLY_OK),
+    **{command: Result(answer) for command, answer in lock_commands().items()},
 }
 
 
@@ -215,7 +221,15 @@ def embedded_env(path: Path, password: str) -> Path:
 
 
 def commands(c: MockContext) -> list[str]:
-    return [call.args[0] for call in c.run.call_args_list]  # type: ignore[attr-defined]
+    """What the task ran under the run lock: a taken lock is released by the last call."""
+    return under_lock([call.args[0] for call in c.run.call_args_list])  # type: ignore[attr-defined]
+
+
+def under_lock(ran: list[str]) -> list[str]:
+    create, release = lock_commands()
+    if create in ran:
+        assert ran.count(create) == 1 and ran[-1] == release, ran
+    return [command for command in ran if command not in (create, release)]
 
 
 def test_a_changed_password_is_set_in_the_running_database_first_on_stdin(

@@ -16,6 +16,7 @@ from invoke import MockContext, Result
 from invoke.exceptions import Exit
 
 import tasks
+from tests.fakes.canned import lock_commands
 from todo_deploy import access, day2, proc
 from todo_deploy.config import Settings
 from todo_deploy.console import Console
@@ -35,6 +36,8 @@ PREREQS = {
     "kubectl config current-context": Result("minikube\n"),
     "minikube -p minikube status -o json": Result(MINIKUBE_RUNNING),
     "helm version --template '{{.Version}}'": Result("v3.17.3"),
+    # the run lock (a Lease) of inv down, uncontended
+    **{command: Result(answer) for command, answer in lock_commands().items()},
 }
 URL_CMDS = {
     "minikube -p minikube ip": Result("192.168.49.2\n"),
@@ -290,6 +293,8 @@ def test_purge_with_yes_uninstalls_then_deletes_secret_volume_and_images() -> No
     # image ls again after the rm: nothing of ours is left, so no retry
     assert [c for c in calls if c not in PREREQS] == [*destructive,
                                                       "minikube -p minikube image ls"]
+    take, release = lock_commands()  # all of it under the run lock, released at the end
+    assert calls.index(take) < calls.index(destructive[0]) and calls[-1] == release
     assert "images removed: todo-backend:3f9a1c2b7d4e, todo-backend:latest, " \
            "todo-frontend:latest" in out.getvalue()
 
