@@ -207,6 +207,9 @@ def test_down_purge_removes_every_tag_of_ours_from_the_host_daemon_and_no_other(
     # no embedded database here: no claim, so no volume to wait for
     fake_tools.rule("kubectl", r"^get pvc -n todo -l app=todo-app,component=postgresql")
     fake_tools.rule("kubectl", r"^delete pvc -n todo -l app=todo-app,component=postgresql")
+    # and no volume an earlier down left (kubectl's answer on a cluster without any)
+    fake_tools.rule("kubectl", r"^get pv -o json", stdout=json.dumps(
+        {"apiVersion": "v1", "items": [], "kind": "List", "metadata": {"resourceVersion": ""}}))
 
     day2.run_down(project.session(), purge=True, yes=True)
 
