@@ -16,7 +16,7 @@ from todo_deploy import images
 from todo_deploy.cluster import DockerEndpoint
 from todo_deploy.config import ROOT, ImageConfig, Settings
 from todo_deploy.console import human_size
-from todo_deploy.errors import ConfigError
+from todo_deploy.errors import ConfigError, StageFailed
 
 DOCKERFILE = "ARG BASE_IMAGE=python:3.11-slim\nFROM ${BASE_IMAGE} AS builder\nFROM builder\n"
 
@@ -150,6 +150,52 @@ def test_context_tar_holds_exactly_the_files_and_the_dockerfile(tmp_path: Path) 
         assert dockerfile is not None
         assert dockerfile.read().decode() == DOCKERFILE
     assert names == sorted([".dockerignore", images.DOCKERFILE_IN_CONTEXT, "a.py"])
+
+
+EDITOR_TEMPS = (".main.py.swp", "pkg/.util.py.swo", "pkg/.util.py.swx", ".main.py.swn",
+                "4913", "pkg/4913", "main.py~", "#main.py#", "pkg/main.py___jb_tmp___",
+                "main.py___jb_old___", ".main.py.kate-swp")
+
+
+def test_editor_temp_files_never_enter_the_context_nor_the_digest(tmp_path: Path) -> None:
+    cfg = image_config(tmp_path, {"main.py": "1", "pkg/util.py": "2"})
+    before = images.prepare(cfg, {})
+    tree(cfg.context, {rel: "swap\n" for rel in EDITOR_TEMPS})
+    (cfg.context / ".#main.py").symlink_to("dev@laptop.4242:1733600000")  # emacs's lock
+    # even a rule that asks for them back
+    images.ignore_file_for(cfg.dockerfile).write_text("!*.swp\n!*~\n")
+    after = images.prepare(cfg, {})
+    assert after.files == before.files
+    assert after.digest == before.digest
+    with images.context_tar(after) as fileobj, tarfile.open(fileobj=fileobj) as tar:
+        assert not set(tar.getnames()) & {*EDITOR_TEMPS, ".#main.py"}
+
+
+def test_names_close_to_editor_temps_stay_in_the_context(tmp_path: Path) -> None:
+    kept = ("swap.py", "notes.md", "49130", "a#b.py", "tilde~x.py")
+    cfg = image_config(tmp_path, dict.fromkeys(kept, "x"))
+    assert set(kept) <= set(images.prepare(cfg, {}).files)
+
+
+def test_a_file_saved_between_the_digest_and_the_archive_stops_the_build(
+        tmp_path: Path) -> None:
+    cfg = image_config(tmp_path, {"a.py": "1", "b.py": "2"})
+    ctx = images.prepare(cfg, {})
+    (cfg.context / "a.py").write_text("saved meanwhile")
+    with pytest.raises(StageFailed) as changed:
+        images.context_tar(ctx)
+    assert "changed while it was archived" in changed.value.message
+    assert ctx.tag in changed.value.message
+
+
+def test_a_file_deleted_between_the_digest_and_the_archive_stops_the_build(
+        tmp_path: Path) -> None:
+    cfg = image_config(tmp_path, {"a.py": "1", "b.py": "2"})
+    ctx = images.prepare(cfg, {})
+    (cfg.context / "b.py").unlink()
+    with pytest.raises(StageFailed) as changed:
+        images.context_tar(ctx)
+    assert "changed while it was archived" in changed.value.message
 
 
 def test_context_size_counts_the_tar_bytes(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from ..config import ImageConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, StageFailed
 from .dockerfile import base_images
 
 COMPONENTS = ("backend", "frontend")
@@ -35,6 +35,17 @@ DOCKERFILE_IN_CONTEXT = ".todo-deploy.Dockerfile"
 # Never in any build context, whatever the ignore file says (a `!` exception included).
 ALWAYS_EXCLUDED = (".env", ".env.*", "**/.env", "**/.env.*")
 SECRET_NAMES = (".env", ".env.*")
+# Editor and tool temp files, by file name at any depth: never in a build context nor in its
+# digest, whatever the ignore file says (a save would otherwise change the tag, or ship them).
+EDITOR_TEMP_NAMES = (
+    "*.swp", "*.swo", "*.swx", ".*.sw?",  # vim swap files (.main.py.swp, .swo, .swn, ...)
+    "4913",  # vim's probe that a directory is writable, made and deleted on every save
+    "*~",  # vim, emacs and nano backups
+    "#*#",  # emacs auto-save files
+    ".#*",  # emacs lock files (dangling symlinks)
+    "*___jb_tmp___", "*___jb_old___",  # JetBrains "safe write"
+    ".*.kate-swp",  # Kate
+)
 DIGEST_SCHEME = "todo-deploy/image-digest/v1"
 
 
@@ -99,18 +110,25 @@ def is_secret_file(relpath: str) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in SECRET_NAMES)
 
 
+def is_editor_temp(relpath: str) -> bool:
+    name = relpath.rstrip("/").rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in EDITOR_TEMP_NAMES)
+
+
 def context_files(root: Path, patterns: Sequence[str]) -> list[str]:
     """Relative paths under ``root`` that enter the build context (docker-py's matcher).
 
     ``.env`` files are dropped twice: by patterns appended after the user's (so a ``!`` rule
-    cannot re-include them) and by name afterwards.
+    cannot re-include them) and by name afterwards. Editor temp files (EDITOR_TEMP_NAMES) are
+    dropped by name, whatever the rules say.
     """
     from docker.utils.build import exclude_paths
 
     found = exclude_paths(str(root), [*patterns, *ALWAYS_EXCLUDED],
                           dockerfile=DOCKERFILE_IN_CONTEXT)
     return sorted(p for p in found if p != DOCKERFILE_IN_CONTEXT and not is_secret_file(p)
-                  and not any(is_secret_file(part) for part in p.split("/")))
+                  and not any(is_secret_file(part) for part in p.split("/"))
+                  and not is_editor_temp(p))
 
 
 # -- the digest ------------------------------------------------------------------------------
@@ -203,10 +221,22 @@ def context_tar(ctx: BuildContext) -> IO[bytes]:
     from docker.utils.build import create_archive
 
     fileobj: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - returned to the caller
-    create_archive(
-        root=str(ctx.root), files=list(ctx.files), fileobj=fileobj,
-        extra_files=[(".dockerignore", f"{DOCKERFILE_IN_CONTEXT}\n.dockerignore\n"),
-                     (DOCKERFILE_IN_CONTEXT, ctx.dockerfile.decode("utf-8"))])
+    # the archive reads the files again: it holds what the tag names only if they did not
+    # change since the digest was made (a save while `inv build` or `inv watch` ran)
+    try:
+        create_archive(
+            root=str(ctx.root), files=list(ctx.files), fileobj=fileobj,
+            extra_files=[(".dockerignore", f"{DOCKERFILE_IN_CONTEXT}\n.dockerignore\n"),
+                         (DOCKERFILE_IN_CONTEXT, ctx.dockerfile.decode("utf-8"))])
+        again = content_digest(ctx.root, ctx.files, ctx.dockerfile, ctx.args, ctx.base_images)
+    except FileNotFoundError as gone:
+        again = f"gone: {gone.filename}"
+    if again != ctx.digest:
+        fileobj.close()
+        raise StageFailed(
+            f"the {ctx.component} build context changed while it was archived (a file saved "
+            f"or deleted meanwhile): the image would not hold what its tag {ctx.tag} names",
+            "run it again once the files are saved (nothing was built)")
     return fileobj
 
 
