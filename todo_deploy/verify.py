@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import errno
 import http.client
 import json
 import re
@@ -384,6 +385,21 @@ def fetch(url: str, timeout: float) -> tuple[int, str]:
         return int(exc.code), exc.read(4096).decode(errors="replace")
 
 
+UNROUTABLE_TRIES = 2  # GETs in a row that reach nothing at all before the check says so
+
+
+def unroutable(exc: BaseException) -> bool:
+    """Whether a failed GET reached nothing at all: the connection got no answer (a connect
+    timeout: urllib's URLError around a TimeoutError) or no route to the node (EHOSTUNREACH,
+    ENETUNREACH), as where the host cannot route to the node's network (rootless drivers,
+    WSL2). A refused connection, an HTTP error or a read timeout reached the node (pure)."""
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, TimeoutError):
+        return isinstance(exc, urllib.error.URLError)
+    return isinstance(reason, OSError) and reason.errno in (errno.EHOSTUNREACH,
+                                                             errno.ENETUNREACH)
+
+
 def nodeport_check(target: access.AppUrl, settings: Settings, kube: Kubectl, *,
                    get: Fetch = fetch, clock: Callable[[], float] = time.monotonic,
                    sleep: Callable[[float], None] = time.sleep) -> CheckResult:
@@ -406,6 +422,7 @@ def nodeport_check(target: access.AppUrl, settings: Settings, kube: Kubectl, *,
     svc = kube.command("-n", settings.namespace, "get", "svc", access.FRONTEND_SERVICE,
                        "-o", "wide")
     started = clock()
+    nothing = 0  # GETs in a row that reached nothing
     while True:
         try:
             status, body = get(url, 5.0)
@@ -413,8 +430,17 @@ def nodeport_check(target: access.AppUrl, settings: Settings, kube: Kubectl, *,
                                          target.port, NODEPORT_PATH, "healthy"), body)
             if status != 200:
                 ok, detail = False, f"HTTP {status} from {url}"
+            nothing = 0
         except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, timeout
             ok, detail = False, f"GET {url}: {getattr(exc, 'reason', exc)}"
+            nothing = nothing + 1 if unroutable(exc) else 0
+            if nothing >= UNROUTABLE_TRIES:  # found by trying: a warning, as for known cases
+                return CheckResult(
+                    name, False, clock() - started,
+                    f"not checked: this host gets no answer at all from the node IP "
+                    f"{target.ip} ({detail}), so it cannot route there (the app answered "
+                    f"through the API server above). Open it through `{command}`",
+                    f"{command}   # in a second terminal", required=False)
         if ok or clock() - started >= HTTP_RETRY_SECONDS:
             return CheckResult(name, ok, clock() - started,
                                f"GET {url}: {detail}" if ok else detail,

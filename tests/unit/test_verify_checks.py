@@ -495,6 +495,43 @@ def test_each_way_a_get_can_fail_is_a_failed_check_naming_why(
     assert not check.ok and check.detail == f"GET {URL}/api/health: {said}"
 
 
+@pytest.mark.parametrize("error", [
+    urllib.error.URLError(TimeoutError("timed out")),  # urllib's connect timeout
+    urllib.error.URLError(OSError(113, "No route to host")),
+    OSError(101, "Network is unreachable"),
+])
+def test_a_node_ip_the_host_cannot_route_to_is_found_by_trying_and_is_a_warning(
+        error: Exception) -> None:
+    clock = Clock()
+    get = Answers(error)
+    check = nodeport(get, clock)
+    command = "minikube service todo-frontend -n todo --url"
+    assert len(get.calls) == verify.UNROUTABLE_TRIES  # not the whole retry window
+    assert not check.ok and not check.required
+    assert check.detail.startswith("not checked: this host gets no answer at all from the "
+                                   "node IP 192.168.49.2 (GET ")
+    assert check.detail.endswith(f"Open it through `{command}`")
+    assert check.hint == f"{command}   # in a second terminal"
+
+
+@pytest.mark.parametrize("error", [
+    ConnectionRefusedError(111, "Connection refused"),  # the node answered: no listener
+    TimeoutError("timed out"),  # a read timeout: connected, then no answer
+    urllib.error.URLError("timed out"),
+])
+def test_a_node_that_answers_even_with_an_error_stays_a_failure(error: Exception) -> None:
+    check = nodeport(Answers(error), Clock())
+    assert not check.ok and check.required
+    assert check.seconds == verify.HTTP_RETRY_SECONDS
+
+
+def test_one_unanswered_get_then_a_refusal_is_no_warning() -> None:
+    get = Answers(urllib.error.URLError(TimeoutError("timed out")),
+                  ConnectionRefusedError(111, "refused"))
+    check = nodeport(get, Clock())
+    assert check.required and not check.ok
+
+
 def test_on_other_targets_the_nodeport_hint_names_the_port_forward() -> None:
     settings = Settings.from_config(None, target="kind")
     check = nodeport(Answers(ConnectionRefusedError(111, "refused")), Clock(), settings=settings)
