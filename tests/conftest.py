@@ -22,7 +22,14 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.canned import LEASE_CREATE, LEASE_CREATED, LEASE_DELETED, LEASE_RELEASE
+from tests.fakes.canned import (
+    LEASE_CREATE,
+    LEASE_CREATED,
+    LEASE_DELETED,
+    LEASE_RELEASE,
+    SERVICES_FRESH,
+    SERVICES_LIST,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE = Path(__file__).resolve().parent / "fakes" / "fake_tool.py"
@@ -145,6 +152,8 @@ def fake_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fake
     # created and deleted as on the live cluster; tests of the lock set their own answers
     fakes.rule("kubectl", LEASE_CREATE, stdout=LEASE_CREATED, fallback=True)
     fakes.rule("kubectl", LEASE_RELEASE, stdout=LEASE_DELETED, fallback=True)
+    # no other Service holds the chart's nodePort (deploy.nodeports_taken)
+    fakes.rule("kubectl", SERVICES_LIST, stdout=SERVICES_FRESH, fallback=True)
     monkeypatch.setenv("FAKE_TOOLS_LOG", str(fakes.log))
     monkeypatch.setenv("FAKE_TOOLS_RULES", str(fakes.rules_file))
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")

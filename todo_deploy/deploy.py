@@ -401,6 +401,7 @@ def adopt_objects_in_the_way(s: Session, plan: DeployPlan) -> list[chart.InTheWa
         return []
     live = s.tools.kubectl.run(*existing_objects_argv(plan.namespace, docs)[1:],
                                hint="inv doctor   # is the cluster up and kubectl pointed at it?")
+    _refuse_a_taken_nodeport(s, plan, docs)
     found = chart.in_the_way(_listed(live.stdout), docs, plan.release, plan.namespace)
     blocked = [f for f in found if not f.adopt]
     if blocked:
@@ -422,6 +423,72 @@ def adopt_objects_in_the_way(s: Session, plan: DeployPlan) -> list[chart.InTheWa
     s.console.info(f"adopted into release {plan.release} (they were applied outside Helm, "
                    f"e.g. kubectl apply -k k8s/): {', '.join(f.key for f in found)}")
     return found
+
+
+NODEPORT_RANGE = (30000, 32767)  # the API server's default --service-node-port-range
+
+
+def nodeports_taken(docs: Sequence[chart.Document], services: Sequence[dict[str, Any]],
+                    namespace: str) -> list[tuple[int, str]]:
+    """(nodePort, ``namespace/name``) for each nodePort the chart's Services ask for that a
+    Service other than the chart's own (same name, same namespace) already holds (pure). The
+    API server allocates nodePorts cluster-wide, so another namespace's Service (another
+    checkout's release, a colleague's app) makes the upgrade fail halfway."""
+    wanted: dict[int, str] = {}
+    for doc in docs:
+        if doc.obj.get("kind") != "Service":
+            continue
+        for port in (doc.obj.get("spec") or {}).get("ports") or []:
+            if isinstance(port.get("nodePort"), int):
+                wanted[port["nodePort"]] = str((doc.obj.get("metadata") or {}).get("name"))
+    taken = []
+    for svc in services:
+        meta = svc.get("metadata") or {}
+        where = f"{meta.get('namespace')}/{meta.get('name')}"
+        for port in (svc.get("spec") or {}).get("ports") or []:
+            number = port.get("nodePort")
+            if number in wanted and (meta.get("namespace") != namespace
+                                     or meta.get("name") != wanted[number]):
+                taken.append((int(number), where))
+    return sorted(set(taken))
+
+
+def free_nodeport(services: Sequence[dict[str, Any]], near: int) -> int | None:
+    """The first nodePort from ``near`` upwards (then from the range's start) that no Service
+    holds (pure)."""
+    used = {port.get("nodePort") for svc in services
+            for port in (svc.get("spec") or {}).get("ports") or []}
+    low, high = NODEPORT_RANGE
+    for number in [*range(max(near, low), high + 1), *range(low, max(near, low))]:
+        if number not in used:
+            return number
+    return None
+
+
+def _refuse_a_taken_nodeport(s: Session, plan: DeployPlan,
+                             docs: Sequence[chart.Document]) -> None:
+    """Stop before anything changes when a nodePort the chart asks for is another Service's,
+    naming it and a free value to set. Costs one ``kubectl get services -A``; a context that
+    may not list Services cluster-wide skips the check (the upgrade then says it)."""
+    listed = s.tools.kubectl.run("get", "services", "--all-namespaces", "-o", "json",
+                                 check=False)
+    if not listed.ok:
+        s.console.detail("nodePort check skipped: cannot list Services in all namespaces "
+                         f"({proc.tail(listed.stderr, 1)})")
+        return
+    services = _listed(listed.stdout)
+    taken = nodeports_taken(docs, services, plan.namespace)
+    if not taken:
+        return
+    number, holder = taken[0]
+    free = free_nodeport(services, number)
+    raise StageFailed(
+        f"nodePort {number} is already allocated to Service {holder}; the upgrade of release "
+        f"{plan.release} would fail on it, so it was not started",
+        (f"set frontend.service.nodePort: {free} (free now) in a values file (todo.values_file"
+         " in invoke.yaml, or INVOKE_TODO_VALUES_FILE=PATH), then: inv deploy")
+        if free is not None else
+        f"free a nodePort in {NODEPORT_RANGE[0]}-{NODEPORT_RANGE[1]}, then: inv deploy")
 
 
 def new_pods(pods: Sequence[dict[str, Any]], existing: set[str]) -> list[dict[str, Any]]:

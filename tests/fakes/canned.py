@@ -137,3 +137,13 @@ def lock_commands(namespace: str = "todo", context: str = "minikube",
     return {f"kubectl create -f - -n {namespace} -o json --context {context}": LEASE_CREATED,
             f"kubectl delete --raw /apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/"
             f"todo-deploy-{release} -f - --context {context}": LEASE_DELETED}
+
+
+# `kubectl get services --all-namespaces -o json` on the live local cluster with the app
+# deployed (todo/todo-frontend holds nodePort 30080); SERVICES_FRESH: the same cluster before
+# any deploy (only default/kubernetes), what the nodePort check sees on a first install.
+SERVICES_ALL = (FIXTURES / "services-all-namespaces.json").read_text()
+SERVICES_FRESH = json.dumps({**json.loads(SERVICES_ALL), "items": [
+    svc for svc in json.loads(SERVICES_ALL)["items"]
+    if svc["metadata"]["namespace"] == "default"]})
+SERVICES_LIST = r"^get services --all-namespaces -o json"

@@ -35,12 +35,14 @@ from tests.fakes.canned import (
     ROLLBACK_OK,
     RUNNING,
     SECRET_NOT_FOUND,
+    SERVICES_ALL,
+    SERVICES_LIST,
     history,
     profiles,
     secret_json,
     upgraded,
 )
-from todo_deploy import access, deploy, images, secrets, verify
+from todo_deploy import access, chart, deploy, images, secrets, verify
 from todo_deploy.config import ROOT, ImageConfig, Settings
 from todo_deploy.console import Console
 from todo_deploy.errors import ConfigError, ExitCode, PrereqError, StageFailed
@@ -1023,3 +1025,73 @@ def test_a_registry_deploy_pins_the_registrys_digests_and_does_not_ask_a_daemon(
     upgrade = " ".join(upgrades(fake_tools)[0])
     assert f"backend.image.digest={pins['backend']}" in upgrade
     assert f"frontend.image.digest={pins['frontend']}" in upgrade
+
+
+# -- a nodePort another Service holds (deploy.nodeports_taken) --------------------------------
+
+def services_with_30080_in(namespace: str) -> str:
+    """The live cluster's Service list (services-all-namespaces.json) with the frontend's
+    nodePort 30080 held by a Service of ``namespace`` instead."""
+    listed = json.loads(SERVICES_ALL)
+    for svc in listed["items"]:
+        if svc["metadata"]["name"] == "todo-frontend":
+            svc["metadata"]["namespace"] = namespace
+    return json.dumps(listed)
+
+
+def frontend_service_doc(node_port: int = 30080) -> chart.Document:
+    return chart.Document("templates/frontend-service.yaml", "", {
+        "kind": "Service", "metadata": {"name": "todo-frontend"},
+        "spec": {"ports": [{"port": 3000, "nodePort": node_port}]}})
+
+
+def test_our_own_service_holding_its_nodeport_is_not_in_the_way() -> None:
+    services = json.loads(SERVICES_ALL)["items"]
+    assert deploy.nodeports_taken([frontend_service_doc()], services, "todo") == []
+
+
+def test_another_namespaces_service_holding_the_nodeport_is_named() -> None:
+    services = json.loads(services_with_30080_in("alice"))["items"]
+    assert deploy.nodeports_taken([frontend_service_doc()], services, "todo") == [
+        (30080, "alice/todo-frontend")]
+    assert deploy.nodeports_taken([frontend_service_doc(30090)], services, "todo") == []
+    assert deploy.free_nodeport(services, 30080) == 30081
+
+
+def test_the_free_nodeport_wraps_to_the_start_of_the_range() -> None:
+    services = [{"spec": {"ports": [{"nodePort": 32767}]}}]
+    assert deploy.free_nodeport(services, 32767) == 30000
+
+
+def test_a_nodeport_taken_in_another_namespace_stops_the_deploy_before_helm(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    cluster_up(fake_tools, settings, 4)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")))
+    fake_tools.rule("kubectl", SERVICES_LIST, stdout=services_with_30080_in("alice"))
+    s, _ = session(settings)
+
+    with pytest.raises(StageFailed) as taken:
+        deploy.run_deploy(s, force=True)
+
+    assert "nodePort 30080 is already allocated to Service alice/todo-frontend" in \
+        taken.value.message
+    assert taken.value.hint.startswith("set frontend.service.nodePort: 30081 (free now)")
+    assert upgrades(fake_tools) == []
+
+
+def test_a_context_that_cannot_list_services_everywhere_skips_the_check(
+        fake_tools: FakeTools, tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    cluster_up(fake_tools, settings, 4)
+    fake_tools.rule("helm", r"^history", stdout=history((1, "deployed")))
+    fake_tools.rule("helm", r"^upgrade --install", stdout=upgraded(2))
+    fake_tools.rule("kubectl", SERVICES_LIST, code=1, stderr=(
+        'Error from server (Forbidden): services is forbidden: User "dev" cannot list '
+        'resource "services" in API group "" at the cluster scope\n'))
+    s, out = session(settings)
+
+    deploy.run_deploy(s, force=True)
+
+    assert len(upgrades(fake_tools)) == 1
+    assert "nodePort check skipped: cannot list Services in all namespaces" in out.getvalue()
