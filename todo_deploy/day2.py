@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -207,7 +206,7 @@ def _down(s: Session, *, purge: bool) -> None:
     kube.run("delete", "pvc", "-n", ns, "-l", selector, "--ignore-not-found")
     if not volumes:  # what an earlier down left (a volume its provisioner ignored)
         listed = kube.run("get", "pv", "-o", "json", check=False)
-        volumes = volumes_of_our_claims(_pv_items(listed.stdout) if listed.ok else [], ns)
+        volumes = volumes_of_our_claims(tools.parse_objects(listed.stdout) if listed.ok else [], ns)
     if volumes and _delete_volumes(s, volumes):
         console.success("PostgreSQL volume deleted")
     repositories = [image.name for image in settings.images.values()]
@@ -248,7 +247,7 @@ def _delete_volumes(s: Session, volumes: list[str]) -> bool:
     if gone.ok or tools.is_not_found("kubectl", gone.stderr):
         return True
     listed = kube.run("get", "pv", *volumes, "--ignore-not-found", "-o", "json", check=False)
-    items = _pv_items(listed.stdout) if listed.ok else []
+    items = tools.parse_objects(listed.stdout) if listed.ok else []
     left = {str(pv.get("metadata", {}).get("name")) for pv in items} if listed.ok \
         else set(volumes)
     for name, path in orphaned_hostpath_volumes(items):
@@ -264,17 +263,6 @@ def _delete_volumes(s: Session, volumes: list[str]) -> bool:
                      kube.command("delete", "pv", *sorted(left)))
         return False
     return True
-
-
-def _pv_items(text: str) -> list[dict[str, Any]]:
-    """``kubectl get pv ... -o json``: one name gives the object itself, else a List."""
-    try:
-        data = json.loads(text or "{}")
-    except json.JSONDecodeError:
-        return []
-    if not isinstance(data, dict):
-        return []
-    return [data] if data.get("kind") == "PersistentVolume" else list(data.get("items") or [])
 
 
 def volumes_of_our_claims(items: Sequence[dict[str, Any]], namespace: str) -> list[str]:

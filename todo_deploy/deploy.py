@@ -378,17 +378,6 @@ def existing_objects_argv(namespace: str, docs: Sequence[chart.Document]) -> lis
     return ["kubectl", "get", *refs, "-n", namespace, "-o", "json", "--ignore-not-found"]
 
 
-def _listed(stdout: str) -> list[dict[str, Any]]:
-    """kubectl's ``-o json`` of several objects (a List) or of one (the object itself)."""
-    try:
-        data = json.loads(stdout or "{}")
-    except json.JSONDecodeError:
-        return []
-    if isinstance(data, dict) and data.get("kind") == "List":
-        return list(data.get("items") or [])
-    return [data] if isinstance(data, dict) and data.get("kind") else []
-
-
 def adopt_objects_in_the_way(s: Session, plan: DeployPlan) -> list[chart.InTheWay]:
     """Before ``helm upgrade --install``: objects the chart renders that exist outside the
     release, or that ``kubectl apply`` relabeled since (e.g. ``kubectl apply -k k8s/``), are
@@ -402,7 +391,7 @@ def adopt_objects_in_the_way(s: Session, plan: DeployPlan) -> list[chart.InTheWa
     live = s.tools.kubectl.run(*existing_objects_argv(plan.namespace, docs)[1:],
                                hint="inv doctor   # is the cluster up and kubectl pointed at it?")
     _refuse_a_taken_nodeport(s, plan, docs)
-    found = chart.in_the_way(_listed(live.stdout), docs, plan.release, plan.namespace)
+    found = chart.in_the_way(tools.parse_objects(live.stdout), docs, plan.release, plan.namespace)
     blocked = [f for f in found if not f.adopt]
     if blocked:
         raise StageFailed(
@@ -476,7 +465,7 @@ def _refuse_a_taken_nodeport(s: Session, plan: DeployPlan,
         s.console.detail("nodePort check skipped: cannot list Services in all namespaces "
                          f"({proc.tail(listed.stderr, 1)})")
         return
-    services = _listed(listed.stdout)
+    services = tools.parse_objects(listed.stdout)
     taken = nodeports_taken(docs, services, plan.namespace)
     if not taken:
         return

@@ -199,6 +199,18 @@ def parse_node_runtimes(stdout: str) -> list[NodeRuntime]:
     return found
 
 
+def parse_objects(stdout: str) -> list[dict[str, Any]]:
+    """kubectl's ``-o json`` of several objects (a List: its items) or of one (the object
+    itself); empty on anything else."""
+    try:
+        data = json.loads(stdout or "{}")
+    except json.JSONDecodeError:
+        return []
+    if isinstance(data, dict) and data.get("kind") == "List":
+        return list(data.get("items") or [])
+    return [data] if isinstance(data, dict) and data.get("kind") else []
+
+
 def parse_items(stdout: str) -> list[dict[str, Any]]:
     """``items`` of a kubectl ``-o json`` List (empty on anything else)."""
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from invoke import MockContext
 
-from todo_deploy import deploy, doctor, images, secrets
+from todo_deploy import deploy, doctor, images, secrets, tools
 from todo_deploy.chart import ChartValues
 from todo_deploy.config import Settings
 from todo_deploy.deploy import DeployPlan, Recovery, Release, Revision
@@ -327,7 +327,7 @@ def test_every_rendered_object_is_asked_for_in_one_get_and_absent_ones_are_no_er
 ])
 def test_kubectl_json_of_several_objects_one_or_none_is_read_as_a_list(
         stdout: str, objects: list[dict[str, object]]) -> None:
-    assert deploy._listed(stdout) == objects
+    assert tools.parse_objects(stdout) == objects
 
 
 def test_only_pods_that_appeared_since_the_deploy_started_are_its_verdict() -> None:
