@@ -143,7 +143,15 @@ def noop_rules(images: list[Any], secret: str, description: str, node_port: int,
     def rule(tool: str, match: str, stdout: str = "", code: int = 0) -> dict[str, Any]:
         return {"tool": tool, "match": match, "stdout": stdout, "code": code}
 
-    from tests.fakes.canned import EMPTY_LIST
+    from tests.fakes.canned import (
+        EMPTY_LIST,
+        LEASE_CREATE,
+        LEASE_CREATED,
+        LEASE_DELETED,
+        LEASE_RELEASE,
+        SERVICES_FRESH,
+        SERVICES_LIST,
+    )
 
     helm_status = json.dumps({"name": "todo-app", "namespace": "todo", "version": 3,
                               "info": {"status": "deployed"}})
@@ -155,6 +163,11 @@ def noop_rules(images: list[Any], secret: str, description: str, node_port: int,
         rule("minikube", r" ip$", "127.0.0.1\n"),
         rule("kubectl", r"^version --client", '{"clientVersion": {"gitVersion": "v1.31.0"}}'),
         rule("kubectl", r"^config current-context", "minikube\n"),
+        # the run lock, uncontended (a Lease created, then deleted); no other Service
+        # holds the chart's nodePort
+        rule("kubectl", LEASE_CREATE, LEASE_CREATED),
+        rule("kubectl", LEASE_RELEASE, LEASE_DELETED),
+        rule("kubectl", SERVICES_LIST, SERVICES_FRESH),
         rule("kubectl", r"^apply --server-side",
              "namespace/todo serverside-applied\nsecret/todo-secrets serverside-applied\n"),
         rule("kubectl", r"^get secret", secret),
