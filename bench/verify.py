@@ -143,15 +143,7 @@ def noop_rules(images: list[Any], secret: str, description: str, node_port: int,
     def rule(tool: str, match: str, stdout: str = "", code: int = 0) -> dict[str, Any]:
         return {"tool": tool, "match": match, "stdout": stdout, "code": code}
 
-    from tests.fakes.canned import (
-        EMPTY_LIST,
-        LEASE_CREATE,
-        LEASE_CREATED,
-        LEASE_DELETED,
-        LEASE_RELEASE,
-        SERVICES_FRESH,
-        SERVICES_LIST,
-    )
+    from tests.fakes.canned import EMPTY_LIST, UNCONTENDED_CLUSTER
 
     helm_status = json.dumps({"name": "todo-app", "namespace": "todo", "version": 3,
                               "info": {"status": "deployed"}})
@@ -165,9 +157,7 @@ def noop_rules(images: list[Any], secret: str, description: str, node_port: int,
         rule("kubectl", r"^config current-context", "minikube\n"),
         # the run lock, uncontended (a Lease created, then deleted); no other Service
         # holds the chart's nodePort
-        rule("kubectl", LEASE_CREATE, LEASE_CREATED),
-        rule("kubectl", LEASE_RELEASE, LEASE_DELETED),
-        rule("kubectl", SERVICES_LIST, SERVICES_FRESH),
+        *(rule(tool, match, stdout) for tool, match, stdout in UNCONTENDED_CLUSTER),
         rule("kubectl", r"^apply --server-side",
              "namespace/todo serverside-applied\nsecret/todo-secrets serverside-applied\n"),
         rule("kubectl", r"^get secret", secret),

@@ -22,14 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.canned import (
-    LEASE_CREATE,
-    LEASE_CREATED,
-    LEASE_DELETED,
-    LEASE_RELEASE,
-    SERVICES_FRESH,
-    SERVICES_LIST,
-)
+from tests.fakes.canned import UNCONTENDED_CLUSTER
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE = Path(__file__).resolve().parent / "fakes" / "fake_tool.py"
@@ -148,12 +141,11 @@ def fake_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fake
     fakes = FakeTools(bin_dir, tmp_path / "calls.jsonl", tmp_path / "rules.json")
     fakes.rules_file.write_text("[]")
     fakes.install("minikube", "kubectl", "helm")
-    # a cluster where no other run holds the run lock (todo_deploy/lock.py): the Lease is
-    # created and deleted as on the live cluster; tests of the lock set their own answers
-    fakes.rule("kubectl", LEASE_CREATE, stdout=LEASE_CREATED, fallback=True)
-    fakes.rule("kubectl", LEASE_RELEASE, stdout=LEASE_DELETED, fallback=True)
-    # no other Service holds the chart's nodePort (deploy.nodeports_taken)
-    fakes.rule("kubectl", SERVICES_LIST, stdout=SERVICES_FRESH, fallback=True)
+    # a cluster where no other run holds the run lock (todo_deploy/lock.py: the Lease is created
+    # and deleted as on the live cluster) and no other Service holds the chart's nodePort;
+    # tests of the lock and of the nodePort check set their own answers
+    for tool, match, stdout in UNCONTENDED_CLUSTER:
+        fakes.rule(tool, match, stdout=stdout, fallback=True)
     monkeypatch.setenv("FAKE_TOOLS_LOG", str(fakes.log))
     monkeypatch.setenv("FAKE_TOOLS_RULES", str(fakes.rules_file))
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")

@@ -147,3 +147,11 @@ SERVICES_FRESH = json.dumps({**json.loads(SERVICES_ALL), "items": [
     svc for svc in json.loads(SERVICES_ALL)["items"]
     if svc["metadata"]["namespace"] == "default"]})
 SERVICES_LIST = r"^get services --all-namespaces -o json"
+
+
+# The fakes' usual answers (tool, argv regex, stdout) of a cluster where no other run holds the
+# run lock (a Lease created, then deleted) and no other Service holds the chart's nodePort:
+# the fake_tools fixture's fallbacks and bench/verify.py's recording fakes.
+UNCONTENDED_CLUSTER = (("kubectl", LEASE_CREATE, LEASE_CREATED),
+                       ("kubectl", LEASE_RELEASE, LEASE_DELETED),
+                       ("kubectl", SERVICES_LIST, SERVICES_FRESH))
